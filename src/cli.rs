@@ -1,0 +1,100 @@
+//! The command line, as clap sees it: definitions and help texts only. Resolving flags and
+//! environment into settings happens in `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "runbook",
+    version,
+    about = "Execute declarative YAML runbooks: backup, restore, disaster recovery and restore tests",
+    long_about = "Execute declarative YAML runbooks: backup, restore, disaster recovery and restore tests.\n\n\
+        Runbooks are found by NAME in each --dir, then RUNBOOK_PATH, then ./runbooks, then the runbooks \
+        built into this binary. A path to a .yaml file is loaded directly.",
+    after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid runbook or usage, 3 declined, \
+        4 lock held, 130/143 interrupted.",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Also look for runbooks in DIR (repeatable; searched before RUNBOOK_PATH)
+    #[arg(long = "dir", value_name = "DIR", global = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where audit records are written [env: RUNBOOK_AUDIT_DIR] [default: $XDG_STATE_HOME/runbook/audit]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub audit_dir: Option<PathBuf>,
+    /// When to use colour (NO_COLOR is honoured by `auto`)
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// Log what the tool does internally to stderr (repeat for more detail)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print only results and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every runbook found, with its kind, title and where it came from
+    List {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Show a runbook as a readable, printable procedure
+    Show {
+        /// Runbook name or path to a .yaml file
+        #[arg(value_name = "NAME|PATH")]
+        runbook: String,
+        /// `markdown` gives a document to follow by hand if the tool is unavailable
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
+    /// Check runbooks for errors without running anything (all of them when none given)
+    Validate {
+        /// Runbook names or paths
+        #[arg(value_name = "NAME|PATH")]
+        runbooks: Vec<String>,
+        /// Treat warnings as errors
+        #[arg(long)]
+        strict: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Print the JSON Schema of the runbook format (the same as schemas/runbook.schema.json)
+    Schema,
+    /// Print a shell completion script
+    Completions {
+        /// The shell to generate completions for
+        shell: clap_complete::Shell,
+    },
+}

@@ -1,0 +1,35 @@
+//! One module per subcommand; `dispatch` picks one. Commands print results to stdout and
+//! the conversation to stderr, and return how the process should exit.
+
+mod list;
+mod show;
+mod validate;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::error::Error;
+use crate::exit::Exit;
+use std::io::Write;
+
+pub fn dispatch(command: &Command, config: &Config) -> Result<Exit, Error> {
+    match command {
+        Command::List { format } => list::list(config, *format),
+        Command::Show { runbook, format } => show::show(config, runbook, *format),
+        Command::Validate {
+            runbooks,
+            strict,
+            format,
+        } => validate::validate(config, runbooks, *strict, *format),
+        Command::Schema => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(crate::schema::schema_json().as_bytes())?;
+            Ok(Exit::Success)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = crate::cli::Cli::command();
+            clap_complete::generate(*shell, &mut command, "runbook", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `runbook`: execute declarative YAML runbooks with guards, confirmations and an audit
+//! log. The data flow reads off the module list: `cli` → `config` → `load` (find, parse,
+//! check, build, analyse) → `runbook` (the model) → `template` → commands.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod load;
+pub mod runbook;
+pub mod schema;
+pub mod template;
+pub mod ui;
+
+use clap::Parser;
+use exit::Exit;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The whole program: parse the command line, run the command, map the outcome to an
+/// exit code. Errors are printed here, once, in one format.
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let exit = if error.use_stderr() { Exit::Invalid } else { Exit::Success };
+            let _ = error.print();
+            return exit.into();
+        }
+    };
+    let config = config::Config::resolve(&cli.global);
+    init_tracing(config.verbose);
+    match commands::dispatch(&cli.command, &config) {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            let styles = &config.stderr_styles;
+            let mut stderr = std::io::stderr().lock();
+            if !matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe) {
+                let _ = writeln!(stderr, "{}: {error}", styles.error.apply_to("error"));
+                if let Some(help) = error.help() {
+                    let _ = writeln!(stderr, "  {} {}: {help}", styles.dim.apply_to("="), styles.help.apply_to("help"));
+                }
+            }
+            error.exit().into()
+        }
+    }
+}
+
+/// Tracing is for developers and is off unless `-v` or `RUST_LOG` asks for it; user
+/// messages never go through it.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => match EnvFilter::try_from_default_env() {
+            Ok(filter) => filter,
+            Err(_) => return,
+        },
+        1 => EnvFilter::new("runbook=debug"),
+        _ => EnvFilter::new("runbook=trace"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

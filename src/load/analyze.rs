@@ -1,0 +1,505 @@
+//! The semantic checks that need the whole runbook: unique step ids, parameter defaults,
+//! and every template and expression compiled and checked against the variables that
+//! exist at that point of the procedure (a capture used before its step is an error).
+
+use crate::load::diagnostic::Report;
+use crate::load::problem::Problem;
+use crate::load::suggest::suggest;
+use crate::load::yaml::Span;
+use crate::runbook::param::{ValueError, compile_pattern};
+use crate::runbook::{Action, GuardCheck, Located, Param, Runbook, Step, TextStyle};
+use crate::template::{Templates, is_command};
+use std::collections::{HashMap, HashSet};
+
+/// Attributes of `run` that exist during the run, and the ones only known at its end.
+const RUN_FIELDS: &[&str] = &["id", "started_at", "user", "host", "dry_run"];
+const RUN_END_FIELDS: &[&str] = &["status", "summary", "exit_code", "duration"];
+const RUNBOOK_FIELDS: &[&str] = &["name", "title", "kind", "rto", "rpo"];
+const STEP_FIELDS: &[&str] = &["status", "exit_code", "duration", "attempts"];
+const NAMESPACES: &[&str] = &["env", "run", "runbook", "steps"];
+
+/// What a template may refer to at one point of the procedure.
+#[derive(Clone, Default)]
+struct Scope {
+    names: HashSet<String>,
+    step_ids: HashSet<String>,
+    /// Names whose values are secret (params, inputs, and vars derived from them).
+    secrets: HashSet<String>,
+    /// In `finally`, `on_failure` and `notify`: the run's outcome is known.
+    at_end: bool,
+}
+
+pub fn analyze(runbook: &Runbook, stem: &str, templates: &Templates, report: &mut Report) {
+    let mut analyzer = Analyzer {
+        templates,
+        report,
+        later_captures: HashMap::new(),
+        first_ids: HashMap::new(),
+    };
+    analyzer.run(runbook, stem);
+}
+
+struct Analyzer<'a, 'r> {
+    templates: &'a Templates,
+    report: &'a mut Report<'r>,
+    /// capture name → id of the step that captures it, for "used before defined".
+    later_captures: HashMap<String, String>,
+    /// step id → line of its first use, for duplicate ids.
+    first_ids: HashMap<String, usize>,
+}
+
+impl Analyzer<'_, '_> {
+    fn run(&mut self, runbook: &Runbook, stem: &str) {
+        if !runbook.name.is_empty() && runbook.name != stem && !stem.is_empty() {
+            let problem = Problem::NameMismatch {
+                name: runbook.name.clone(),
+                stem: stem.to_owned(),
+            };
+            self.report.error(problem, Some(Span { line: 1, column: 1, width: 1 }), "name", None);
+        }
+        for step in runbook.all_steps() {
+            self.step_id(step);
+            if let Some(capture) = &step.capture {
+                self.later_captures.entry(capture.clone()).or_insert_with(|| step.id.clone());
+            }
+        }
+
+        let mut scope = Scope::default();
+        for param in &runbook.params {
+            self.param(param);
+            self.define(&mut scope, &param.name, "param", param.span, &param.path, None);
+            if param.secret {
+                scope.secrets.insert(param.name.clone());
+            }
+        }
+        for var in &runbook.vars {
+            let names = self.template(&var.value, &scope, None);
+            if names.iter().any(|name| scope.secrets.contains(root(name))) {
+                scope.secrets.insert(var.name.clone());
+            }
+            self.define(&mut scope, &var.name, "var", var.value.span, &var.value.path, None);
+        }
+        for env in &runbook.env {
+            self.template(&env.value, &scope, None);
+        }
+
+        let main_scope = self.steps(&runbook.steps, scope, false);
+        let mut end_scope = main_scope;
+        end_scope.at_end = true;
+        // `finally` may run after any step failed; captures of every step are allowed
+        // here and are undefined at run time only if their step never ran.
+        let end_scope = self.steps(&runbook.on_failure, end_scope, false);
+        let end_scope = self.steps(&runbook.finally_steps, end_scope, false);
+        for notify in &runbook.notify {
+            if let Some(when) = &notify.when {
+                self.expression(when, &end_scope, None);
+            }
+            self.template(&notify.run, &end_scope, None);
+        }
+    }
+
+    fn step_id(&mut self, step: &Step) {
+        if step.id.is_empty() {
+            return;
+        }
+        match self.first_ids.get(&step.id) {
+            Some(first_line) => {
+                let problem = Problem::DuplicateStepId {
+                    id: step.id.clone(),
+                    first_line: *first_line,
+                };
+                self.report.error(problem, Some(step.span), &step.path, Some(&step.id));
+            }
+            None => {
+                self.first_ids.insert(step.id.clone(), step.span.line);
+            }
+        }
+    }
+
+    fn define(&mut self, scope: &mut Scope, name: &str, kind: &'static str, span: Span, path: &str, step_id: Option<&str>) {
+        if scope.names.contains(name) || NAMESPACES.contains(&name) {
+            let first = if NAMESPACES.contains(&name) { "built-in namespace" } else { "param, var, capture or input" };
+            let problem = Problem::DuplicateVariable {
+                name: name.to_owned(),
+                first,
+            };
+            self.report.error(problem, Some(span), path, step_id);
+            return;
+        }
+        let _ = kind;
+        scope.names.insert(name.to_owned());
+    }
+
+    fn param(&mut self, param: &Param) {
+        let mut pattern_ok = true;
+        if let Some(pattern) = &param.pattern
+            && let Err(ValueError::BadPattern { error, .. }) = compile_pattern(pattern)
+        {
+            pattern_ok = false;
+            let problem = Problem::BadPattern {
+                param: param.name.clone(),
+                error,
+            };
+            self.report.error(problem, Some(param.span), &param.path, None);
+        }
+        if let Some(default) = &param.default
+            && pattern_ok
+            && let Err(error) = param.check(default)
+        {
+            let problem = Problem::BadDefault {
+                param: param.name.clone(),
+                value: default.clone(),
+                error,
+            };
+            self.report.error(problem, Some(param.span), &format!("{}.default", param.path), None);
+        }
+    }
+
+    /// Checks a list of steps in order, returning the scope after the last one.
+    fn steps(&mut self, steps: &[Step], mut scope: Scope, in_parallel: bool) -> Scope {
+        for step in steps {
+            scope = self.step(step, scope, in_parallel);
+        }
+        scope
+    }
+
+    fn step(&mut self, step: &Step, scope: Scope, in_parallel: bool) -> Scope {
+        let id = Some(step.id.as_str());
+        if let Some(when) = &step.when {
+            self.expression(when, &scope, id);
+        }
+        for guard in &step.require {
+            match &guard.check {
+                GuardCheck::Command(command) => {
+                    self.template(command, &scope, id);
+                }
+                GuardCheck::Expr(expr) => self.expression(expr, &scope, id),
+            };
+            if let Some(message) = &guard.message {
+                self.template(message, &scope, id);
+            }
+        }
+        if let Some(confirm) = &step.confirm {
+            self.template(&confirm.message, &scope, id);
+            if let Some(typed) = &confirm.typed {
+                self.template(typed, &scope, id);
+            }
+        }
+        for env in &step.env {
+            self.template(&env.value, &scope, id);
+        }
+        if let Some(workdir) = &step.workdir {
+            self.template(workdir, &scope, id);
+        }
+        let mut after = scope.clone();
+        match &step.action {
+            Action::Run { command } => {
+                if in_parallel && step.interactive {
+                    self.report.error(Problem::InteractiveInParallel, Some(step.span), &step.path, id);
+                }
+                self.template(command, &scope, id);
+            }
+            Action::Manual { instructions, input } => {
+                if in_parallel {
+                    self.report.error(Problem::ManualInParallel, Some(step.span), &step.path, id);
+                }
+                self.template(instructions, &scope, id);
+                for param in input {
+                    self.param(param);
+                    self.define(&mut after, &param.name, "input", param.span, &param.path, id);
+                    if param.secret {
+                        after.secrets.insert(param.name.clone());
+                    }
+                }
+            }
+            Action::Include { with, .. } => {
+                for (_, value) in with {
+                    self.template(value, &scope, id);
+                }
+            }
+            Action::Parallel(children) => {
+                // Siblings run at the same time: none sees another's captures.
+                for child in children {
+                    let child_scope = self.step(child, scope.clone(), true);
+                    for name in child_scope.names.difference(&scope.names) {
+                        after.names.insert(name.clone());
+                    }
+                    after.step_ids.extend(child_scope.step_ids);
+                }
+            }
+        }
+        if let Some(capture) = &step.capture {
+            self.define(&mut after, capture, "capture", step.span, &step.path, id);
+        }
+        after.step_ids.insert(step.id.clone());
+        let mut expect_scope = after.clone();
+        expect_scope.step_ids.insert(step.id.clone());
+        for expectation in &step.expect {
+            self.expression(&expectation.expr, &expect_scope, id);
+            if let Some(message) = &expectation.message {
+                self.template(message, &expect_scope, id);
+            }
+        }
+        after
+    }
+
+    /// Checks a template; returns the names it reads.
+    fn template(&mut self, located: &Located, scope: &Scope, step_id: Option<&str>) -> Vec<String> {
+        let names = match self.templates.template_variables(&located.path, &located.text) {
+            Ok(names) => names,
+            Err(error) => {
+                let span = error_span(located, &error);
+                let problem = Problem::TemplateSyntax {
+                    message: error_message(&error),
+                };
+                self.report.error(problem, Some(span), &located.path, step_id);
+                return Vec::new();
+            }
+        };
+        let mut names: Vec<String> = names.into_iter().collect();
+        names.sort();
+        for name in &names {
+            self.resolve(name, located, scope, step_id);
+        }
+        if is_command(&located.path) {
+            for name in &names {
+                if scope.secrets.contains(root(name)) {
+                    let problem = Problem::SecretInCommand {
+                        name: root(name).to_owned(),
+                    };
+                    let span = name_span(located, root(name));
+                    self.report.warning(problem, Some(span), &located.path, step_id);
+                }
+            }
+            for (offset, name) in quoted_interpolations(&located.text) {
+                let span = offset_span(located, offset, name.len() + 4);
+                let problem = Problem::QuotedInterpolation { name };
+                self.report.warning(problem, Some(span), &located.path, step_id);
+            }
+        }
+        names
+    }
+
+    fn expression(&mut self, located: &Located, scope: &Scope, step_id: Option<&str>) {
+        match self.templates.expression_variables(&located.text) {
+            Ok(names) => {
+                let mut names: Vec<String> = names.into_iter().collect();
+                names.sort();
+                for name in &names {
+                    self.resolve(name, located, scope, step_id);
+                }
+            }
+            Err(error) => {
+                let problem = Problem::ExpressionSyntax {
+                    message: error_message(&error),
+                };
+                self.report.error(problem, Some(located.span), &located.path, step_id);
+            }
+        }
+    }
+
+    fn resolve(&mut self, name: &str, located: &Located, scope: &Scope, step_id: Option<&str>) {
+        let mut parts = name.split('.');
+        let first = parts.next().unwrap_or_default();
+        let second = parts.next();
+        let third = parts.next();
+        let known = match first {
+            "env" => true,
+            "run" => second.is_none_or(|field| {
+                RUN_FIELDS.contains(&field) || (scope.at_end && RUN_END_FIELDS.contains(&field))
+            }),
+            "runbook" => second.is_none_or(|field| RUNBOOK_FIELDS.contains(&field)),
+            "steps" => match second {
+                None => true,
+                Some(id) => {
+                    (scope.step_ids.contains(id) || scope.at_end && self.first_ids.contains_key(id))
+                        && third.is_none_or(|field| STEP_FIELDS.contains(&field))
+                }
+            },
+            _ => scope.names.contains(first),
+        };
+        if known {
+            return;
+        }
+        let span = name_span(located, first);
+        let problem = if NAMESPACES.contains(&first) {
+            let candidates: Vec<String> = match first {
+                "run" if scope.at_end => RUN_FIELDS.iter().chain(RUN_END_FIELDS).map(|field| format!("run.{field}")).collect(),
+                "run" => RUN_FIELDS.iter().map(|field| format!("run.{field}")).collect(),
+                "runbook" => RUNBOOK_FIELDS.iter().map(|field| format!("runbook.{field}")).collect(),
+                _ => scope.step_ids.iter().map(|id| format!("steps.{id}")).collect(),
+            };
+            Problem::UndefinedVariable {
+                name: name.to_owned(),
+                suggestion: suggest(name, candidates.iter().map(String::as_str)),
+                defined_later: None,
+            }
+        } else {
+            Problem::UndefinedVariable {
+                name: first.to_owned(),
+                suggestion: suggest(first, scope.names.iter().map(String::as_str)),
+                defined_later: self.later_captures.get(first).cloned(),
+            }
+        };
+        self.report.error(problem, Some(span), &located.path, step_id);
+    }
+}
+
+fn root(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
+
+fn error_message(error: &minijinja::Error) -> String {
+    match error.detail() {
+        Some(detail) => detail.to_owned(),
+        None => error.kind().to_string(),
+    }
+}
+
+/// Where a minijinja error points inside a located text.
+fn error_span(located: &Located, error: &minijinja::Error) -> Span {
+    match error.range() {
+        Some(range) => offset_span(located, range.start, range.end.saturating_sub(range.start)),
+        None => match error.line() {
+            Some(line) => offset_span(located, line_offset(&located.text, line), 1),
+            None => located.span,
+        },
+    }
+}
+
+fn line_offset(text: &str, line: usize) -> usize {
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
+}
+
+/// The span of the first mention of `name` in the text (falls back to the whole value).
+fn name_span(located: &Located, name: &str) -> Span {
+    let text = &located.text;
+    let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    let mut start = 0;
+    while let Some(found) = text[start..].find(name) {
+        let offset = start + found;
+        let end = offset + name.len();
+        let before_ok = offset == 0 || !is_word(text.as_bytes()[offset - 1]);
+        let after_ok = end >= text.len() || !is_word(text.as_bytes()[end]);
+        if before_ok && after_ok {
+            return offset_span(located, offset, name.len());
+        }
+        start = end;
+    }
+    located.span
+}
+
+/// Maps a byte offset within a located text to a file position.
+fn offset_span(located: &Located, offset: usize, width: usize) -> Span {
+    let offset = offset.min(located.text.len());
+    let before = &located.text[..offset];
+    let line_index = before.matches('\n').count();
+    let column_in_line = before.rsplit('\n').next().unwrap_or_default().chars().count();
+    let width = width.max(1);
+    match located.style {
+        // A block scalar's span starts at its first content line, and every content
+        // line shares that indentation.
+        TextStyle::Block => Span {
+            line: located.span.line + line_index,
+            column: located.span.column + column_in_line,
+            width,
+        },
+        TextStyle::Plain | TextStyle::Quoted if line_index == 0 => {
+            let quote = usize::from(located.style == TextStyle::Quoted);
+            Span {
+                line: located.span.line,
+                column: located.span.column + quote + column_in_line,
+                width,
+            }
+        }
+        _ => located.span,
+    }
+}
+
+/// Interpolations written inside shell quotes (`"{{ x }}"`, `'--dir={{ x }}'`): since
+/// values are already shell-quoted, the quotes would become part of the value. Command
+/// substitutions `$( … )` start a fresh quoting context, as they do in the shell.
+fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
+    #[derive(PartialEq)]
+    enum Frame {
+        Unquoted { parentheses: usize },
+        Single,
+        Double,
+    }
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut stack = vec![Frame::Unquoted { parentheses: 0 }];
+    let mut index = 0;
+    while index < bytes.len() {
+        let rest = &text[index..];
+        if rest.starts_with("{{") {
+            let end = rest.find("}}").map_or(text.len(), |end| index + end + 2);
+            let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
+            let quoted = !matches!(stack.last(), Some(Frame::Unquoted { .. }));
+            if quoted && !inner.contains("safe") && !inner.contains("shell_quote") {
+                let name = inner.split(['|', ' ', '.', '[', '(']).next().unwrap_or(inner);
+                found.push((index, name.to_owned()));
+            }
+            index = end;
+            continue;
+        }
+        if rest.starts_with("{%") || rest.starts_with("{#") {
+            let closing = if rest.starts_with("{%") { "%}" } else { "#}" };
+            index = rest.find(closing).map_or(text.len(), |end| index + end + 2);
+            continue;
+        }
+        let byte = bytes[index];
+        let top = stack.last_mut();
+        match (top, byte) {
+            (Some(Frame::Unquoted { .. } | Frame::Double), b'\\') => index += 1,
+            (Some(Frame::Unquoted { .. } | Frame::Double), b'$') if rest.starts_with("$(") => {
+                stack.push(Frame::Unquoted { parentheses: 0 });
+                index += 1;
+            }
+            (Some(Frame::Unquoted { .. }), b'#') if index == 0 || bytes[index - 1].is_ascii_whitespace() => {
+                // A shell comment: skip to the end of the line.
+                index = rest.find('\n').map_or(text.len(), |end| index + end);
+                continue;
+            }
+            (Some(Frame::Unquoted { parentheses }), b'(') => *parentheses += 1,
+            (Some(Frame::Unquoted { parentheses }), b')') => {
+                if *parentheses > 0 {
+                    *parentheses -= 1;
+                } else if stack.len() > 1 {
+                    stack.pop();
+                }
+            }
+            (Some(Frame::Unquoted { .. }), b'\'') => stack.push(Frame::Single),
+            (Some(Frame::Unquoted { .. }), b'"') => stack.push(Frame::Double),
+            (Some(Frame::Single), b'\'') | (Some(Frame::Double), b'"') => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted_interpolations;
+
+    #[test]
+    fn finds_interpolations_inside_quotes() {
+        let names = |text: &str| -> Vec<String> {
+            quoted_interpolations(text).into_iter().map(|(_, name)| name).collect()
+        };
+        assert_eq!(names("echo {{ a }} \"{{ b }}\" '{{ c | int }}'"), ["b", "c"]);
+        assert_eq!(names("echo \"$X\" {{ a }} \"{{ b | safe }}\""), Vec::<String>::new());
+        assert_eq!(names("echo \"it's\" {{ a }}"), Vec::<String>::new());
+        assert_eq!(names("echo \\\" {{ a }}"), Vec::<String>::new());
+        assert_eq!(names("# don't\necho {{ a }}"), Vec::<String>::new());
+        assert_eq!(names("psql -c \"SELECT {{ n }}\""), ["n"]);
+        assert_eq!(names("x=\"$(basename {{ f }})\" y=\"$(f \"{{ g }}\")\""), ["g"]);
+        assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
+    }
+}

@@ -1,0 +1,231 @@
+//! Everything that can be wrong with a runbook, as data. Each problem knows its message
+//! and, where there is one, the fix to suggest.
+
+use crate::load::yaml::YamlError;
+use crate::runbook::param::ValueError;
+use std::fmt;
+
+#[derive(Clone, Debug)]
+pub enum Problem {
+    Yaml(YamlError),
+    Unreadable { error: String },
+    UnknownKey { key: String, object: &'static str, suggestion: Option<String>, known: Vec<&'static str> },
+    DuplicateKey { key: String },
+    NonStringKey,
+    WrongType { key: String, expected: String, found: &'static str },
+    MissingKey { key: &'static str, object: &'static str },
+    BadName { key: String, value: String, rule: &'static str },
+    NotAChoice { key: String, value: String, choices: &'static [&'static str], suggestion: Option<String> },
+    BadDuration { key: String, value: String },
+    EmptySteps { key: &'static str },
+    NoAction { object: &'static str, keys: &'static [&'static str] },
+    ConflictingKeys { object: &'static str, keys: Vec<String> },
+    DependsOn { key: String, needs: &'static str },
+    FlagRequires { flag: &'static str, needs: &'static str },
+    NameMismatch { name: String, stem: String },
+    DuplicateStepId { id: String, first_line: usize },
+    DuplicateVariable { name: String, first: &'static str },
+    BadDefault { param: String, value: String, error: ValueError },
+    BadPattern { param: String, error: String },
+    UnknownInclude { name: String, suggestion: Option<String> },
+    IncludeCycle { chain: Vec<String> },
+    IncludeInvalid { name: String, errors: usize },
+    IncludeUnknownParam { runbook: String, param: String, suggestion: Option<String> },
+    IncludeMissingParam { runbook: String, param: String },
+    UndefinedVariable { name: String, suggestion: Option<String>, defined_later: Option<String> },
+    TemplateSyntax { message: String },
+    ExpressionSyntax { message: String },
+    SecretInCommand { name: String },
+    QuotedInterpolation { name: String },
+    ManualInParallel,
+    InteractiveInParallel,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Yaml(error) => write!(f, "{error}"),
+            Problem::Unreadable { error } => write!(f, "cannot read the runbook: {error}"),
+            Problem::UnknownKey { key, object, .. } => write!(f, "unknown key `{key}` in {object}"),
+            Problem::DuplicateKey { key } => write!(f, "key `{key}` appears twice"),
+            Problem::NonStringKey => write!(f, "mapping keys must be strings"),
+            Problem::WrongType { key, expected, found } => {
+                write!(f, "`{key}` must be {expected}, found {found}")
+            }
+            Problem::MissingKey { key, object } => write!(f, "{object} is missing `{key}`"),
+            Problem::BadName { key, value, .. } => write!(f, "`{key}` has an invalid name `{value}`"),
+            Problem::NotAChoice { key, value, choices, .. } => write!(
+                f,
+                "`{key}` must be one of {}, found `{value}`",
+                choices.join(", ")
+            ),
+            Problem::BadDuration { key, value } => write!(f, "`{key}` is not a valid duration: `{value}`"),
+            Problem::EmptySteps { key } => write!(f, "`{key}` has no steps"),
+            Problem::NoAction { object, keys } => {
+                write!(f, "{object} needs one of {}", backticked(keys.iter().copied()))
+            }
+            Problem::ConflictingKeys { object, keys } => write!(
+                f,
+                "{object} has more than one of {}",
+                backticked(keys.iter().map(String::as_str))
+            ),
+            Problem::DependsOn { key, needs } => {
+                write!(f, "`{key}` is only valid on a `{needs}` step")
+            }
+            Problem::FlagRequires { flag, needs } => write!(f, "a `{flag}` step must have a `{needs}`"),
+            Problem::NameMismatch { name, stem } => write!(
+                f,
+                "runbook name `{name}` does not match its file name `{stem}.yaml`"
+            ),
+            Problem::DuplicateStepId { id, first_line } => {
+                write!(f, "step id `{id}` is already used (line {first_line})")
+            }
+            Problem::DuplicateVariable { name, first } => {
+                write!(f, "`{name}` is already defined as a {first}")
+            }
+            Problem::BadDefault { param, value, error } => {
+                write!(f, "default `{value}` of param `{param}` {error}")
+            }
+            Problem::BadPattern { param, error } => {
+                write!(f, "`pattern` of param `{param}` is not a valid regular expression: {error}")
+            }
+            Problem::UnknownInclude { name, .. } => write!(f, "included runbook `{name}` not found"),
+            Problem::IncludeCycle { chain } => write!(f, "include cycle: {}", chain.join(" -> ")),
+            Problem::IncludeInvalid { name, errors } => write!(
+                f,
+                "included runbook `{name}` is invalid ({errors} error{})",
+                if *errors == 1 { "" } else { "s" }
+            ),
+            Problem::IncludeUnknownParam { runbook, param, .. } => {
+                write!(f, "runbook `{runbook}` has no param `{param}`")
+            }
+            Problem::IncludeMissingParam { runbook, param } => write!(
+                f,
+                "runbook `{runbook}` needs param `{param}`, which has no default and is not given in `with`"
+            ),
+            Problem::UndefinedVariable { name, defined_later: Some(step), .. } => write!(
+                f,
+                "`{name}` is used before it is defined: it is captured by step `{step}`, which runs later"
+            ),
+            Problem::UndefinedVariable { name, .. } => write!(f, "undefined variable `{name}`"),
+            Problem::TemplateSyntax { message } => write!(f, "template error: {message}"),
+            Problem::ExpressionSyntax { message } => write!(f, "invalid expression: {message}"),
+            Problem::SecretInCommand { name } => write!(
+                f,
+                "secret `{name}` is interpolated into a command line, where `ps` and /proc show it"
+            ),
+            Problem::QuotedInterpolation { name } => write!(
+                f,
+                "`{name}` is interpolated inside quotes, but interpolated values are already shell-quoted"
+            ),
+            Problem::ManualInParallel => write!(f, "a manual step cannot run inside `parallel`"),
+            Problem::InteractiveInParallel => {
+                write!(f, "an interactive step cannot run inside `parallel`")
+            }
+        }
+    }
+}
+
+fn backticked<'a>(keys: impl Iterator<Item = &'a str>) -> String {
+    keys.map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ")
+}
+
+impl Problem {
+    pub fn help(&self) -> Option<String> {
+        match self {
+            Problem::Yaml(error) => error.help(),
+            Problem::Unreadable { .. } => None,
+            Problem::UnknownKey { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            Problem::UnknownKey { key, known, .. } if key == "<<" => Some(format!(
+                "YAML merge keys are not supported; write the keys out. Valid keys: {}",
+                known.join(", ")
+            )),
+            Problem::UnknownKey { known, .. } => Some(format!("valid keys: {}", known.join(", "))),
+            Problem::DuplicateKey { .. } => Some("remove one of them; YAML keys must be unique".into()),
+            Problem::NonStringKey => None,
+            Problem::WrongType { expected, .. } if expected == "a boolean" => {
+                Some("write `true` or `false` without quotes".into())
+            }
+            Problem::WrongType { expected, .. } if expected.starts_with("an integer") => {
+                Some("write a whole number without quotes, e.g. `3`".into())
+            }
+            Problem::WrongType { .. } => None,
+            Problem::MissingKey { key, .. } => Some(format!("add `{key}:`")),
+            Problem::BadName { rule, .. } => Some(format!("use {rule}")),
+            Problem::NotAChoice { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            Problem::NotAChoice { .. } => None,
+            Problem::BadDuration { .. } => Some(
+                "write a number with a unit, largest unit first, no spaces: `90s`, `30m`, `2h`, `1h30m`, `1d`"
+                    .into(),
+            ),
+            Problem::EmptySteps { .. } => Some("add at least one step, or remove the key".into()),
+            Problem::NoAction { keys, .. } => Some(format!(
+                "give the step exactly one action: {}",
+                backticked(keys.iter().copied())
+            )),
+            Problem::ConflictingKeys { .. } => {
+                Some("split this into separate steps, one action each".into())
+            }
+            Problem::DependsOn { needs, .. } => Some(format!("remove it, or make this a `{needs}` step")),
+            Problem::FlagRequires { .. } => Some(
+                "add `confirm: {message: \"...\", type: \"...\"}` so an operator approves the destruction"
+                    .into(),
+            ),
+            Problem::NameMismatch { stem, .. } => {
+                Some(format!("set `name: {stem}` or rename the file"))
+            }
+            Problem::DuplicateStepId { .. } => Some(
+                "step ids must be unique in the runbook (including `on_failure`, `finally` and `parallel`)"
+                    .into(),
+            ),
+            Problem::DuplicateVariable { .. } => Some("rename one of them".into()),
+            Problem::BadDefault { .. } => Some("fix the default, or the param's type, `choices` or `pattern`".into()),
+            Problem::BadPattern { .. } => Some("patterns use Rust `regex` syntax and must match the whole value".into()),
+            Problem::UnknownInclude { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            Problem::UnknownInclude { .. } => {
+                Some("`runbook list` shows the runbooks that can be included".into())
+            }
+            Problem::IncludeCycle { .. } => Some("a runbook cannot include itself, directly or through others".into()),
+            Problem::IncludeInvalid { name, .. } => Some(format!("run `runbook validate {name}` for details")),
+            Problem::IncludeUnknownParam { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            Problem::IncludeUnknownParam { runbook, .. } => {
+                Some(format!("`runbook show {runbook}` lists its params"))
+            }
+            Problem::IncludeMissingParam { param, .. } => {
+                Some(format!("add `{param}: ...` under `with:`"))
+            }
+            Problem::UndefinedVariable { defined_later: Some(_), .. } => Some(
+                "move the step that captures it earlier, or use the value only after it".into(),
+            ),
+            Problem::UndefinedVariable { suggestion: Some(suggestion), .. } => {
+                Some(format!("did you mean `{suggestion}`?"))
+            }
+            Problem::UndefinedVariable { .. } => Some(
+                "templates can use params, vars, captures and inputs of earlier steps, env.NAME, run.*, steps.ID.* and runbook.*"
+                    .into(),
+            ),
+            Problem::TemplateSyntax { .. } => Some("templates use minijinja syntax: `{{ name }}`, `{% if x %}...{% endif %}`".into()),
+            Problem::ExpressionSyntax { .. } => Some(
+                "`when` and `expr` are expressions without braces, e.g. `mode == 'swap'` or `users | int > 0`"
+                    .into(),
+            ),
+            Problem::SecretInCommand { .. } => Some(
+                "give the param `env: NAME` and use \"$NAME\" in the command instead".into(),
+            ),
+            Problem::QuotedInterpolation { name } => Some(format!(
+                "write {{{{ {name} }}}} without the surrounding quotes, or {{{{ {name} | safe }}}} if you quote it yourself"
+            )),
+            Problem::ManualInParallel | Problem::InteractiveInParallel => {
+                Some("an operator can only answer one step at a time; move it out of the group".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! "Did you mean …?": the closest known word to a misspelt one.
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo
+/// rather than a different word.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let word_lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(&word_lower, &candidate.to_lowercase()), candidate))
+        .filter(|(distance, candidate)| {
+            let limit = (word.chars().count().max(candidate.chars().count()) / 3).max(1);
+            *distance <= limit
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.to_owned())
+}
+
+/// Damerau-Levenshtein (optimal string alignment) distance, so a swapped pair such as
+/// `comfirm` → `confirm` or `defualt` → `default` counts as one edit.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut table = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        table[i * width] = i;
+    }
+    for (j, cell) in table.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (table[(i - 1) * width + j] + 1)
+                .min(table[i * width + j - 1] + 1)
+                .min(table[(i - 1) * width + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[(i - 2) * width + j - 2] + 1);
+            }
+            table[i * width + j] = best;
+        }
+    }
+    table[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_find_their_word() {
+        let keys = ["confirm", "continue_on_error", "capture", "default", "description"];
+        assert_eq!(suggest("comfirm", keys).as_deref(), Some("confirm"));
+        assert_eq!(suggest("defualt", keys).as_deref(), Some("default"));
+        assert_eq!(suggest("Capture", keys).as_deref(), Some("capture"));
+        assert_eq!(suggest("xyz", keys), None);
+    }
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("ab", "ba"), 1);
+    }
+}

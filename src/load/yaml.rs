@@ -1,0 +1,488 @@
+//! A YAML document as a tree of nodes that remember where they were written, so every
+//! later diagnostic can point at a line and column. Hostile input is bounded here, before
+//! anything else sees it: oversized files, alias bombs and absurd nesting fail fast.
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Runbooks are hand-written procedures; anything larger is a mistake or an attack.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+/// Total nodes after expanding aliases: a "billion laughs" document trips this long before
+/// it can exhaust memory.
+pub const MAX_NODES: usize = 100_000;
+/// Deeper nesting than this is never a runbook, and would only risk the stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Where a node starts (1-based line and column, in characters) and how many characters
+/// of that line it covers, for the caret underline.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub line: usize,
+    pub column: usize,
+    pub width: usize,
+}
+
+impl Span {
+    fn from_yaml(span: &YamlSpan) -> Span {
+        let width = if span.end.line() == span.start.line() {
+            span.end.col().saturating_sub(span.start.col())
+        } else {
+            0
+        };
+        Span {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            width: width.max(1),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+    /// Number of nodes in this subtree, used to bound alias expansion.
+    size: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeKind {
+    Scalar(Scalar),
+    Sequence(Vec<Node>),
+    Mapping(Vec<(Node, Node)>),
+}
+
+/// A scalar keeps its text and whether it was quoted: `"true"` is a string, `true` a
+/// boolean, following the YAML 1.2 core schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scalar {
+    pub text: String,
+    pub quoted: bool,
+    /// Written as a `|` or `>` block, so its text starts on the line after the key.
+    pub block: bool,
+}
+
+/// What a scalar means once YAML's core schema has been applied.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved<'a> {
+    Null,
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    String(&'a str),
+}
+
+impl Scalar {
+    pub fn resolve(&self) -> Resolved<'_> {
+        if self.quoted {
+            return Resolved::String(&self.text);
+        }
+        let text = self.text.as_str();
+        match text {
+            "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+            "true" | "True" | "TRUE" => return Resolved::Bool(true),
+            "false" | "False" | "FALSE" => return Resolved::Bool(false),
+            _ => {}
+        }
+        if let Some(integer) = parse_integer(text) {
+            return Resolved::Integer(integer);
+        }
+        if looks_like_float(text)
+            && let Ok(float) = text.parse::<f64>()
+        {
+            return Resolved::Float(float);
+        }
+        Resolved::String(text)
+    }
+}
+
+fn parse_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if let Some(hex) = digits.strip_prefix("0x") {
+        let value = i64::from_str_radix(hex, 16).ok()?;
+        return Some(if text.starts_with('-') { -value } else { value });
+    }
+    if let Some(octal) = digits.strip_prefix("0o") {
+        let value = i64::from_str_radix(octal, 8).ok()?;
+        return Some(if text.starts_with('-') { -value } else { value });
+    }
+    if !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    None
+}
+
+fn looks_like_float(text: &str) -> bool {
+    matches!(text, ".inf" | "-.inf" | "+.inf" | ".nan")
+        || (text.bytes().any(|byte| byte.is_ascii_digit())
+            && text
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-')))
+}
+
+impl Node {
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Sequence(_) => "a list",
+            NodeKind::Mapping(_) => "a mapping",
+            NodeKind::Scalar(scalar) => match scalar.resolve() {
+                Resolved::Null => "nothing (null)",
+                Resolved::Bool(_) => "a boolean",
+                Resolved::Integer(_) => "an integer",
+                Resolved::Float(_) => "a number",
+                Resolved::String(_) => "a string",
+            },
+        }
+    }
+
+    pub fn as_mapping(&self) -> Option<&[(Node, Node)]> {
+        match &self.kind {
+            NodeKind::Mapping(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn as_sequence(&self) -> Option<&[Node]> {
+        match &self.kind {
+            NodeKind::Sequence(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match &self.kind {
+            NodeKind::Scalar(scalar) => Some(scalar),
+            _ => None,
+        }
+    }
+
+    /// The raw scalar text, whatever type it resolves to: `4` and `"4"` both give "4".
+    pub fn scalar_text(&self) -> Option<&str> {
+        self.as_scalar().map(|scalar| scalar.text.as_str())
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Bool(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn as_integer(&self) -> Option<i64> {
+        match self.as_scalar()?.resolve() {
+            Resolved::Integer(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.as_scalar().map(Scalar::resolve), Some(Resolved::Null))
+    }
+
+    /// The value under `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_mapping()?
+            .iter()
+            .find(|(name, _)| name.scalar_text() == Some(key))
+            .map(|(_, value)| value)
+    }
+
+    /// The mapping entry whose key is `key`, for diagnostics that point at the key.
+    pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
+        self.as_mapping()?
+            .iter()
+            .find(|(name, _)| name.scalar_text() == Some(key))
+            .map(|(name, value)| (name, value))
+    }
+}
+
+/// Why a document could not be turned into a tree at all.
+#[derive(Clone, Debug, PartialEq)]
+pub enum YamlError {
+    TooLarge { bytes: usize },
+    Syntax { message: String, span: Span },
+    Empty,
+    MultipleDocuments { span: Span },
+    UnknownAlias { span: Span },
+    AliasBomb { span: Span },
+    TooDeep { span: Span },
+}
+
+impl YamlError {
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            YamlError::TooLarge { .. } | YamlError::Empty => None,
+            YamlError::Syntax { span, .. }
+            | YamlError::MultipleDocuments { span }
+            | YamlError::UnknownAlias { span }
+            | YamlError::AliasBomb { span }
+            | YamlError::TooDeep { span } => Some(*span),
+        }
+    }
+
+    pub fn help(&self) -> Option<String> {
+        match self {
+            YamlError::TooLarge { .. } => Some(format!(
+                "runbooks are limited to {} KiB; split the procedure with `include:`",
+                MAX_SOURCE_BYTES / 1024
+            )),
+            YamlError::Syntax { message, .. } if message.contains("tab") => {
+                Some("indent with spaces; YAML does not allow tabs for indentation".into())
+            }
+            YamlError::Syntax { .. } => Some(
+                "check the indentation and quoting of this line and the one before it".into(),
+            ),
+            YamlError::Empty => Some("a runbook needs at least `name`, `title`, `kind` and `steps`".into()),
+            YamlError::MultipleDocuments { .. } => {
+                Some("put each runbook in its own file".into())
+            }
+            YamlError::UnknownAlias { .. } => {
+                Some("define the anchor (`&name`) before the alias (`*name`) that uses it".into())
+            }
+            YamlError::AliasBomb { .. } => Some(format!(
+                "aliases may expand to at most {MAX_NODES} nodes in total; this document expands \
+                 far beyond that (a \"billion laughs\" pattern?)"
+            )),
+            YamlError::TooDeep { .. } => Some(format!("nesting is limited to {MAX_DEPTH} levels")),
+        }
+    }
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            YamlError::TooLarge { bytes } => write!(
+                f,
+                "file is too large ({} KiB) to be a runbook",
+                bytes / 1024
+            ),
+            YamlError::Syntax { message, .. } => write!(f, "invalid YAML: {message}"),
+            YamlError::Empty => write!(f, "the file is empty"),
+            YamlError::MultipleDocuments { .. } => {
+                write!(f, "more than one YAML document in one file")
+            }
+            YamlError::UnknownAlias { .. } => write!(f, "alias refers to an unknown anchor"),
+            YamlError::AliasBomb { .. } => write!(f, "YAML aliases expand to too many nodes"),
+            YamlError::TooDeep { .. } => write!(f, "YAML is nested too deeply"),
+        }
+    }
+}
+
+/// Parses one YAML document into a tree.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(YamlError::TooLarge { bytes: text.len() });
+    }
+    let mut builder = TreeBuilder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        total_nodes: 0,
+    };
+    builder.document()
+}
+
+struct TreeBuilder<'input> {
+    parser: Parser<'input, saphyr_parser::StrInput<'input>>,
+    anchors: HashMap<usize, Node>,
+    total_nodes: usize,
+}
+
+impl<'input> TreeBuilder<'input> {
+    fn next(&mut self) -> Result<(Event<'input>, Span), YamlError> {
+        match self.parser.next_event() {
+            Some(Ok((event, span))) => Ok((event, Span::from_yaml(&span))),
+            Some(Err(error)) => Err(YamlError::Syntax {
+                message: error.info().to_owned(),
+                span: Span {
+                    line: error.marker().line(),
+                    column: error.marker().col() + 1,
+                    width: 1,
+                },
+            }),
+            None => Ok((Event::StreamEnd, Span::default())),
+        }
+    }
+
+    fn document(&mut self) -> Result<Node, YamlError> {
+        let mut root = None;
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    if root.is_some() {
+                        return Err(YamlError::MultipleDocuments { span });
+                    }
+                    let (event, span) = self.next()?;
+                    root = Some(self.node(event, span, 0)?);
+                }
+                other => {
+                    let node = self.node(other, span, 0)?;
+                    if root.is_some() {
+                        return Err(YamlError::MultipleDocuments { span: node.span });
+                    }
+                    root = Some(node);
+                }
+            }
+        }
+        match root {
+            Some(node) if !node.is_null() => Ok(node),
+            _ => Err(YamlError::Empty),
+        }
+    }
+
+    fn node(&mut self, event: Event<'input>, span: Span, depth: usize) -> Result<Node, YamlError> {
+        if depth > MAX_DEPTH {
+            return Err(YamlError::TooDeep { span });
+        }
+        let (node, anchor) = match event {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let quoted = !matches!(style, ScalarStyle::Plain);
+                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                let node = Node {
+                    kind: NodeKind::Scalar(Scalar {
+                        text: text.into_owned(),
+                        quoted,
+                        block,
+                    }),
+                    span,
+                    size: 1,
+                };
+                (node, anchor)
+            }
+            Event::SequenceStart(anchor, _tag) => {
+                let mut items = Vec::new();
+                let mut size = 1;
+                loop {
+                    let (event, item_span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    let item = self.node(event, item_span, depth + 1)?;
+                    size += item.size;
+                    items.push(item);
+                }
+                let node = Node {
+                    kind: NodeKind::Sequence(items),
+                    span,
+                    size,
+                };
+                (node, anchor)
+            }
+            Event::MappingStart(anchor, _tag) => {
+                let mut entries = Vec::new();
+                let mut size = 1;
+                loop {
+                    let (event, key_span) = self.next()?;
+                    if matches!(event, Event::MappingEnd) {
+                        break;
+                    }
+                    let key = self.node(event, key_span, depth + 1)?;
+                    let (event, value_span) = self.next()?;
+                    let value = self.node(event, value_span, depth + 1)?;
+                    size += key.size + value.size;
+                    entries.push((key, value));
+                }
+                let node = Node {
+                    kind: NodeKind::Mapping(entries),
+                    span,
+                    size,
+                };
+                (node, anchor)
+            }
+            Event::Alias(anchor) => {
+                let target = self
+                    .anchors
+                    .get(&anchor)
+                    .ok_or(YamlError::UnknownAlias { span })?;
+                self.total_nodes += target.size;
+                if self.total_nodes > MAX_NODES {
+                    return Err(YamlError::AliasBomb { span });
+                }
+                let mut copy = target.clone();
+                copy.span = span;
+                return Ok(copy);
+            }
+            _ => {
+                return Err(YamlError::Syntax {
+                    message: "unexpected YAML structure".into(),
+                    span,
+                });
+            }
+        };
+        self.total_nodes += 1;
+        if self.total_nodes > MAX_NODES {
+            return Err(YamlError::AliasBomb { span });
+        }
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_follow_the_core_schema() {
+        let node = parse("a: true\nb: 'true'\nc: 42\nd: 4.5\ne: ~\nf: 1h\ng: -7\n").expect("parses");
+        assert_eq!(node.get("a").and_then(Node::as_bool), Some(true));
+        assert_eq!(node.get("b").map(Node::describe), Some("a string"));
+        assert_eq!(node.get("c").and_then(Node::as_integer), Some(42));
+        assert_eq!(node.get("d").map(Node::describe), Some("a number"));
+        assert!(node.get("e").is_some_and(Node::is_null));
+        assert_eq!(node.get("f").and_then(Node::scalar_text), Some("1h"));
+        assert_eq!(node.get("g").and_then(Node::as_integer), Some(-7));
+    }
+
+    #[test]
+    fn spans_are_one_based() {
+        let node = parse("name: x\nsteps:\n  - id: a\n").expect("parses");
+        let steps = node.get("steps").expect("steps");
+        let first = &steps.as_sequence().expect("list")[0];
+        let (key, _) = first.entry("id").expect("id");
+        assert_eq!((key.span.line, key.span.column, key.span.width), (3, 5, 2));
+    }
+
+    #[test]
+    fn aliases_expand() {
+        let node = parse("a: &x [1, 2]\nb: *x\n").expect("parses");
+        assert_eq!(node.get("b").and_then(Node::as_sequence).map(<[Node]>::len), Some(2));
+    }
+
+    #[test]
+    fn alias_bomb_fails_fast() {
+        let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let previous = format!("*a{}", level - 1);
+            let items = vec![previous.as_str(); 9].join(", ");
+            text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let error = parse(&text).expect_err("must refuse");
+        assert!(matches!(error, YamlError::AliasBomb { .. }), "{error:?}");
+        assert!(started.elapsed().as_secs() < 2);
+    }
+
+    #[test]
+    fn large_files_are_refused_before_parsing() {
+        let text = "# x\n".repeat(MAX_SOURCE_BYTES);
+        assert!(matches!(parse(&text), Err(YamlError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let error = parse("a: [1, 2\nb: 3\n").expect_err("unclosed");
+        assert!(error.span().is_some_and(|span| span.line >= 1), "{error:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(matches!(parse(&text), Err(YamlError::TooDeep { .. })));
+    }
+}

@@ -1,0 +1,275 @@
+//! The one minijinja environment: strict undefined, automatic shell quoting of every value
+//! interpolated into a command, and the filters runbooks need (`date`, `bytes`,
+//! `duration`, `shell_quote`, `now()`). Templates are named after their YAML path, so an
+//! error says where it came from.
+
+use crate::runbook::Duration;
+use crate::runbook::param::normalize_datetime;
+use chrono::{DateTime, TimeZone, Utc};
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Marks templates that become shell command lines, whose interpolations are quoted.
+const SHELL: &str = "shell";
+
+fn shell_escape() -> AutoEscape {
+    AutoEscape::Custom(Cow::Borrowed(SHELL))
+}
+
+/// Where the current time comes from: the real clock, or a fixed instant in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+/// Whether a template named by its YAML path is a shell command line.
+pub fn is_command(path: &str) -> bool {
+    path.ends_with(".run") || path.ends_with(".command")
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new(clock: Clock) -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| if is_command(name) { shell_escape() } else { AutoEscape::None });
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL) && !value.is_safe() {
+                let text = value.to_string();
+                out.write_str(&shell_quote(&text))
+                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        env.add_function("now", move || Value::from(clock().format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        env.add_filter("date", date_filter);
+        env.add_filter("shell_quote", |value: Value| {
+            Value::from_safe_string(shell_quote(&value.to_string()).into_owned())
+        });
+        env.add_filter("bytes", bytes_filter);
+        env.add_filter("duration", duration_filter);
+        Templates { env }
+    }
+
+    pub fn environment(&self) -> &Environment<'static> {
+        &self.env
+    }
+
+    /// Renders `source` (named by its YAML path) with `context`.
+    pub fn render(&self, path: &str, source: &str, context: &Value) -> Result<String, Error> {
+        let template = self.env.template_from_named_str(path, source)?;
+        template.render(context)
+    }
+
+    /// Evaluates a `when`/`expr` expression.
+    pub fn eval(&self, source: &str, context: &Value) -> Result<Value, Error> {
+        self.env.compile_expression(source)?.eval(context)
+    }
+
+    /// The variables a template reads (dotted for attribute lookups such as `run.id`),
+    /// minus the environment's own functions.
+    pub fn template_variables(&self, path: &str, source: &str) -> Result<HashSet<String>, Error> {
+        let template = self.env.template_from_named_str(path, source)?;
+        Ok(self.without_globals(template.undeclared_variables(true)))
+    }
+
+    pub fn expression_variables(&self, source: &str) -> Result<HashSet<String>, Error> {
+        let expression = self.env.compile_expression(source)?;
+        Ok(self.without_globals(expression.undeclared_variables(true)))
+    }
+
+    fn without_globals(&self, mut names: HashSet<String>) -> HashSet<String> {
+        let globals: HashSet<&str> = self.env.globals().map(|(name, _)| name).collect();
+        names.retain(|name| {
+            let root = name.split('.').next().unwrap_or(name);
+            !globals.contains(root)
+        });
+        names
+    }
+}
+
+/// Quotes `text` for a POSIX shell, leaving words that need no quoting as they are so
+/// that rendered commands stay readable.
+pub fn shell_quote(text: &str) -> Cow<'_, str> {
+    let plain = |byte: u8| byte.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&byte);
+    if !text.is_empty() && text.bytes().all(plain) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(format!("'{}'", text.replace('\'', r"'\''")))
+}
+
+fn date_filter(value: Value, format: Option<String>) -> Result<String, Error> {
+    let format = format.unwrap_or_else(|| "%Y-%m-%dT%H:%M:%SZ".to_owned());
+    let instant: DateTime<Utc> = if let Some(text) = value.as_str() {
+        let normalized = normalize_datetime(text).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, format!("`date` cannot read {text:?} as a date and time"))
+        })?;
+        DateTime::parse_from_str(&normalized, "%Y-%m-%d %H:%M:%S%.f%:z")
+            .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?
+            .with_timezone(&Utc)
+    } else if let Ok(seconds) = i64::try_from(value.clone()) {
+        Utc.timestamp_opt(seconds, 0).single().ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, format!("`date` got an out-of-range timestamp {seconds}"))
+        })?
+    } else {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`date` needs a date string or a unix timestamp, got {}", value.kind()),
+        ));
+    };
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    write!(out, "{}", instant.format(&format))
+        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("invalid date format {format:?}")))?;
+    Ok(out)
+}
+
+fn number(value: &Value, filter: &str) -> Result<f64, Error> {
+    if let Some(text) = value.as_str() {
+        return text.trim().parse().map_err(|_| {
+            Error::new(ErrorKind::InvalidOperation, format!("`{filter}` needs a number, got {text:?}"))
+        });
+    }
+    f64::try_from(value.clone()).map_err(|_| {
+        Error::new(ErrorKind::InvalidOperation, format!("`{filter}` needs a number, got {}", value.kind()))
+    })
+}
+
+fn bytes_filter(value: Value) -> Result<String, Error> {
+    let mut size = number(&value, "bytes")?;
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut unit = 0;
+    while size.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    Ok(if unit == 0 {
+        format!("{size} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    })
+}
+
+fn duration_filter(value: Value) -> Result<String, Error> {
+    if let Some(text) = value.as_str()
+        && let Some(duration) = Duration::parse(text)
+    {
+        return Ok(duration.to_string());
+    }
+    let seconds = number(&value, "duration")?;
+    if seconds < 0.0 {
+        return Err(Error::new(ErrorKind::InvalidOperation, "`duration` got a negative number"));
+    }
+    Ok(Duration(std::time::Duration::from_secs_f64(seconds)).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    fn fixed_clock() -> Clock {
+        Arc::new(|| Utc.with_ymd_and_hms(2025, 1, 15, 14, 30, 0).single().expect("valid"))
+    }
+
+    fn render_command(source: &str, value: &str) -> String {
+        let templates = Templates::new(fixed_clock());
+        templates
+            .render("steps[0].run", source, &context! { x => value })
+            .expect("renders")
+    }
+
+    /// Runs the rendered command through a real shell and returns what `printf` saw.
+    fn shell_sees(value: &str) -> String {
+        let command = render_command("printf %s {{ x }}", value);
+        let output = std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &command])
+            .output()
+            .expect("bash runs");
+        String::from_utf8(output.stdout).expect("utf-8")
+    }
+
+    #[test]
+    fn hostile_values_reach_the_command_as_one_literal_argument() {
+        let hostile = [
+            "x'; rm -rf / #",
+            "$(id)",
+            "`id`",
+            "a\nb; touch PWNED",
+            "ünïcødé ✓",
+            "",
+            "'",
+            "\"$HOME\"",
+            "--help",
+            "a b\tc",
+            "*",
+            "~",
+        ];
+        for value in hostile {
+            assert_eq!(shell_sees(value), value, "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn plain_words_stay_readable() {
+        assert_eq!(render_command("dropdb {{ x }}", "chatcard"), "dropdb chatcard");
+        assert_eq!(render_command("ls {{ x }}", "/var/backups/a-1.dump"), "ls /var/backups/a-1.dump");
+        assert_eq!(render_command("echo {{ x }}", "it's"), r"echo 'it'\''s'");
+    }
+
+    #[test]
+    fn safe_opts_out_and_non_commands_are_not_quoted() {
+        assert_eq!(render_command("echo {{ x | safe }}", "a b"), "echo a b");
+        let templates = Templates::new(fixed_clock());
+        let message = templates
+            .render("steps[0].confirm.message", "Drop {{ x }}?", &context! { x => "my db" })
+            .expect("renders");
+        assert_eq!(message, "Drop my db?");
+        assert_eq!(render_command("echo {{ x | shell_quote }}", "a b"), "echo 'a b'");
+    }
+
+    #[test]
+    fn undefined_is_an_error() {
+        let templates = Templates::new(fixed_clock());
+        let error = templates
+            .render("steps[0].run", "echo {{ missing }}", &context! {})
+            .expect_err("strict");
+        assert_eq!(error.kind(), ErrorKind::UndefinedError);
+    }
+
+    #[test]
+    fn filters() {
+        let templates = Templates::new(fixed_clock());
+        let render = |source: &str| {
+            templates
+                .render("vars.x", source, &context! {})
+                .expect("renders")
+        };
+        assert_eq!(render("{{ now() }}"), "2025-01-15T14:30:00Z");
+        assert_eq!(render("{{ now() | date('%Y%m%dT%H%M%SZ') }}"), "20250115T143000Z");
+        assert_eq!(render("{{ 0 | date('%Y') }}"), "1970");
+        assert_eq!(render("{{ 1536 | bytes }}"), "1.5 KiB");
+        assert_eq!(render("{{ 100 | bytes }}"), "100 B");
+        assert_eq!(render("{{ 5400 | duration }}"), "1h30m");
+        assert_eq!(render("{{ '90m' | duration }}"), "1h30m");
+    }
+
+    #[test]
+    fn variables_are_listed_without_functions() {
+        let templates = Templates::new(fixed_clock());
+        let names = templates
+            .template_variables("x.run", "{{ now() | date('%Y') }} {{ run.id }} {{ users }} {% for f in files %}{{ f }}{% endfor %}")
+            .expect("parses");
+        let mut names: Vec<_> = names.into_iter().collect();
+        names.sort();
+        assert_eq!(names, ["files", "run.id", "users"]);
+    }
+}
