@@ -12,6 +12,7 @@ use crate::template::{Templates, system_clock};
 use crate::ui::style::Styles;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::path::Path;
 
 pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
@@ -26,7 +27,7 @@ pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit,
         ShowFormat::Text => text(runbook, &loaded.source.display_name(), &config.stdout_styles),
         ShowFormat::Markdown => {
             let mut includes = Vec::new();
-            collect_includes(runbook, &mut loader, &mut includes);
+            collect_includes(runbook, loaded.source.directory().as_deref(), &mut loader, &mut includes);
             markdown(runbook, &includes)
         }
     };
@@ -48,18 +49,19 @@ fn valid<'a>(loaded: &'a Loaded, config: &Config) -> Result<Option<&'a Runbook>,
 }
 
 /// Every runbook reachable through includes, each once, in first-use order.
-fn collect_includes(runbook: &Runbook, loader: &mut Loader, out: &mut Vec<Runbook>) {
+fn collect_includes(runbook: &Runbook, directory: Option<&Path>, loader: &mut Loader, out: &mut Vec<Runbook>) {
     for step in runbook.all_steps() {
         if let Action::Include { runbook: name, .. } = &step.action {
             if name == &runbook.name || out.iter().any(|included| &included.name == name) {
                 continue;
             }
-            let Ok(loaded) = loader.load_argument(name) else {
+            let Some(source) = loader.find_include(name, directory) else {
                 continue;
             };
+            let loaded = loader.load(source);
             if let Some(included) = loaded.runbook {
                 out.push(included.clone());
-                collect_includes(&included, loader, out);
+                collect_includes(&included, loaded.source.directory().as_deref(), loader, out);
             }
         }
     }
@@ -238,7 +240,7 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
                 let _ = writeln!(out, "{detail}input {}: {}", param.name, param_summary(param));
             }
         }
-        Action::Include { runbook, with } => {
+        Action::Include { runbook, with, .. } => {
             let arguments: Vec<String> = with.iter().map(|(name, value)| format!("{name}={}", value.text)).collect();
             let arguments = if arguments.is_empty() { String::new() } else { format!(" with {}", arguments.join(", ")) };
             let _ = writeln!(out, "{detail}runs runbook {runbook}{arguments}");
@@ -445,7 +447,7 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
                 let _ = writeln!(out);
             }
         }
-        Action::Include { runbook, with } => {
+        Action::Include { runbook, with, .. } => {
             let title = includes.iter().find(|included| &included.name == runbook).map(|included| included.title.as_str()).unwrap_or(runbook);
             let _ = writeln!(out, "Follow the procedure **{title}** (`{runbook}`, in the appendix)");
             if with.is_empty() {

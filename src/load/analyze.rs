@@ -50,12 +50,13 @@ struct Analyzer<'a, 'r> {
 
 impl Analyzer<'_, '_> {
     fn run(&mut self, runbook: &Runbook, stem: &str) {
-        if !runbook.name.is_empty() && runbook.name != stem && !stem.is_empty() {
+        let valid_name = crate::runbook::shape::NameRule::Runbook.matches(&runbook.name);
+        if valid_name && runbook.name != stem && !stem.is_empty() {
             let problem = Problem::NameMismatch {
                 name: runbook.name.clone(),
                 stem: stem.to_owned(),
             };
-            self.report.error(problem, Some(Span { line: 1, column: 1, width: 1 }), "name", None);
+            self.report.error(problem, runbook.name_span, "name", None);
         }
         for step in runbook.all_steps() {
             self.step_id(step);
@@ -140,7 +141,8 @@ impl Analyzer<'_, '_> {
                 param: param.name.clone(),
                 error,
             };
-            self.report.error(problem, Some(param.span), &param.path, None);
+            let span = param.pattern_span.or(Some(param.span));
+            self.report.error(problem, span, &format!("{}.pattern", param.path), None);
         }
         if let Some(default) = &param.default
             && pattern_ok
@@ -151,7 +153,8 @@ impl Analyzer<'_, '_> {
                 value: default.clone(),
                 error,
             };
-            self.report.error(problem, Some(param.span), &format!("{}.default", param.path), None);
+            let span = param.default_span.or(Some(param.span));
+            self.report.error(problem, span, &format!("{}.default", param.path), None);
         }
     }
 

@@ -13,6 +13,7 @@ pub fn build(root: &Node) -> Runbook {
     let text = |key: &str| root.get(key).and_then(Node::scalar_text).map(str::to_owned);
     Runbook {
         name: text("name").unwrap_or_default(),
+        name_span: root.get("name").map(|node| node.span),
         title: text("title").unwrap_or_default(),
         description: text("description"),
         kind: root
@@ -128,6 +129,8 @@ pub fn params(node: Option<&Node>, path: &str) -> Vec<Param> {
                 prompt: text("prompt"),
                 description: text("description"),
                 span: key.span,
+                default_span: spec.get("default").map(|node| node.span),
+                pattern_span: spec.get("pattern").map(|node| node.span),
                 path: format!("{path}.{name}"),
                 name,
             })
@@ -158,6 +161,7 @@ fn step(node: &Node, path: String) -> Step {
         Action::Include {
             runbook,
             with: entries(node.get("with"), &format!("{path}.with")).collect(),
+            span: node.get("include").map_or(node.span, |include| include.span),
         }
     } else if let Some(children) = node.get("parallel") {
         Action::Parallel(steps(Some(children), &format!("{path}.parallel")))

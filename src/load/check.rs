@@ -69,9 +69,10 @@ impl<'a> Checker<'a> {
                     }
                     if !rule.matches(name) {
                         let problem = Problem::BadName {
-                            key: label.to_owned(),
+                            key: format!("name in `{label}`"),
                             value: name.to_owned(),
                             rule: rule.describe(),
+                            fixed: rule.fix(name),
                         };
                         report.error(problem, Some(key.span), path, self.step_id);
                     }
@@ -125,9 +126,10 @@ impl<'a> Checker<'a> {
             Type::Name(rule) => {
                 if !rule.matches(text) {
                     let problem = Problem::BadName {
-                        key: label.to_owned(),
+                        key: format!("`{label}`"),
                         value: text.to_owned(),
                         rule: rule.describe(),
+                        fixed: rule.fix(text),
                     };
                     report.error(problem, Some(node.span), path, self.step_id);
                 }
@@ -151,7 +153,7 @@ impl<'a> Checker<'a> {
         let problem = Problem::WrongType {
             key: label.to_owned(),
             expected: expected.to_owned(),
-            found: node.describe(),
+            found: node.describe_value(),
         };
         report.error(problem, Some(node.span), path, self.step_id);
     }
@@ -166,7 +168,7 @@ impl<'a> Checker<'a> {
             let problem = Problem::WrongType {
                 key: label.to_owned(),
                 expected,
-                found: node.describe(),
+                found: node.describe_value(),
             };
             return report.error(problem, Some(node.span), path, self.step_id);
         };
@@ -216,7 +218,9 @@ impl<'a> Checker<'a> {
                 })
                 .collect();
             has_action = !present.is_empty();
+            let distinct: HashSet<&str> = present.iter().filter_map(|(key, _)| key.scalar_text()).collect();
             match present.as_slice() {
+                _ if distinct.len() == 1 => {}
                 [] => {
                     let problem = Problem::NoAction {
                         object: object.name,
@@ -228,10 +232,14 @@ impl<'a> Checker<'a> {
                 [_, second, ..] => {
                     let problem = Problem::ConflictingKeys {
                         object: object.name,
-                        keys: present
-                            .iter()
-                            .filter_map(|(key, _)| key.scalar_text().map(str::to_owned))
-                            .collect(),
+                        keys: {
+                            let mut keys: Vec<String> = present
+                                .iter()
+                                .filter_map(|(key, _)| key.scalar_text().map(str::to_owned))
+                                .collect();
+                            keys.dedup();
+                            keys
+                        },
                     };
                     report.error(problem, Some(second.0.span), path, self.step_id);
                 }

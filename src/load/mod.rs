@@ -11,12 +11,13 @@ pub mod source;
 pub mod suggest;
 pub mod yaml;
 
-use crate::runbook::{Action, Runbook, Step};
+use crate::runbook::{Action, Runbook};
 use crate::template::Templates;
 use diagnostic::{Diagnostic, Report};
 use problem::Problem;
 use source::{Catalog, Source, SourceError};
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// The result of loading one runbook.
@@ -43,8 +44,9 @@ impl Loaded {
 pub struct Loader<'a> {
     catalog: &'a Catalog,
     templates: &'a Templates,
-    /// name → structure-only load, for include parameters and cycle detection.
-    built: HashMap<String, Option<Rc<Loaded>>>,
+    /// (directory of the including file, name) → structure-only load, for include
+    /// parameters and cycle detection.
+    built: HashMap<(Option<PathBuf>, String), Option<Rc<Loaded>>>,
 }
 
 impl<'a> Loader<'a> {
@@ -62,7 +64,8 @@ impl<'a> Loader<'a> {
         if let Some(runbook) = &loaded.runbook {
             let mut report = Report::new(loaded.source.display_name(), &loaded.source.text);
             analyze::analyze(runbook, &loaded.source.stem, self.templates, &mut report);
-            self.check_includes(runbook, &mut report);
+            let directory = loaded.source.directory();
+            self.check_includes(runbook, directory.as_deref(), &mut report);
             loaded.diagnostics.extend(report.into_sorted());
             loaded.diagnostics.sort_by_key(|diagnostic| {
                 diagnostic
@@ -95,28 +98,48 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// The named runbook from the catalog, loaded for its structure (memoised).
-    fn built(&mut self, name: &str) -> Option<Rc<Loaded>> {
-        if let Some(cached) = self.built.get(name) {
+    /// The runbook an include names, as seen from a file in `directory`: a sibling file
+    /// first, then the search path.
+    pub fn find_include(&self, name: &str, directory: Option<&Path>) -> Option<Source> {
+        if let Some(directory) = directory {
+            for extension in ["yaml", "yml"] {
+                let sibling = directory.join(format!("{name}.{extension}"));
+                if sibling.is_file() {
+                    return Source::read(&sibling).ok();
+                }
+            }
+        }
+        self.catalog.find(name).ok()
+    }
+
+    /// An included runbook, loaded for its structure (memoised).
+    fn built(&mut self, name: &str, directory: Option<&Path>) -> Option<Rc<Loaded>> {
+        let key = (directory.map(Path::to_owned), name.to_owned());
+        if let Some(cached) = self.built.get(&key) {
             return cached.clone();
         }
         let loaded = self
-            .catalog
-            .find(name)
-            .ok()
+            .find_include(name, directory)
             .map(|source| Rc::new(self.load_structure(source)));
-        self.built.insert(name.to_owned(), loaded.clone());
+        self.built.insert(key, loaded.clone());
         loaded
     }
 
-    fn check_includes(&mut self, runbook: &Runbook, report: &mut Report) {
+    fn check_includes(&mut self, runbook: &Runbook, directory: Option<&Path>, report: &mut Report) {
         for step in runbook.all_steps() {
-            let Action::Include { runbook: target, with } = &step.action else {
+            let Action::Include { runbook: target, with, span } = &step.action else {
                 continue;
             };
             let id = Some(step.id.as_str());
-            let span = step_key_span(step);
-            let Some(included) = self.built(target) else {
+            let span = Some(*span);
+            if target == &runbook.name {
+                let problem = Problem::IncludeCycle {
+                    chain: vec![runbook.name.clone(), target.clone()],
+                };
+                report.error(problem, span, &step.path, id);
+                continue;
+            }
+            let Some(included) = self.built(target, directory) else {
                 let names: Vec<String> = self
                     .catalog
                     .list()
@@ -130,14 +153,7 @@ impl<'a> Loader<'a> {
                 report.error(problem, span, &step.path, id);
                 continue;
             };
-            if target == &runbook.name {
-                let problem = Problem::IncludeCycle {
-                    chain: vec![runbook.name.clone(), target.clone()],
-                };
-                report.error(problem, span, &step.path, id);
-                continue;
-            }
-            if let Some(chain) = self.cycle_back_to(&runbook.name, target) {
+            if let Some(chain) = self.cycle_back_to(&runbook.name, target, directory) {
                 let mut full = vec![runbook.name.clone()];
                 full.extend(chain);
                 report.error(Problem::IncludeCycle { chain: full }, span, &step.path, id);
@@ -183,16 +199,17 @@ impl<'a> Loader<'a> {
     }
 
     /// A chain of includes from `from` that leads back to `start`, if any.
-    fn cycle_back_to(&mut self, start: &str, from: &str) -> Option<Vec<String>> {
+    fn cycle_back_to(&mut self, start: &str, from: &str, directory: Option<&Path>) -> Option<Vec<String>> {
         let mut visited = HashSet::new();
-        let mut stack = vec![(from.to_owned(), vec![from.to_owned()])];
-        while let Some((name, chain)) = stack.pop() {
+        let mut stack = vec![(from.to_owned(), directory.map(Path::to_owned), vec![from.to_owned()])];
+        while let Some((name, directory, chain)) = stack.pop() {
             if !visited.insert(name.clone()) {
                 continue;
             }
-            let Some(loaded) = self.built(&name) else {
+            let Some(loaded) = self.built(&name, directory.as_deref()) else {
                 continue;
             };
+            let next_directory = loaded.source.directory();
             let Some(runbook) = &loaded.runbook else {
                 continue;
             };
@@ -203,7 +220,7 @@ impl<'a> Loader<'a> {
                     if next == start {
                         return Some(next_chain);
                     }
-                    stack.push((next.clone(), next_chain));
+                    stack.push((next.clone(), next_directory.clone(), next_chain));
                 }
             }
         }
@@ -215,9 +232,4 @@ impl<'a> Loader<'a> {
         let source = self.catalog.resolve(argument)?;
         Ok(self.load(source))
     }
-}
-
-/// Points include errors at the `include:` line rather than the step's first key.
-fn step_key_span(step: &Step) -> Option<yaml::Span> {
-    Some(step.span)
 }

@@ -12,9 +12,9 @@ pub enum Problem {
     UnknownKey { key: String, object: &'static str, suggestion: Option<String>, known: Vec<&'static str> },
     DuplicateKey { key: String },
     NonStringKey,
-    WrongType { key: String, expected: String, found: &'static str },
+    WrongType { key: String, expected: String, found: String },
     MissingKey { key: &'static str, object: &'static str },
-    BadName { key: String, value: String, rule: &'static str },
+    BadName { key: String, value: String, rule: &'static str, fixed: Option<String> },
     NotAChoice { key: String, value: String, choices: &'static [&'static str], suggestion: Option<String> },
     BadDuration { key: String, value: String },
     EmptySteps { key: &'static str },
@@ -53,7 +53,7 @@ impl fmt::Display for Problem {
                 write!(f, "`{key}` must be {expected}, found {found}")
             }
             Problem::MissingKey { key, object } => write!(f, "{object} is missing `{key}`"),
-            Problem::BadName { key, value, .. } => write!(f, "`{key}` has an invalid name `{value}`"),
+            Problem::BadName { key, value, .. } => write!(f, "`{value}` is not a valid {key}"),
             Problem::NotAChoice { key, value, choices, .. } => write!(
                 f,
                 "`{key}` must be one of {}, found `{value}`",
@@ -153,6 +153,7 @@ impl Problem {
             }
             Problem::WrongType { .. } => None,
             Problem::MissingKey { key, .. } => Some(format!("add `{key}:`")),
+            Problem::BadName { fixed: Some(fixed), .. } => Some(format!("did you mean `{fixed}`?")),
             Problem::BadName { rule, .. } => Some(format!("use {rule}")),
             Problem::NotAChoice { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))
@@ -167,8 +168,11 @@ impl Problem {
                 "give the step exactly one action: {}",
                 backticked(keys.iter().copied())
             )),
-            Problem::ConflictingKeys { .. } => {
+            Problem::ConflictingKeys { object, .. } if *object == "step" => {
                 Some("split this into separate steps, one action each".into())
+            }
+            Problem::ConflictingKeys { object, .. } => {
+                Some(format!("a {object} checks one thing: split it into two {object}s"))
             }
             Problem::DependsOn { needs, .. } => Some(format!("remove it, or make this a `{needs}` step")),
             Problem::FlagRequires { .. } => Some(

@@ -35,6 +35,14 @@ impl Source {
         }
     }
 
+    /// The directory of a file on disk, where its includes are looked up first.
+    pub fn directory(&self) -> Option<PathBuf> {
+        match &self.origin {
+            Origin::File(path) => path.parent().map(Path::to_owned),
+            Origin::Embedded => None,
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Source, SourceError> {
         let metadata = std::fs::metadata(path).map_err(|error| SourceError::Io {
             path: path.to_owned(),

@@ -9,7 +9,14 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|candidate| (edit_distance(&word_lower, &candidate.to_lowercase()), candidate))
         .filter(|(distance, candidate)| {
             let limit = (word.chars().count().max(candidate.chars().count()) / 3).max(1);
-            *distance <= limit
+            // A shared stem catches abbreviations and wrong endings (`int` → `integer`,
+            // `failed` → `failure`) that are many edits apart.
+            let common = word_lower
+                .chars()
+                .zip(candidate.to_lowercase().chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            *distance <= limit || (common >= 3 && common * 2 >= word.chars().count())
         })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate.to_owned())
@@ -54,6 +61,8 @@ mod tests {
         assert_eq!(suggest("defualt", keys).as_deref(), Some("default"));
         assert_eq!(suggest("Capture", keys).as_deref(), Some("capture"));
         assert_eq!(suggest("xyz", keys), None);
+        assert_eq!(suggest("int", ["string", "integer", "number"]).as_deref(), Some("integer"));
+        assert_eq!(suggest("failed", ["success", "failure", "always"]).as_deref(), Some("failure"));
     }
 
     #[test]

@@ -122,6 +122,16 @@ fn looks_like_float(text: &str) -> bool {
 }
 
 impl Node {
+    /// What the node is, with its value when it is a short scalar: "a string `maybe`".
+    pub fn describe_value(&self) -> String {
+        match self.as_scalar() {
+            Some(scalar) if !matches!(scalar.resolve(), Resolved::Null) && scalar.text.len() <= 40 && !scalar.text.contains('\n') => {
+                format!("{} `{}`", self.describe(), scalar.text)
+            }
+            _ => self.describe().to_owned(),
+        }
+    }
+
     pub fn describe(&self) -> &'static str {
         match &self.kind {
             NodeKind::Sequence(_) => "a list",

@@ -118,6 +118,9 @@ pub struct Notify {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Runbook {
     pub name: String,
+    /// Where `name:` is written.
+    #[serde(skip)]
+    pub name_span: Option<Span>,
     pub title: String,
     pub description: Option<String>,
     pub kind: Kind,

@@ -19,8 +19,14 @@ pub struct Param {
     pub pattern: Option<String>,
     pub prompt: Option<String>,
     pub description: Option<String>,
+    /// Where the param's name is written.
     #[serde(skip)]
     pub span: Span,
+    /// Where its `default` and `pattern` are written, for diagnostics about them.
+    #[serde(skip)]
+    pub default_span: Option<Span>,
+    #[serde(skip)]
+    pub pattern_span: Option<Span>,
     #[serde(skip)]
     pub path: String,
 }
@@ -198,7 +204,14 @@ pub fn check_value(
 pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, ValueError> {
     regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|error| ValueError::BadPattern {
         pattern: pattern.to_owned(),
-        error: error.to_string().lines().last().unwrap_or_default().trim().to_owned(),
+        error: error
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches("error: ")
+            .to_owned(),
     })
 }
 

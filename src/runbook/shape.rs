@@ -62,6 +62,22 @@ impl NameRule {
         }
     }
 
+    /// The obvious correction of a name that breaks the rule (`Restore DB` → `restore-db`),
+    /// when there is one.
+    pub fn fix(self, text: &str) -> Option<String> {
+        let separator = match self {
+            NameRule::Runbook | NameRule::StepId => '-',
+            NameRule::Variable => '_',
+            NameRule::EnvVar => return None,
+        };
+        let fixed: String = text
+            .trim()
+            .chars()
+            .map(|c| if c == ' ' || c == '-' || c == '_' { separator } else { c.to_ascii_lowercase() })
+            .collect();
+        (fixed != text && self.matches(&fixed)).then_some(fixed)
+    }
+
     pub fn matches(self, text: &str) -> bool {
         let mut chars = text.chars();
         let Some(first) = chars.next() else {

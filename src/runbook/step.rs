@@ -44,7 +44,13 @@ impl Step {
 pub enum Action {
     Run { command: Located },
     Manual { instructions: Located, input: Vec<Param> },
-    Include { runbook: String, with: Vec<(String, Located)> },
+    Include {
+        runbook: String,
+        with: Vec<(String, Located)>,
+        /// Where the included name is written.
+        #[serde(skip)]
+        span: Span,
+    },
     Parallel(Vec<Step>),
 }
 
