@@ -20,7 +20,8 @@ impl Config {
     pub fn resolve(args: &GlobalArgs) -> Config {
         let mut directories = args.dirs.clone();
         if let Some(path) = std::env::var_os("RUNBOOK_PATH") {
-            directories.extend(std::env::split_paths(&path).filter(|path| !path.as_os_str().is_empty()));
+            directories
+                .extend(std::env::split_paths(&path).filter(|path| !path.as_os_str().is_empty()));
         }
         directories.push(PathBuf::from("runbooks"));
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());

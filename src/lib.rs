@@ -24,7 +24,11 @@ pub fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let exit = if error.use_stderr() { Exit::Invalid } else { Exit::Success };
+            let exit = if error.use_stderr() {
+                Exit::Invalid
+            } else {
+                Exit::Success
+            };
             let _ = error.print();
             return exit.into();
         }
@@ -36,10 +40,16 @@ pub fn main() -> ExitCode {
         Err(error) => {
             let styles = &config.stderr_styles;
             let mut stderr = std::io::stderr().lock();
-            if !matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if !matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 let _ = writeln!(stderr, "{}: {error}", styles.error.apply_to("error"));
                 if let Some(help) = error.help() {
-                    let _ = writeln!(stderr, "  {} {}: {help}", styles.dim.apply_to("="), styles.help.apply_to("help"));
+                    let _ = writeln!(
+                        stderr,
+                        "  {} {}: {help}",
+                        styles.dim.apply_to("="),
+                        styles.help.apply_to("help")
+                    );
                 }
             }
             error.exit().into()

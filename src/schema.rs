@@ -27,13 +27,18 @@ pub fn schema_json() -> String {
 }
 
 fn definition_name(object: &Object) -> String {
-    object.name.split(' ').next().unwrap_or(object.name).to_owned()
+    object
+        .name
+        .split(' ')
+        .next()
+        .unwrap_or(object.name)
+        .to_owned()
 }
 
 fn object_schema(object: &Object) -> Value {
     let mut properties = Map::new();
     for field in object.fields {
-        let mut property = type_schema(&field.value);
+        let mut property = type_schema(field.value);
         if let Value::Object(map) = &mut property {
             map.insert("description".into(), Value::from(field.doc));
         }

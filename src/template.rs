@@ -39,9 +39,17 @@ impl Templates {
     pub fn new(clock: Clock) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_auto_escape_callback(|name| if is_command(name) { shell_escape() } else { AutoEscape::None });
+        env.set_auto_escape_callback(|name| {
+            if is_command(name) {
+                shell_escape()
+            } else {
+                AutoEscape::None
+            }
+        });
         env.set_formatter(|out, state, value| {
-            if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL) && !value.is_safe() {
+            if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL)
+                && !value.is_safe()
+            {
                 let text = value.to_string();
                 out.write_str(&shell_quote(&text))
                     .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
@@ -49,7 +57,9 @@ impl Templates {
                 minijinja::escape_formatter(out, state, value)
             }
         });
-        env.add_function("now", move || Value::from(clock().format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+        env.add_function("now", move || {
+            Value::from(clock().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        });
         env.add_filter("date", date_filter);
         env.add_filter("shell_quote", |value: Value| {
             Value::from_safe_string(shell_quote(&value.to_string()).into_owned())
@@ -110,36 +120,55 @@ fn date_filter(value: Value, format: Option<String>) -> Result<String, Error> {
     let format = format.unwrap_or_else(|| "%Y-%m-%dT%H:%M:%SZ".to_owned());
     let instant: DateTime<Utc> = if let Some(text) = value.as_str() {
         let normalized = normalize_datetime(text).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, format!("`date` cannot read {text:?} as a date and time"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`date` cannot read {text:?} as a date and time"),
+            )
         })?;
         DateTime::parse_from_str(&normalized, "%Y-%m-%d %H:%M:%S%.f%:z")
             .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?
             .with_timezone(&Utc)
     } else if let Ok(seconds) = i64::try_from(value.clone()) {
         Utc.timestamp_opt(seconds, 0).single().ok_or_else(|| {
-            Error::new(ErrorKind::InvalidOperation, format!("`date` got an out-of-range timestamp {seconds}"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`date` got an out-of-range timestamp {seconds}"),
+            )
         })?
     } else {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("`date` needs a date string or a unix timestamp, got {}", value.kind()),
+            format!(
+                "`date` needs a date string or a unix timestamp, got {}",
+                value.kind()
+            ),
         ));
     };
     let mut out = String::new();
     use std::fmt::Write as _;
-    write!(out, "{}", instant.format(&format))
-        .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("invalid date format {format:?}")))?;
+    write!(out, "{}", instant.format(&format)).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("invalid date format {format:?}"),
+        )
+    })?;
     Ok(out)
 }
 
 fn number(value: &Value, filter: &str) -> Result<f64, Error> {
     if let Some(text) = value.as_str() {
         return text.trim().parse().map_err(|_| {
-            Error::new(ErrorKind::InvalidOperation, format!("`{filter}` needs a number, got {text:?}"))
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("`{filter}` needs a number, got {text:?}"),
+            )
         });
     }
     f64::try_from(value.clone()).map_err(|_| {
-        Error::new(ErrorKind::InvalidOperation, format!("`{filter}` needs a number, got {}", value.kind()))
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{filter}` needs a number, got {}", value.kind()),
+        )
     })
 }
 
@@ -166,7 +195,10 @@ fn duration_filter(value: Value) -> Result<String, Error> {
     }
     let seconds = number(&value, "duration")?;
     if seconds < 0.0 {
-        return Err(Error::new(ErrorKind::InvalidOperation, "`duration` got a negative number"));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "`duration` got a negative number",
+        ));
     }
     Ok(Duration(std::time::Duration::from_secs_f64(seconds)).to_string())
 }
@@ -177,7 +209,11 @@ mod tests {
     use minijinja::context;
 
     fn fixed_clock() -> Clock {
-        Arc::new(|| Utc.with_ymd_and_hms(2025, 1, 15, 14, 30, 0).single().expect("valid"))
+        Arc::new(|| {
+            Utc.with_ymd_and_hms(2025, 1, 15, 14, 30, 0)
+                .single()
+                .expect("valid")
+        })
     }
 
     fn render_command(source: &str, value: &str) -> String {
@@ -220,8 +256,14 @@ mod tests {
 
     #[test]
     fn plain_words_stay_readable() {
-        assert_eq!(render_command("dropdb {{ x }}", "chatcard"), "dropdb chatcard");
-        assert_eq!(render_command("ls {{ x }}", "/var/backups/a-1.dump"), "ls /var/backups/a-1.dump");
+        assert_eq!(
+            render_command("dropdb {{ x }}", "chatcard"),
+            "dropdb chatcard"
+        );
+        assert_eq!(
+            render_command("ls {{ x }}", "/var/backups/a-1.dump"),
+            "ls /var/backups/a-1.dump"
+        );
         assert_eq!(render_command("echo {{ x }}", "it's"), r"echo 'it'\''s'");
     }
 
@@ -230,10 +272,17 @@ mod tests {
         assert_eq!(render_command("echo {{ x | safe }}", "a b"), "echo a b");
         let templates = Templates::new(fixed_clock());
         let message = templates
-            .render("steps[0].confirm.message", "Drop {{ x }}?", &context! { x => "my db" })
+            .render(
+                "steps[0].confirm.message",
+                "Drop {{ x }}?",
+                &context! { x => "my db" },
+            )
             .expect("renders");
         assert_eq!(message, "Drop my db?");
-        assert_eq!(render_command("echo {{ x | shell_quote }}", "a b"), "echo 'a b'");
+        assert_eq!(
+            render_command("echo {{ x | shell_quote }}", "a b"),
+            "echo 'a b'"
+        );
     }
 
     #[test]
@@ -254,7 +303,10 @@ mod tests {
                 .expect("renders")
         };
         assert_eq!(render("{{ now() }}"), "2025-01-15T14:30:00Z");
-        assert_eq!(render("{{ now() | date('%Y%m%dT%H%M%SZ') }}"), "20250115T143000Z");
+        assert_eq!(
+            render("{{ now() | date('%Y%m%dT%H%M%SZ') }}"),
+            "20250115T143000Z"
+        );
         assert_eq!(render("{{ 0 | date('%Y') }}"), "1970");
         assert_eq!(render("{{ 1536 | bytes }}"), "1.5 KiB");
         assert_eq!(render("{{ 100 | bytes }}"), "100 B");

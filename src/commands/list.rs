@@ -27,7 +27,11 @@ pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
         let source = match source {
             Ok(source) => source,
             Err(error) => {
-                writeln!(std::io::stderr(), "{}: {error}", config.stderr_styles.warning.apply_to("warning"))?;
+                writeln!(
+                    std::io::stderr(),
+                    "{}: {error}",
+                    config.stderr_styles.warning.apply_to("warning")
+                )?;
                 continue;
             }
         };
@@ -40,7 +44,10 @@ pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
         let valid = loaded.error_count() == 0;
         let (kind, title) = match &loaded.runbook {
             Some(runbook) if valid => (runbook.kind.as_str().to_owned(), runbook.title.clone()),
-            _ => ("?".to_owned(), format!("(invalid: run `runbook validate {name}`)")),
+            _ => (
+                "?".to_owned(),
+                format!("(invalid: run `runbook validate {name}`)"),
+            ),
         };
         entries.push(Entry {
             name,
@@ -58,17 +65,39 @@ pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
         }
         OutputFormat::Text => {
             let styles = &config.stdout_styles;
-            let name_width = entries.iter().map(|entry| entry.name.len()).max().unwrap_or(4).max(4);
-            let kind_width = entries.iter().map(|entry| entry.kind.len()).max().unwrap_or(4).max(4);
-            let title_width = entries.iter().map(|entry| entry.title.chars().count()).max().unwrap_or(5).max(5);
+            let name_width = entries
+                .iter()
+                .map(|entry| entry.name.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let kind_width = entries
+                .iter()
+                .map(|entry| entry.kind.len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
+            let title_width = entries
+                .iter()
+                .map(|entry| entry.title.chars().count())
+                .max()
+                .unwrap_or(5)
+                .max(5);
             writeln!(
                 stdout,
                 "{}",
-                styles.dim.apply_to(format!("{:name_width$}  {:kind_width$}  {:title_width$}  SOURCE", "NAME", "KIND", "TITLE"))
+                styles.dim.apply_to(format!(
+                    "{:name_width$}  {:kind_width$}  {:title_width$}  SOURCE",
+                    "NAME", "KIND", "TITLE"
+                ))
             )?;
             for entry in &entries {
                 let name = format!("{:name_width$}", entry.name);
-                let name = if entry.valid { styles.strong.apply_to(name) } else { styles.error.apply_to(name) };
+                let name = if entry.valid {
+                    styles.strong.apply_to(name)
+                } else {
+                    styles.error.apply_to(name)
+                };
                 writeln!(
                     stdout,
                     "{name}  {:kind_width$}  {:title_width$}  {}",

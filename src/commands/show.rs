@@ -24,10 +24,19 @@ pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit,
         });
     };
     let text = match format {
-        ShowFormat::Text => text(runbook, &loaded.source.display_name(), &config.stdout_styles),
+        ShowFormat::Text => text(
+            runbook,
+            &loaded.source.display_name(),
+            &config.stdout_styles,
+        ),
         ShowFormat::Markdown => {
             let mut includes = Vec::new();
-            collect_includes(runbook, loaded.source.directory().as_deref(), &mut loader, &mut includes);
+            collect_includes(
+                runbook,
+                loaded.source.directory().as_deref(),
+                &mut loader,
+                &mut includes,
+            );
             markdown(runbook, &includes)
         }
     };
@@ -41,7 +50,11 @@ fn valid<'a>(loaded: &'a Loaded, config: &Config) -> Result<Option<&'a Runbook>,
         return Ok(loaded.runbook.as_ref());
     }
     let mut stderr = std::io::stderr().lock();
-    for diagnostic in loaded.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()) {
+    for diagnostic in loaded
+        .diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.is_error())
+    {
         write!(stderr, "{}", diagnostic.render(&config.stderr_styles))?;
         writeln!(stderr)?;
     }
@@ -49,7 +62,12 @@ fn valid<'a>(loaded: &'a Loaded, config: &Config) -> Result<Option<&'a Runbook>,
 }
 
 /// Every runbook reachable through includes, each once, in first-use order.
-fn collect_includes(runbook: &Runbook, directory: Option<&Path>, loader: &mut Loader, out: &mut Vec<Runbook>) {
+fn collect_includes(
+    runbook: &Runbook,
+    directory: Option<&Path>,
+    loader: &mut Loader,
+    out: &mut Vec<Runbook>,
+) {
     for step in runbook.all_steps() {
         if let Action::Include { runbook: name, .. } = &step.action {
             if name == &runbook.name || out.iter().any(|included| &included.name == name) {
@@ -85,7 +103,10 @@ fn param_summary(param: &Param) -> String {
         (Some(_), true) => parts.push("default ••••••".into()),
         (Some(default), false) => parts.push(format!("default {default:?}")),
         (None, _) if param.env.is_none() => parts.push("required".into()),
-        (None, _) => parts.push(format!("required unless ${} is set", param.env.as_deref().unwrap_or_default())),
+        (None, _) => parts.push(format!(
+            "required unless ${} is set",
+            param.env.as_deref().unwrap_or_default()
+        )),
     }
     parts.join(", ")
 }
@@ -115,7 +136,12 @@ fn markers(step: &Step) -> Vec<&'static str> {
 
 fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} — {}", styles.strong.apply_to(&runbook.name), runbook.title);
+    let _ = writeln!(
+        out,
+        "{} — {}",
+        styles.strong.apply_to(&runbook.name),
+        runbook.title
+    );
     let mut facts = vec![format!("kind: {}", runbook.kind.as_str())];
     if let Some(rto) = runbook.rto {
         facts.push(format!("rto: {rto}"));
@@ -136,9 +162,19 @@ fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
     }
     if !runbook.params.is_empty() {
         let _ = writeln!(out, "\n{}", styles.strong.apply_to("Parameters"));
-        let width = runbook.params.iter().map(|param| param.name.len()).max().unwrap_or(0);
+        let width = runbook
+            .params
+            .iter()
+            .map(|param| param.name.len())
+            .max()
+            .unwrap_or(0);
         for param in &runbook.params {
-            let _ = writeln!(out, "  {:width$}  {}", param.name, styles.dim.apply_to(param_summary(param)));
+            let _ = writeln!(
+                out,
+                "  {:width$}  {}",
+                param.name,
+                styles.dim.apply_to(param_summary(param))
+            );
             if let Some(description) = &param.description {
                 let _ = writeln!(out, "  {:width$}  {description}", "");
             }
@@ -192,13 +228,21 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
         String::new()
     } else {
         let text = format!("  [{}]", markers.join(", "));
-        if step.destructive { styles.destructive.apply_to(text).to_string() } else { styles.dim.apply_to(text).to_string() }
+        if step.destructive {
+            styles.destructive.apply_to(text).to_string()
+        } else {
+            styles.dim.apply_to(text).to_string()
+        }
     };
     let name = match &step.name {
         Some(name) => format!("{} — {name}", step.id),
         None => step.id.clone(),
     };
-    let _ = writeln!(out, "{pad}{number}. {}{markers}", styles.step.apply_to(name));
+    let _ = writeln!(
+        out,
+        "{pad}{number}. {}{markers}",
+        styles.step.apply_to(name)
+    );
     if let Some(description) = &step.description {
         for line in description.trim_end().lines() {
             let _ = writeln!(out, "{detail}{line}");
@@ -212,7 +256,11 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
             GuardCheck::Command(command) => format!("$ {}", command.text.trim()),
             GuardCheck::Expr(expr) => expr.text.trim().to_owned(),
         };
-        let message = guard.message.as_ref().map(|message| format!("  ({})", message.text.trim())).unwrap_or_default();
+        let message = guard
+            .message
+            .as_ref()
+            .map(|message| format!("  ({})", message.text.trim()))
+            .unwrap_or_default();
         let _ = writeln!(out, "{detail}requires: {check}{message}");
     }
     if let Some(confirm) = &step.confirm {
@@ -232,22 +280,43 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
                 let _ = writeln!(out, "{detail}{prompt}{line}");
             }
         }
-        Action::Manual { instructions, input } => {
+        Action::Manual {
+            instructions,
+            input,
+        } => {
             for line in instructions.text.trim_end().lines() {
                 let _ = writeln!(out, "{detail}> {line}");
             }
             for param in input {
-                let _ = writeln!(out, "{detail}input {}: {}", param.name, param_summary(param));
+                let _ = writeln!(
+                    out,
+                    "{detail}input {}: {}",
+                    param.name,
+                    param_summary(param)
+                );
             }
         }
         Action::Include { runbook, with, .. } => {
-            let arguments: Vec<String> = with.iter().map(|(name, value)| format!("{name}={}", value.text)).collect();
-            let arguments = if arguments.is_empty() { String::new() } else { format!(" with {}", arguments.join(", ")) };
+            let arguments: Vec<String> = with
+                .iter()
+                .map(|(name, value)| format!("{name}={}", value.text))
+                .collect();
+            let arguments = if arguments.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", arguments.join(", "))
+            };
             let _ = writeln!(out, "{detail}runs runbook {runbook}{arguments}");
         }
         Action::Parallel(children) => {
             for (index, child) in children.iter().enumerate() {
-                text_step(out, child, &format!("{number}.{}", index + 1), indent + number.len() + 2, styles);
+                text_step(
+                    out,
+                    child,
+                    &format!("{number}.{}", index + 1),
+                    indent + number.len() + 2,
+                    styles,
+                );
             }
         }
     }
@@ -255,15 +324,26 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
         let _ = writeln!(out, "{detail}captures: {capture}");
     }
     for expectation in &step.expect {
-        let message = expectation.message.as_ref().map(|message| format!("  ({})", message.text.trim())).unwrap_or_default();
-        let _ = writeln!(out, "{detail}expects: {}{message}", expectation.expr.text.trim());
+        let message = expectation
+            .message
+            .as_ref()
+            .map(|message| format!("  ({})", message.text.trim()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{detail}expects: {}{message}",
+            expectation.expr.text.trim()
+        );
     }
     let mut limits = Vec::new();
     if let Some(timeout) = step.timeout {
         limits.push(format!("timeout {timeout}"));
     }
     if step.retries > 0 {
-        let delay = step.retry_delay.map(|delay| format!(" after {delay}")).unwrap_or_default();
+        let delay = step
+            .retry_delay
+            .map(|delay| format!(" after {delay}"))
+            .unwrap_or_default();
         limits.push(format!("retries {}{delay}", step.retries));
     }
     if !limits.is_empty() {
@@ -294,7 +374,9 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
         facts.push(format!("**RPO:** {rpo}"));
     }
     if let Some(lock) = &runbook.lock {
-        facts.push(format!("**Lock:** `{lock}` (only one person runs this at a time)"));
+        facts.push(format!(
+            "**Lock:** `{lock}` (only one person runs this at a time)"
+        ));
     }
     if !runbook.tags.is_empty() {
         facts.push(format!("**Tags:** {}", runbook.tags.join(", ")));
@@ -305,7 +387,10 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
     }
     if !runbook.params.is_empty() {
         let _ = writeln!(out, "{sub} Parameters\n");
-        let _ = writeln!(out, "| Name | Type | Default | From environment | Description |");
+        let _ = writeln!(
+            out,
+            "| Name | Type | Default | From environment | Description |"
+        );
         let _ = writeln!(out, "|---|---|---|---|---|");
         for param in &runbook.params {
             let mut kind = param.param_type.as_str().to_owned();
@@ -313,7 +398,16 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
                 kind.push_str(", **secret**");
             }
             if !param.choices.is_empty() {
-                let _ = write!(kind, ", one of {}", param.choices.iter().map(|choice| format!("`{choice}`")).collect::<Vec<_>>().join(" "));
+                let _ = write!(
+                    kind,
+                    ", one of {}",
+                    param
+                        .choices
+                        .iter()
+                        .map(|choice| format!("`{choice}`"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
             }
             if let Some(pattern) = &param.pattern {
                 let _ = write!(kind, ", matching `{pattern}`");
@@ -323,9 +417,21 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
                 (Some(default), false) => format!("`{default}`"),
                 (None, _) => "*required*".to_owned(),
             };
-            let env = param.env.as_ref().map(|env| format!("`${env}`")).unwrap_or_default();
-            let description = param.description.as_deref().unwrap_or_default().replace('\n', " ");
-            let _ = writeln!(out, "| `{}` | {kind} | {default} | {env} | {description} |", param.name);
+            let env = param
+                .env
+                .as_ref()
+                .map(|env| format!("`${env}`"))
+                .unwrap_or_default();
+            let description = param
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .replace('\n', " ");
+            let _ = writeln!(
+                out,
+                "| `{}` | {kind} | {default} | {env} | {description} |",
+                param.name
+            );
         }
         let _ = writeln!(out);
     }
@@ -335,7 +441,12 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
             let _ = writeln!(out, "- `{}` = `{}`", var.name, var.value.text.trim());
         }
         for env in &runbook.env {
-            let _ = writeln!(out, "- environment: `export {}={}`", env.name, env.value.text.trim());
+            let _ = writeln!(
+                out,
+                "- environment: `export {}={}`",
+                env.name,
+                env.value.text.trim()
+            );
         }
         let _ = writeln!(out);
     }
@@ -343,7 +454,10 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
     let _ = writeln!(
         out,
         "- Write down the time you start{}.",
-        runbook.rto.map(|rto| format!(": the recovery time objective is {rto}")).unwrap_or_default()
+        runbook
+            .rto
+            .map(|rto| format!(": the recovery time objective is {rto}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         out,
@@ -356,9 +470,17 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
         "- Run each command in `bash` with `set -euo pipefail`, and stop at the first failure: \
          go to *If something fails* below."
     );
-    for env in runbook.params.iter().filter_map(|param| param.env.as_ref().map(|env| (env, param))) {
+    for env in runbook
+        .params
+        .iter()
+        .filter_map(|param| param.env.as_ref().map(|env| (env, param)))
+    {
         let (env, param) = env;
-        let _ = writeln!(out, "- `export {env}=...` ({})", param.description.as_deref().unwrap_or(&param.name));
+        let _ = writeln!(
+            out,
+            "- `export {env}=...` ({})",
+            param.description.as_deref().unwrap_or(&param.name)
+        );
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{sub} Procedure\n");
@@ -381,8 +503,17 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
         let _ = writeln!(out, "{sub} Notify\n");
         for notify in &runbook.notify {
             let on: Vec<&str> = notify.on.iter().map(|event| notify_event(*event)).collect();
-            let when = notify.when.as_ref().map(|when| format!(" and `{}`", when.text.trim())).unwrap_or_default();
-            let _ = writeln!(out, "- On {}{when}:\n\n  ```bash\n  {}\n  ```\n", on.join(", "), notify.run.text.trim().replace('\n', "\n  "));
+            let when = notify
+                .when
+                .as_ref()
+                .map(|when| format!(" and `{}`", when.text.trim()))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- On {}{when}:\n\n  ```bash\n  {}\n  ```\n",
+                on.join(", "),
+                notify.run.text.trim().replace('\n', "\n  ")
+            );
         }
     }
 }
@@ -394,20 +525,36 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
     } else {
         format!(" — *{}*", markers.join(", "))
     };
-    let _ = writeln!(out, "{heading}# {number}. {} (`{}`){markers}\n", step.title(), step.id);
+    let _ = writeln!(
+        out,
+        "{heading}# {number}. {} (`{}`){markers}\n",
+        step.title(),
+        step.id
+    );
     if step.destructive {
-        let _ = writeln!(out, "> **⚠ DESTRUCTIVE.** This step destroys data. Read it twice.\n");
+        let _ = writeln!(
+            out,
+            "> **⚠ DESTRUCTIVE.** This step destroys data. Read it twice.\n"
+        );
     }
     if let Some(description) = &step.description {
         let _ = writeln!(out, "{}\n", description.trim_end());
     }
     if let Some(when) = &step.when {
-        let _ = writeln!(out, "**Only if** `{}`; otherwise skip this step.\n", when.text.trim());
+        let _ = writeln!(
+            out,
+            "**Only if** `{}`; otherwise skip this step.\n",
+            when.text.trim()
+        );
     }
     if !step.require.is_empty() {
         let _ = writeln!(out, "**Check first** (do not continue unless all hold):\n");
         for guard in &step.require {
-            let message = guard.message.as_ref().map(|message| format!(" — otherwise: {}", message.text.trim())).unwrap_or_default();
+            let message = guard
+                .message
+                .as_ref()
+                .map(|message| format!(" — otherwise: {}", message.text.trim()))
+                .unwrap_or_default();
             match &guard.check {
                 GuardCheck::Command(command) => {
                     let _ = writeln!(out, "- [ ] `{}` succeeds{message}", command.text.trim());
@@ -420,7 +567,11 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
         let _ = writeln!(out);
     }
     if let Some(confirm) = &step.confirm {
-        let _ = write!(out, "**Confirm before running:** {}", confirm.message.text.trim());
+        let _ = write!(
+            out,
+            "**Confirm before running:** {}",
+            confirm.message.text.trim()
+        );
         if let Some(typed) = &confirm.typed {
             let _ = write!(out, " (the tool asks to type `{}`)", typed.text.trim());
         }
@@ -433,7 +584,10 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
         Action::Run { command } => {
             let _ = writeln!(out, "```bash\n{}\n```\n", command.text.trim_end());
         }
-        Action::Manual { instructions, input } => {
+        Action::Manual {
+            instructions,
+            input,
+        } => {
             for line in instructions.text.trim_end().lines() {
                 let _ = writeln!(out, "> {line}");
             }
@@ -441,15 +595,31 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
             if !input.is_empty() {
                 let _ = writeln!(out, "Write down:\n");
                 for param in input {
-                    let prompt = param.prompt.as_deref().or(param.description.as_deref()).unwrap_or(&param.name);
-                    let _ = writeln!(out, "- `{}` ({}): {prompt} ____________", param.name, param_summary(param));
+                    let prompt = param
+                        .prompt
+                        .as_deref()
+                        .or(param.description.as_deref())
+                        .unwrap_or(&param.name);
+                    let _ = writeln!(
+                        out,
+                        "- `{}` ({}): {prompt} ____________",
+                        param.name,
+                        param_summary(param)
+                    );
                 }
                 let _ = writeln!(out);
             }
         }
         Action::Include { runbook, with, .. } => {
-            let title = includes.iter().find(|included| &included.name == runbook).map(|included| included.title.as_str()).unwrap_or(runbook);
-            let _ = writeln!(out, "Follow the procedure **{title}** (`{runbook}`, in the appendix)");
+            let title = includes
+                .iter()
+                .find(|included| &included.name == runbook)
+                .map(|included| included.title.as_str())
+                .unwrap_or(runbook);
+            let _ = writeln!(
+                out,
+                "Follow the procedure **{title}** (`{runbook}`, in the appendix)"
+            );
             if with.is_empty() {
                 let _ = writeln!(out, "with its default parameters.\n");
             } else {
@@ -461,9 +631,18 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
             }
         }
         Action::Parallel(children) => {
-            let _ = writeln!(out, "These can be done at the same time (by different people, or one after another):\n");
+            let _ = writeln!(
+                out,
+                "These can be done at the same time (by different people, or one after another):\n"
+            );
             for (index, child) in children.iter().enumerate() {
-                markdown_step(out, child, &format!("{number}.{}", index + 1), &format!("{heading}#"), includes);
+                markdown_step(
+                    out,
+                    child,
+                    &format!("{number}.{}", index + 1),
+                    &format!("{heading}#"),
+                    includes,
+                );
             }
         }
     }
@@ -473,7 +652,11 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
     if !step.expect.is_empty() {
         let _ = writeln!(out, "**Verify:**\n");
         for expectation in &step.expect {
-            let message = expectation.message.as_ref().map(|message| format!(" — otherwise: {}", message.text.trim())).unwrap_or_default();
+            let message = expectation
+                .message
+                .as_ref()
+                .map(|message| format!(" — otherwise: {}", message.text.trim()))
+                .unwrap_or_default();
             let _ = writeln!(out, "- [ ] `{}`{message}", expectation.expr.text.trim());
         }
         let _ = writeln!(out);
@@ -483,7 +666,10 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
         limits.push(format!("give up after {timeout}"));
     }
     if step.retries > 0 {
-        let delay = step.retry_delay.map(|delay| format!(", waiting {delay} between tries")).unwrap_or_default();
+        let delay = step
+            .retry_delay
+            .map(|delay| format!(", waiting {delay} between tries"))
+            .unwrap_or_default();
         limits.push(format!("retry up to {} time(s){delay}", step.retries));
     }
     if step.continue_on_error {

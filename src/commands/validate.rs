@@ -34,7 +34,12 @@ struct JsonResult<'a> {
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
-pub fn validate(config: &Config, arguments: &[String], strict: bool, format: OutputFormat) -> Result<Exit, Error> {
+pub fn validate(
+    config: &Config,
+    arguments: &[String],
+    strict: bool,
+    format: OutputFormat,
+) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
     let mut loader = Loader::new(&config.catalog, &templates);
     let mut results: Vec<Result<Loaded, SourceError>> = Vec::new();
@@ -93,13 +98,24 @@ pub fn validate(config: &Config, arguments: &[String], strict: bool, format: Out
                     if warnings > 0 {
                         detail.push(format!("{warnings} warning{}", plural(warnings)));
                     }
-                    let detail = if detail.is_empty() { String::new() } else { format!(" ({})", detail.join(", ")) };
+                    let detail = if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", detail.join(", "))
+                    };
                     writeln!(
                         stdout,
                         "{status:<7} {}{detail}  {}",
-                        loaded.runbook.as_ref().map_or(loaded.source.stem.as_str(), |runbook| {
-                            if runbook.name.is_empty() { loaded.source.stem.as_str() } else { runbook.name.as_str() }
-                        }),
+                        loaded
+                            .runbook
+                            .as_ref()
+                            .map_or(loaded.source.stem.as_str(), |runbook| {
+                                if runbook.name.is_empty() {
+                                    loaded.source.stem.as_str()
+                                } else {
+                                    runbook.name.as_str()
+                                }
+                            }),
                         outs.dim.apply_to(loaded.source.display_name())
                     )?;
                 }
@@ -130,7 +146,12 @@ pub fn validate(config: &Config, arguments: &[String], strict: bool, format: Out
     for error in &unreadable {
         writeln!(stderr, "{}: {error}", errs.error.apply_to("error"))?;
         if let Some(help) = error.help() {
-            writeln!(stderr, "  {} {}: {help}", errs.dim.apply_to("="), errs.help.apply_to("help"))?;
+            writeln!(
+                stderr,
+                "  {} {}: {help}",
+                errs.dim.apply_to("="),
+                errs.help.apply_to("help")
+            )?;
         }
     }
     if format == OutputFormat::Json {
@@ -138,7 +159,11 @@ pub fn validate(config: &Config, arguments: &[String], strict: bool, format: Out
         writeln!(stdout)?;
     }
     if results.is_empty() {
-        writeln!(stderr, "{}: no runbooks found", errs.warning.apply_to("warning"))?;
+        writeln!(
+            stderr,
+            "{}: no runbooks found",
+            errs.warning.apply_to("warning")
+        )?;
     }
     if failed > 0 {
         if format == OutputFormat::Text && results.len() > 1 {

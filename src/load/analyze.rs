@@ -61,14 +61,23 @@ impl Analyzer<'_, '_> {
         for step in runbook.all_steps() {
             self.step_id(step);
             if let Some(capture) = &step.capture {
-                self.later_captures.entry(capture.clone()).or_insert_with(|| step.id.clone());
+                self.later_captures
+                    .entry(capture.clone())
+                    .or_insert_with(|| step.id.clone());
             }
         }
 
         let mut scope = Scope::default();
         for param in &runbook.params {
             self.param(param);
-            self.define(&mut scope, &param.name, "param", param.span, &param.path, None);
+            self.define(
+                &mut scope,
+                &param.name,
+                "param",
+                param.span,
+                &param.path,
+                None,
+            );
             if param.secret {
                 scope.secrets.insert(param.name.clone());
             }
@@ -78,7 +87,14 @@ impl Analyzer<'_, '_> {
             if names.iter().any(|name| scope.secrets.contains(root(name))) {
                 scope.secrets.insert(var.name.clone());
             }
-            self.define(&mut scope, &var.name, "var", var.value.span, &var.value.path, None);
+            self.define(
+                &mut scope,
+                &var.name,
+                "var",
+                var.value.span,
+                &var.value.path,
+                None,
+            );
         }
         for env in &runbook.env {
             self.template(&env.value, &scope, None);
@@ -109,7 +125,8 @@ impl Analyzer<'_, '_> {
                     id: step.id.clone(),
                     first_line: *first_line,
                 };
-                self.report.error(problem, Some(step.span), &step.path, Some(&step.id));
+                self.report
+                    .error(problem, Some(step.span), &step.path, Some(&step.id));
             }
             None => {
                 self.first_ids.insert(step.id.clone(), step.span.line);
@@ -117,9 +134,21 @@ impl Analyzer<'_, '_> {
         }
     }
 
-    fn define(&mut self, scope: &mut Scope, name: &str, kind: &'static str, span: Span, path: &str, step_id: Option<&str>) {
+    fn define(
+        &mut self,
+        scope: &mut Scope,
+        name: &str,
+        kind: &'static str,
+        span: Span,
+        path: &str,
+        step_id: Option<&str>,
+    ) {
         if scope.names.contains(name) || NAMESPACES.contains(&name) {
-            let first = if NAMESPACES.contains(&name) { "built-in namespace" } else { "param, var, capture or input" };
+            let first = if NAMESPACES.contains(&name) {
+                "built-in namespace"
+            } else {
+                "param, var, capture or input"
+            };
             let problem = Problem::DuplicateVariable {
                 name: name.to_owned(),
                 first,
@@ -142,7 +171,8 @@ impl Analyzer<'_, '_> {
                 error,
             };
             let span = param.pattern_span.or(Some(param.span));
-            self.report.error(problem, span, &format!("{}.pattern", param.path), None);
+            self.report
+                .error(problem, span, &format!("{}.pattern", param.path), None);
         }
         if let Some(default) = &param.default
             && pattern_ok
@@ -154,7 +184,8 @@ impl Analyzer<'_, '_> {
                 error,
             };
             let span = param.default_span.or(Some(param.span));
-            self.report.error(problem, span, &format!("{}.default", param.path), None);
+            self.report
+                .error(problem, span, &format!("{}.default", param.path), None);
         }
     }
 
@@ -198,18 +229,34 @@ impl Analyzer<'_, '_> {
         match &step.action {
             Action::Run { command } => {
                 if in_parallel && step.interactive {
-                    self.report.error(Problem::InteractiveInParallel, Some(step.span), &step.path, id);
+                    self.report.error(
+                        Problem::InteractiveInParallel,
+                        Some(step.span),
+                        &step.path,
+                        id,
+                    );
                 }
                 self.template(command, &scope, id);
             }
-            Action::Manual { instructions, input } => {
+            Action::Manual {
+                instructions,
+                input,
+            } => {
                 if in_parallel {
-                    self.report.error(Problem::ManualInParallel, Some(step.span), &step.path, id);
+                    self.report
+                        .error(Problem::ManualInParallel, Some(step.span), &step.path, id);
                 }
                 self.template(instructions, &scope, id);
                 for param in input {
                     self.param(param);
-                    self.define(&mut after, &param.name, "input", param.span, &param.path, id);
+                    self.define(
+                        &mut after,
+                        &param.name,
+                        "input",
+                        param.span,
+                        &param.path,
+                        id,
+                    );
                     if param.secret {
                         after.secrets.insert(param.name.clone());
                     }
@@ -248,14 +295,18 @@ impl Analyzer<'_, '_> {
 
     /// Checks a template; returns the names it reads.
     fn template(&mut self, located: &Located, scope: &Scope, step_id: Option<&str>) -> Vec<String> {
-        let names = match self.templates.template_variables(&located.path, &located.text) {
+        let names = match self
+            .templates
+            .template_variables(&located.path, &located.text)
+        {
             Ok(names) => names,
             Err(error) => {
                 let span = error_span(located, &error);
                 let problem = Problem::TemplateSyntax {
                     message: error_message(&error),
                 };
-                self.report.error(problem, Some(span), &located.path, step_id);
+                self.report
+                    .error(problem, Some(span), &located.path, step_id);
                 return Vec::new();
             }
         };
@@ -271,13 +322,15 @@ impl Analyzer<'_, '_> {
                         name: root(name).to_owned(),
                     };
                     let span = name_span(located, root(name));
-                    self.report.warning(problem, Some(span), &located.path, step_id);
+                    self.report
+                        .warning(problem, Some(span), &located.path, step_id);
                 }
             }
             for (offset, name) in quoted_interpolations(&located.text) {
                 let span = offset_span(located, offset, name.len() + 4);
                 let problem = Problem::QuotedInterpolation { name };
-                self.report.warning(problem, Some(span), &located.path, step_id);
+                self.report
+                    .warning(problem, Some(span), &located.path, step_id);
             }
         }
         names
@@ -296,7 +349,8 @@ impl Analyzer<'_, '_> {
                 let problem = Problem::ExpressionSyntax {
                     message: error_message(&error),
                 };
-                self.report.error(problem, Some(located.span), &located.path, step_id);
+                self.report
+                    .error(problem, Some(located.span), &located.path, step_id);
             }
         }
     }
@@ -327,10 +381,24 @@ impl Analyzer<'_, '_> {
         let span = name_span(located, first);
         let problem = if NAMESPACES.contains(&first) {
             let candidates: Vec<String> = match first {
-                "run" if scope.at_end => RUN_FIELDS.iter().chain(RUN_END_FIELDS).map(|field| format!("run.{field}")).collect(),
-                "run" => RUN_FIELDS.iter().map(|field| format!("run.{field}")).collect(),
-                "runbook" => RUNBOOK_FIELDS.iter().map(|field| format!("runbook.{field}")).collect(),
-                _ => scope.step_ids.iter().map(|id| format!("steps.{id}")).collect(),
+                "run" if scope.at_end => RUN_FIELDS
+                    .iter()
+                    .chain(RUN_END_FIELDS)
+                    .map(|field| format!("run.{field}"))
+                    .collect(),
+                "run" => RUN_FIELDS
+                    .iter()
+                    .map(|field| format!("run.{field}"))
+                    .collect(),
+                "runbook" => RUNBOOK_FIELDS
+                    .iter()
+                    .map(|field| format!("runbook.{field}"))
+                    .collect(),
+                _ => scope
+                    .step_ids
+                    .iter()
+                    .map(|id| format!("steps.{id}"))
+                    .collect(),
             };
             Problem::UndefinedVariable {
                 name: name.to_owned(),
@@ -344,7 +412,8 @@ impl Analyzer<'_, '_> {
                 defined_later: self.later_captures.get(first).cloned(),
             }
         };
-        self.report.error(problem, Some(span), &located.path, step_id);
+        self.report
+            .error(problem, Some(span), &located.path, step_id);
     }
 }
 
@@ -400,7 +469,12 @@ fn offset_span(located: &Located, offset: usize, width: usize) -> Span {
     let offset = offset.min(located.text.len());
     let before = &located.text[..offset];
     let line_index = before.matches('\n').count();
-    let column_in_line = before.rsplit('\n').next().unwrap_or_default().chars().count();
+    let column_in_line = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count();
     let width = width.max(1);
     match located.style {
         // A block scalar's span starts at its first content line, and every content
@@ -443,7 +517,10 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
             let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
             let quoted = !matches!(stack.last(), Some(Frame::Unquoted { .. }));
             if quoted && !inner.contains("safe") && !inner.contains("shell_quote") {
-                let name = inner.split(['|', ' ', '.', '[', '(']).next().unwrap_or(inner);
+                let name = inner
+                    .split(['|', ' ', '.', '[', '('])
+                    .next()
+                    .unwrap_or(inner);
                 found.push((index, name.to_owned()));
             }
             index = end;
@@ -462,7 +539,9 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
                 stack.push(Frame::Unquoted { parentheses: 0 });
                 index += 1;
             }
-            (Some(Frame::Unquoted { .. }), b'#') if index == 0 || bytes[index - 1].is_ascii_whitespace() => {
+            (Some(Frame::Unquoted { .. }), b'#')
+                if index == 0 || bytes[index - 1].is_ascii_whitespace() =>
+            {
                 // A shell comment: skip to the end of the line.
                 index = rest.find('\n').map_or(text.len(), |end| index + end);
                 continue;
@@ -494,15 +573,27 @@ mod tests {
     #[test]
     fn finds_interpolations_inside_quotes() {
         let names = |text: &str| -> Vec<String> {
-            quoted_interpolations(text).into_iter().map(|(_, name)| name).collect()
+            quoted_interpolations(text)
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect()
         };
-        assert_eq!(names("echo {{ a }} \"{{ b }}\" '{{ c | int }}'"), ["b", "c"]);
-        assert_eq!(names("echo \"$X\" {{ a }} \"{{ b | safe }}\""), Vec::<String>::new());
+        assert_eq!(
+            names("echo {{ a }} \"{{ b }}\" '{{ c | int }}'"),
+            ["b", "c"]
+        );
+        assert_eq!(
+            names("echo \"$X\" {{ a }} \"{{ b | safe }}\""),
+            Vec::<String>::new()
+        );
         assert_eq!(names("echo \"it's\" {{ a }}"), Vec::<String>::new());
         assert_eq!(names("echo \\\" {{ a }}"), Vec::<String>::new());
         assert_eq!(names("# don't\necho {{ a }}"), Vec::<String>::new());
         assert_eq!(names("psql -c \"SELECT {{ n }}\""), ["n"]);
-        assert_eq!(names("x=\"$(basename {{ f }})\" y=\"$(f \"{{ g }}\")\""), ["g"]);
+        assert_eq!(
+            names("x=\"$(basename {{ f }})\" y=\"$(f \"{{ g }}\")\""),
+            ["g"]
+        );
         assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
     }
 }

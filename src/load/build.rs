@@ -24,7 +24,12 @@ pub fn build(root: &Node) -> Runbook {
         tags: root
             .get("tags")
             .and_then(Node::as_sequence)
-            .map(|tags| tags.iter().filter_map(Node::scalar_text).map(str::to_owned).collect())
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(Node::scalar_text)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         rto: duration(root.get("rto")),
         rpo: duration(root.get("rpo")),
@@ -75,7 +80,10 @@ fn flag(node: &Node, key: &str) -> bool {
 }
 
 /// The entries of a name → template mapping, as located texts.
-fn entries<'a>(node: Option<&'a Node>, path: &'a str) -> impl Iterator<Item = (String, Located)> + 'a {
+fn entries<'a>(
+    node: Option<&'a Node>,
+    path: &'a str,
+) -> impl Iterator<Item = (String, Located)> + 'a {
     node.and_then(Node::as_mapping)
         .unwrap_or_default()
         .iter()
@@ -161,7 +169,9 @@ fn step(node: &Node, path: String) -> Step {
         Action::Include {
             runbook,
             with: entries(node.get("with"), &format!("{path}.with")).collect(),
-            span: node.get("include").map_or(node.span, |include| include.span),
+            span: node
+                .get("include")
+                .map_or(node.span, |include| include.span),
         }
     } else if let Some(children) = node.get("parallel") {
         Action::Parallel(steps(Some(children), &format!("{path}.parallel")))
@@ -273,7 +283,11 @@ fn notify(node: Option<&Node>) -> Vec<Notify> {
                 .filter_map(|event| event.scalar_text().and_then(NotifyEvent::parse))
                 .collect();
             Some(Notify {
-                on: if on.is_empty() { vec![NotifyEvent::Always] } else { on },
+                on: if on.is_empty() {
+                    vec![NotifyEvent::Always]
+                } else {
+                    on
+                },
                 when: located_key(item, "when", &path),
                 run: located_key(item, "run", &path)?,
             })

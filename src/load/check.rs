@@ -30,14 +30,23 @@ fn join(path: &str, key: &str) -> String {
 }
 
 impl<'a> Checker<'a> {
-    fn value(self, node: &'a Node, value_type: &Type, label: &str, path: &str, report: &mut Report) {
+    fn value(
+        self,
+        node: &'a Node,
+        value_type: &Type,
+        label: &str,
+        path: &str,
+        report: &mut Report,
+    ) {
         match value_type {
             Type::Object(object) => self.object(node, object, label, path, report),
             Type::Either(alternatives) => {
-                let fits = |alternative: &Type| match (&node.kind, alternative) {
-                    (NodeKind::Mapping(_), Type::Object(_)) => true,
-                    (NodeKind::Scalar(_), Type::Text | Type::Template) => true,
-                    _ => false,
+                let fits = |alternative: &Type| {
+                    matches!(
+                        (&node.kind, alternative),
+                        (NodeKind::Mapping(_), Type::Object(_))
+                            | (NodeKind::Scalar(_), Type::Text | Type::Template)
+                    )
                 };
                 match alternatives.iter().find(|alternative| fits(alternative)) {
                     Some(alternative) => self.value(node, alternative, label, path, report),
@@ -50,7 +59,13 @@ impl<'a> Checker<'a> {
                 };
                 for (index, item) in items.iter().enumerate() {
                     let item_path = format!("{path}[{index}]");
-                    self.value(item, item_type, &format!("{label}[{index}]"), &item_path, report);
+                    self.value(
+                        item,
+                        item_type,
+                        &format!("{label}[{index}]"),
+                        &item_path,
+                        report,
+                    );
                 }
             }
             Type::Map(rule, item_type) => {
@@ -64,7 +79,9 @@ impl<'a> Checker<'a> {
                         continue;
                     };
                     if !seen.insert(name) {
-                        let problem = Problem::DuplicateKey { key: name.to_owned() };
+                        let problem = Problem::DuplicateKey {
+                            key: name.to_owned(),
+                        };
                         report.error(problem, Some(key.span), path, self.step_id);
                     }
                     if !rule.matches(name) {
@@ -158,7 +175,14 @@ impl<'a> Checker<'a> {
         report.error(problem, Some(node.span), path, self.step_id);
     }
 
-    fn object(mut self, node: &'a Node, object: &'static Object, label: &str, path: &str, report: &mut Report) {
+    fn object(
+        mut self,
+        node: &'a Node,
+        object: &'static Object,
+        label: &str,
+        path: &str,
+        report: &mut Report,
+    ) {
         let Some(entries) = node.as_mapping() else {
             let expected = if object.name == "runbook" {
                 "a mapping of keys (name, title, kind, steps, ...)".to_owned()
@@ -182,12 +206,14 @@ impl<'a> Checker<'a> {
                 continue;
             };
             if !seen.insert(name) {
-                let problem = Problem::DuplicateKey { key: name.to_owned() };
+                let problem = Problem::DuplicateKey {
+                    key: name.to_owned(),
+                };
                 report.error(problem, Some(key.span), path, self.step_id);
                 continue;
             }
             match object.field(name) {
-                Some(field) => self.value(value, &field.value, name, &join(path, name), report),
+                Some(field) => self.value(value, field.value, name, &join(path, name), report),
                 None => {
                     let problem = Problem::UnknownKey {
                         key: name.to_owned(),
@@ -218,7 +244,10 @@ impl<'a> Checker<'a> {
                 })
                 .collect();
             has_action = !present.is_empty();
-            let distinct: HashSet<&str> = present.iter().filter_map(|(key, _)| key.scalar_text()).collect();
+            let distinct: HashSet<&str> = present
+                .iter()
+                .filter_map(|(key, _)| key.scalar_text())
+                .collect();
             match present.as_slice() {
                 _ if distinct.len() == 1 => {}
                 [] => {
@@ -270,7 +299,12 @@ impl<'a> Checker<'a> {
             && let Some((key, steps)) = node.entry("steps")
             && steps.as_sequence().is_some_and(<[Node]>::is_empty)
         {
-            report.error(Problem::EmptySteps { key: "steps" }, Some(key.span), path, None);
+            report.error(
+                Problem::EmptySteps { key: "steps" },
+                Some(key.span),
+                path,
+                None,
+            );
         }
     }
 }

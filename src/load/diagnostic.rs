@@ -82,7 +82,7 @@ impl Diagnostic {
             let indent: String = line
                 .chars()
                 .take(span.column.saturating_sub(1))
-                .map(|c| if c == '\t' { ' ' } else { ' ' })
+                .map(|_| ' ')
                 .collect();
             let available = line.chars().count().saturating_sub(span.column - 1).max(1);
             let carets = "^".repeat(span.width.clamp(1, available));
@@ -93,7 +93,12 @@ impl Diagnostic {
             let _ = writeln!(out, "{pad} {bar} {indent}{carets}");
         }
         if let Some(help) = self.help() {
-            let _ = writeln!(out, "{pad} {} {}: {help}", styles.dim.apply_to("="), styles.help.apply_to("help"));
+            let _ = writeln!(
+                out,
+                "{pad} {} {}: {help}",
+                styles.dim.apply_to("="),
+                styles.help.apply_to("help")
+            );
         }
         out
     }
@@ -119,11 +124,23 @@ impl<'source> Report<'source> {
         &self.file
     }
 
-    pub fn error(&mut self, problem: Problem, span: Option<Span>, path: &str, step_id: Option<&str>) {
+    pub fn error(
+        &mut self,
+        problem: Problem,
+        span: Option<Span>,
+        path: &str,
+        step_id: Option<&str>,
+    ) {
         self.push(Severity::Error, problem, span, path, step_id);
     }
 
-    pub fn warning(&mut self, problem: Problem, span: Option<Span>, path: &str, step_id: Option<&str>) {
+    pub fn warning(
+        &mut self,
+        problem: Problem,
+        span: Option<Span>,
+        path: &str,
+        step_id: Option<&str>,
+    ) {
         self.push(Severity::Warning, problem, span, path, step_id);
     }
 

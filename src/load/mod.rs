@@ -31,7 +31,10 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
+        self.diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
@@ -127,7 +130,12 @@ impl<'a> Loader<'a> {
 
     fn check_includes(&mut self, runbook: &Runbook, directory: Option<&Path>, report: &mut Report) {
         for step in runbook.all_steps() {
-            let Action::Include { runbook: target, with, span } = &step.action else {
+            let Action::Include {
+                runbook: target,
+                with,
+                span,
+            } = &step.action
+            else {
                 continue;
             };
             let id = Some(step.id.as_str());
@@ -174,7 +182,10 @@ impl<'a> Loader<'a> {
                         param: name.clone(),
                         suggestion: suggest::suggest(
                             name,
-                            target_runbook.params.iter().map(|param| param.name.as_str()),
+                            target_runbook
+                                .params
+                                .iter()
+                                .map(|param| param.name.as_str()),
                         ),
                     };
                     let key_span = Some(yaml::Span {
@@ -187,7 +198,11 @@ impl<'a> Loader<'a> {
             }
             for param in &target_runbook.params {
                 let given = with.iter().any(|(name, _)| name == &param.name);
-                if !given && param.default.is_none() && param.env.is_none() && param.prompt.is_none() {
+                if !given
+                    && param.default.is_none()
+                    && param.env.is_none()
+                    && param.prompt.is_none()
+                {
                     let problem = Problem::IncludeMissingParam {
                         runbook: target.clone(),
                         param: param.name.clone(),
@@ -199,9 +214,18 @@ impl<'a> Loader<'a> {
     }
 
     /// A chain of includes from `from` that leads back to `start`, if any.
-    fn cycle_back_to(&mut self, start: &str, from: &str, directory: Option<&Path>) -> Option<Vec<String>> {
+    fn cycle_back_to(
+        &mut self,
+        start: &str,
+        from: &str,
+        directory: Option<&Path>,
+    ) -> Option<Vec<String>> {
         let mut visited = HashSet::new();
-        let mut stack = vec![(from.to_owned(), directory.map(Path::to_owned), vec![from.to_owned()])];
+        let mut stack = vec![(
+            from.to_owned(),
+            directory.map(Path::to_owned),
+            vec![from.to_owned()],
+        )];
         while let Some((name, directory, chain)) = stack.pop() {
             if !visited.insert(name.clone()) {
                 continue;

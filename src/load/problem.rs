@@ -8,35 +8,121 @@ use std::fmt;
 #[derive(Clone, Debug)]
 pub enum Problem {
     Yaml(YamlError),
-    Unreadable { error: String },
-    UnknownKey { key: String, object: &'static str, suggestion: Option<String>, known: Vec<&'static str> },
-    DuplicateKey { key: String },
+    Unreadable {
+        error: String,
+    },
+    UnknownKey {
+        key: String,
+        object: &'static str,
+        suggestion: Option<String>,
+        known: Vec<&'static str>,
+    },
+    DuplicateKey {
+        key: String,
+    },
     NonStringKey,
-    WrongType { key: String, expected: String, found: String },
-    MissingKey { key: &'static str, object: &'static str },
-    BadName { key: String, value: String, rule: &'static str, fixed: Option<String> },
-    NotAChoice { key: String, value: String, choices: &'static [&'static str], suggestion: Option<String> },
-    BadDuration { key: String, value: String },
-    EmptySteps { key: &'static str },
-    NoAction { object: &'static str, keys: &'static [&'static str] },
-    ConflictingKeys { object: &'static str, keys: Vec<String> },
-    DependsOn { key: String, needs: &'static str },
-    FlagRequires { flag: &'static str, needs: &'static str },
-    NameMismatch { name: String, stem: String },
-    DuplicateStepId { id: String, first_line: usize },
-    DuplicateVariable { name: String, first: &'static str },
-    BadDefault { param: String, value: String, error: ValueError },
-    BadPattern { param: String, error: String },
-    UnknownInclude { name: String, suggestion: Option<String> },
-    IncludeCycle { chain: Vec<String> },
-    IncludeInvalid { name: String, errors: usize },
-    IncludeUnknownParam { runbook: String, param: String, suggestion: Option<String> },
-    IncludeMissingParam { runbook: String, param: String },
-    UndefinedVariable { name: String, suggestion: Option<String>, defined_later: Option<String> },
-    TemplateSyntax { message: String },
-    ExpressionSyntax { message: String },
-    SecretInCommand { name: String },
-    QuotedInterpolation { name: String },
+    WrongType {
+        key: String,
+        expected: String,
+        found: String,
+    },
+    MissingKey {
+        key: &'static str,
+        object: &'static str,
+    },
+    BadName {
+        key: String,
+        value: String,
+        rule: &'static str,
+        fixed: Option<String>,
+    },
+    NotAChoice {
+        key: String,
+        value: String,
+        choices: &'static [&'static str],
+        suggestion: Option<String>,
+    },
+    BadDuration {
+        key: String,
+        value: String,
+    },
+    EmptySteps {
+        key: &'static str,
+    },
+    NoAction {
+        object: &'static str,
+        keys: &'static [&'static str],
+    },
+    ConflictingKeys {
+        object: &'static str,
+        keys: Vec<String>,
+    },
+    DependsOn {
+        key: String,
+        needs: &'static str,
+    },
+    FlagRequires {
+        flag: &'static str,
+        needs: &'static str,
+    },
+    NameMismatch {
+        name: String,
+        stem: String,
+    },
+    DuplicateStepId {
+        id: String,
+        first_line: usize,
+    },
+    DuplicateVariable {
+        name: String,
+        first: &'static str,
+    },
+    BadDefault {
+        param: String,
+        value: String,
+        error: ValueError,
+    },
+    BadPattern {
+        param: String,
+        error: String,
+    },
+    UnknownInclude {
+        name: String,
+        suggestion: Option<String>,
+    },
+    IncludeCycle {
+        chain: Vec<String>,
+    },
+    IncludeInvalid {
+        name: String,
+        errors: usize,
+    },
+    IncludeUnknownParam {
+        runbook: String,
+        param: String,
+        suggestion: Option<String>,
+    },
+    IncludeMissingParam {
+        runbook: String,
+        param: String,
+    },
+    UndefinedVariable {
+        name: String,
+        suggestion: Option<String>,
+        defined_later: Option<String>,
+    },
+    TemplateSyntax {
+        message: String,
+    },
+    ExpressionSyntax {
+        message: String,
+    },
+    SecretInCommand {
+        name: String,
+    },
+    QuotedInterpolation {
+        name: String,
+    },
     ManualInParallel,
     InteractiveInParallel,
 }
@@ -49,20 +135,35 @@ impl fmt::Display for Problem {
             Problem::UnknownKey { key, object, .. } => write!(f, "unknown key `{key}` in {object}"),
             Problem::DuplicateKey { key } => write!(f, "key `{key}` appears twice"),
             Problem::NonStringKey => write!(f, "mapping keys must be strings"),
-            Problem::WrongType { key, expected, found } => {
+            Problem::WrongType {
+                key,
+                expected,
+                found,
+            } => {
                 write!(f, "`{key}` must be {expected}, found {found}")
             }
             Problem::MissingKey { key, object } => write!(f, "{object} is missing `{key}`"),
             Problem::BadName { key, value, .. } => write!(f, "`{value}` is not a valid {key}"),
-            Problem::NotAChoice { key, value, choices, .. } => write!(
+            Problem::NotAChoice {
+                key,
+                value,
+                choices,
+                ..
+            } => write!(
                 f,
                 "`{key}` must be one of {}, found `{value}`",
                 choices.join(", ")
             ),
-            Problem::BadDuration { key, value } => write!(f, "`{key}` is not a valid duration: `{value}`"),
+            Problem::BadDuration { key, value } => {
+                write!(f, "`{key}` is not a valid duration: `{value}`")
+            }
             Problem::EmptySteps { key } => write!(f, "`{key}` has no steps"),
             Problem::NoAction { object, keys } => {
-                write!(f, "{object} needs one of {}", backticked(keys.iter().copied()))
+                write!(
+                    f,
+                    "{object} needs one of {}",
+                    backticked(keys.iter().copied())
+                )
             }
             Problem::ConflictingKeys { object, keys } => write!(
                 f,
@@ -72,7 +173,9 @@ impl fmt::Display for Problem {
             Problem::DependsOn { key, needs } => {
                 write!(f, "`{key}` is only valid on a `{needs}` step")
             }
-            Problem::FlagRequires { flag, needs } => write!(f, "a `{flag}` step must have a `{needs}`"),
+            Problem::FlagRequires { flag, needs } => {
+                write!(f, "a `{flag}` step must have a `{needs}`")
+            }
             Problem::NameMismatch { name, stem } => write!(
                 f,
                 "runbook name `{name}` does not match its file name `{stem}.yaml`"
@@ -83,13 +186,22 @@ impl fmt::Display for Problem {
             Problem::DuplicateVariable { name, first } => {
                 write!(f, "`{name}` is already defined as a {first}")
             }
-            Problem::BadDefault { param, value, error } => {
+            Problem::BadDefault {
+                param,
+                value,
+                error,
+            } => {
                 write!(f, "default `{value}` of param `{param}` {error}")
             }
             Problem::BadPattern { param, error } => {
-                write!(f, "`pattern` of param `{param}` is not a valid regular expression: {error}")
+                write!(
+                    f,
+                    "`pattern` of param `{param}` is not a valid regular expression: {error}"
+                )
             }
-            Problem::UnknownInclude { name, .. } => write!(f, "included runbook `{name}` not found"),
+            Problem::UnknownInclude { name, .. } => {
+                write!(f, "included runbook `{name}` not found")
+            }
             Problem::IncludeCycle { chain } => write!(f, "include cycle: {}", chain.join(" -> ")),
             Problem::IncludeInvalid { name, errors } => write!(
                 f,
@@ -103,7 +215,11 @@ impl fmt::Display for Problem {
                 f,
                 "runbook `{runbook}` needs param `{param}`, which has no default and is not given in `with`"
             ),
-            Problem::UndefinedVariable { name, defined_later: Some(step), .. } => write!(
+            Problem::UndefinedVariable {
+                name,
+                defined_later: Some(step),
+                ..
+            } => write!(
                 f,
                 "`{name}` is used before it is defined: it is captured by step `{step}`, which runs later"
             ),
@@ -127,7 +243,9 @@ impl fmt::Display for Problem {
 }
 
 fn backticked<'a>(keys: impl Iterator<Item = &'a str>) -> String {
-    keys.map(|key| format!("`{key}`")).collect::<Vec<_>>().join(", ")
+    keys.map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Problem {

@@ -78,10 +78,22 @@ impl Source {
 
 #[derive(Clone, Debug)]
 pub enum SourceError {
-    Io { path: PathBuf, error: String },
-    TooLarge { path: PathBuf, bytes: u64 },
-    NotUtf8 { path: PathBuf },
-    NotFound { name: String, suggestion: Option<String>, searched: Vec<PathBuf> },
+    Io {
+        path: PathBuf,
+        error: String,
+    },
+    TooLarge {
+        path: PathBuf,
+        bytes: u64,
+    },
+    NotUtf8 {
+        path: PathBuf,
+    },
+    NotFound {
+        name: String,
+        suggestion: Option<String>,
+        searched: Vec<PathBuf>,
+    },
 }
 
 impl fmt::Display for SourceError {
@@ -104,12 +116,15 @@ impl fmt::Display for SourceError {
 impl SourceError {
     pub fn help(&self) -> Option<String> {
         match self {
-            SourceError::NotFound { suggestion: Some(suggestion), .. } => {
-                Some(format!("did you mean `{suggestion}`?"))
-            }
+            SourceError::NotFound {
+                suggestion: Some(suggestion),
+                ..
+            } => Some(format!("did you mean `{suggestion}`?")),
             SourceError::NotFound { searched, .. } => {
-                let mut places: Vec<String> =
-                    searched.iter().map(|path| path.display().to_string()).collect();
+                let mut places: Vec<String> = searched
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect();
                 places.push("the runbooks built into this binary".to_owned());
                 Some(format!(
                     "searched {}; `runbook list` shows what is available",
@@ -148,9 +163,8 @@ impl Catalog {
     /// slash or ends in `.yaml`/`.yml`) is read directly.
     pub fn resolve(&self, argument: &str) -> Result<Source, SourceError> {
         let path = Path::new(argument);
-        let looks_like_path = argument.contains('/')
-            || argument.ends_with(".yaml")
-            || argument.ends_with(".yml");
+        let looks_like_path =
+            argument.contains('/') || argument.ends_with(".yaml") || argument.ends_with(".yml");
         if looks_like_path || (path.is_file() && !argument.is_empty()) {
             return Source::read(path);
         }
@@ -168,11 +182,17 @@ impl Catalog {
             }
         }
         if self.embedded
-            && let Some(source) = embedded_sources().into_iter().find(|source| source.stem == name)
+            && let Some(source) = embedded_sources()
+                .into_iter()
+                .find(|source| source.stem == name)
         {
             return Ok(source);
         }
-        let names = self.list().into_iter().map(|source| source.stem).collect::<Vec<_>>();
+        let names = self
+            .list()
+            .into_iter()
+            .map(|source| source.stem)
+            .collect::<Vec<_>>();
         Err(SourceError::NotFound {
             name: name.to_owned(),
             suggestion: crate::load::suggest::suggest(name, names.iter().map(String::as_str)),
@@ -201,7 +221,10 @@ impl Catalog {
                 .collect();
             paths.sort();
             for path in paths {
-                let stem = path.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default();
+                let stem = path
+                    .file_stem()
+                    .and_then(|stem| stem.to_str())
+                    .unwrap_or_default();
                 if seen.insert(stem.to_owned()) {
                     found.push((stem.to_owned(), Source::read(&path)));
                 }

@@ -6,7 +6,12 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let word_lower = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|candidate| (edit_distance(&word_lower, &candidate.to_lowercase()), candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&word_lower, &candidate.to_lowercase()),
+                candidate,
+            )
+        })
         .filter(|(distance, candidate)| {
             let limit = (word.chars().count().max(candidate.chars().count()) / 3).max(1);
             // A shared stem catches abbreviations and wrong endings (`int` → `integer`,
@@ -56,13 +61,25 @@ mod tests {
 
     #[test]
     fn typos_find_their_word() {
-        let keys = ["confirm", "continue_on_error", "capture", "default", "description"];
+        let keys = [
+            "confirm",
+            "continue_on_error",
+            "capture",
+            "default",
+            "description",
+        ];
         assert_eq!(suggest("comfirm", keys).as_deref(), Some("confirm"));
         assert_eq!(suggest("defualt", keys).as_deref(), Some("default"));
         assert_eq!(suggest("Capture", keys).as_deref(), Some("capture"));
         assert_eq!(suggest("xyz", keys), None);
-        assert_eq!(suggest("int", ["string", "integer", "number"]).as_deref(), Some("integer"));
-        assert_eq!(suggest("failed", ["success", "failure", "always"]).as_deref(), Some("failure"));
+        assert_eq!(
+            suggest("int", ["string", "integer", "number"]).as_deref(),
+            Some("integer")
+        );
+        assert_eq!(
+            suggest("failed", ["success", "failure", "always"]).as_deref(),
+            Some("failure")
+        );
     }
 
     #[test]

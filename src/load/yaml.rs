@@ -116,16 +116,20 @@ fn parse_integer(text: &str) -> Option<i64> {
 fn looks_like_float(text: &str) -> bool {
     matches!(text, ".inf" | "-.inf" | "+.inf" | ".nan")
         || (text.bytes().any(|byte| byte.is_ascii_digit())
-            && text
-                .bytes()
-                .all(|byte| byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-')))
+            && text.bytes().all(|byte| {
+                byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'+' | b'-')
+            }))
 }
 
 impl Node {
     /// What the node is, with its value when it is a short scalar: "a string `maybe`".
     pub fn describe_value(&self) -> String {
         match self.as_scalar() {
-            Some(scalar) if !matches!(scalar.resolve(), Resolved::Null) && scalar.text.len() <= 40 && !scalar.text.contains('\n') => {
+            Some(scalar)
+                if !matches!(scalar.resolve(), Resolved::Null)
+                    && scalar.text.len() <= 40
+                    && !scalar.text.contains('\n') =>
+            {
                 format!("{} `{}`", self.describe(), scalar.text)
             }
             _ => self.describe().to_owned(),
@@ -240,13 +244,13 @@ impl YamlError {
             YamlError::Syntax { message, .. } if message.contains("tab") => {
                 Some("indent with spaces; YAML does not allow tabs for indentation".into())
             }
-            YamlError::Syntax { .. } => Some(
-                "check the indentation and quoting of this line and the one before it".into(),
-            ),
-            YamlError::Empty => Some("a runbook needs at least `name`, `title`, `kind` and `steps`".into()),
-            YamlError::MultipleDocuments { .. } => {
-                Some("put each runbook in its own file".into())
+            YamlError::Syntax { .. } => {
+                Some("check the indentation and quoting of this line and the one before it".into())
             }
+            YamlError::Empty => {
+                Some("a runbook needs at least `name`, `title`, `kind` and `steps`".into())
+            }
+            YamlError::MultipleDocuments { .. } => Some("put each runbook in its own file".into()),
             YamlError::UnknownAlias { .. } => {
                 Some("define the anchor (`&name`) before the alias (`*name`) that uses it".into())
             }
@@ -439,7 +443,8 @@ mod tests {
 
     #[test]
     fn scalars_follow_the_core_schema() {
-        let node = parse("a: true\nb: 'true'\nc: 42\nd: 4.5\ne: ~\nf: 1h\ng: -7\n").expect("parses");
+        let node =
+            parse("a: true\nb: 'true'\nc: 42\nd: 4.5\ne: ~\nf: 1h\ng: -7\n").expect("parses");
         assert_eq!(node.get("a").and_then(Node::as_bool), Some(true));
         assert_eq!(node.get("b").map(Node::describe), Some("a string"));
         assert_eq!(node.get("c").and_then(Node::as_integer), Some(42));
@@ -461,7 +466,10 @@ mod tests {
     #[test]
     fn aliases_expand() {
         let node = parse("a: &x [1, 2]\nb: *x\n").expect("parses");
-        assert_eq!(node.get("b").and_then(Node::as_sequence).map(<[Node]>::len), Some(2));
+        assert_eq!(
+            node.get("b").and_then(Node::as_sequence).map(<[Node]>::len),
+            Some(2)
+        );
     }
 
     #[test]
@@ -469,7 +477,7 @@ mod tests {
         let mut text = String::from("a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
         for level in 1..10 {
             let previous = format!("*a{}", level - 1);
-            let items = vec![previous.as_str(); 9].join(", ");
+            let items = [previous.as_str(); 9].join(", ");
             text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
         }
         let started = std::time::Instant::now();

@@ -31,10 +31,7 @@ impl Duration {
             }
             let number: u64 = rest[..digits].parse().ok()?;
             rest = &rest[digits..];
-            let letters = rest
-                .bytes()
-                .take_while(u8::is_ascii_alphabetic)
-                .count();
+            let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let unit = &rest[..letters];
             rest = &rest[letters..];
             let position = UNITS.iter().position(|(name, _)| *name == unit)?;
@@ -82,22 +79,40 @@ mod tests {
 
     #[test]
     fn parses_operator_durations() {
-        for (text, seconds) in [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("1d", 86_400), ("1h0m5s", 3605)] {
-            assert_eq!(Duration::parse(text).map(Duration::as_secs), Some(seconds), "{text}");
+        for (text, seconds) in [
+            ("90s", 90),
+            ("30m", 1800),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("1d", 86_400),
+            ("1h0m5s", 3605),
+        ] {
+            assert_eq!(
+                Duration::parse(text).map(Duration::as_secs),
+                Some(seconds),
+                "{text}"
+            );
         }
         assert_eq!(Duration::parse("250ms").map(|d| d.0.as_millis()), Some(250));
     }
 
     #[test]
     fn refuses_ambiguous_or_malformed() {
-        for text in ["", "30", "2 hours", "4hrs", "1m1h", "1h1h", "h", "-5s", "1.5h", "10 s"] {
+        for text in [
+            "", "30", "2 hours", "4hrs", "1m1h", "1h1h", "h", "-5s", "1.5h", "10 s",
+        ] {
             assert_eq!(Duration::parse(text), None, "{text}");
         }
     }
 
     #[test]
     fn displays_compactly() {
-        for (seconds, text) in [(5400, "1h30m"), (90, "1m30s"), (0, "0s"), (86_400 + 1, "1d1s")] {
+        for (seconds, text) in [
+            (5400, "1h30m"),
+            (90, "1m30s"),
+            (0, "0s"),
+            (86_400 + 1, "1d1s"),
+        ] {
             assert_eq!(Duration::from_secs(seconds).to_string(), text);
         }
     }

@@ -123,7 +123,10 @@ impl fmt::Display for ValueError {
                 write!(f, "does not match the pattern `{pattern}`")
             }
             ValueError::BadPattern { pattern, error } => {
-                write!(f, "cannot be checked: the pattern `{pattern}` is invalid: {error}")
+                write!(
+                    f,
+                    "cannot be checked: the pattern `{pattern}` is invalid: {error}"
+                )
             }
         }
     }
@@ -132,7 +135,12 @@ impl fmt::Display for ValueError {
 impl Param {
     /// Checks `text` against the type, `choices` and `pattern`, returning the typed value.
     pub fn check(&self, text: &str) -> Result<TypedValue, ValueError> {
-        check_value(self.param_type, &self.choices, self.pattern.as_deref(), text)
+        check_value(
+            self.param_type,
+            &self.choices,
+            self.pattern.as_deref(),
+            text,
+        )
     }
 
     /// A description of what is accepted, for prompts and help texts.
@@ -245,7 +253,10 @@ mod tests {
     fn typed_values() {
         assert_eq!(check(ParamType::Integer, "4"), Ok(TypedValue::Integer(4)));
         assert!(check(ParamType::Integer, "four").is_err());
-        assert_eq!(check(ParamType::Boolean, "true"), Ok(TypedValue::Boolean(true)));
+        assert_eq!(
+            check(ParamType::Boolean, "true"),
+            Ok(TypedValue::Boolean(true))
+        );
         assert!(check(ParamType::Boolean, "maybe").is_err());
         assert!(check(ParamType::Number, "NaN").is_err());
         assert!(check(ParamType::Duration, "1h30m").is_ok());
@@ -262,7 +273,11 @@ mod tests {
             ("2025-01-15 14:30:00.25+00", "2025-01-15 14:30:00.250+00:00"),
         ];
         for (input, expected) in cases {
-            assert_eq!(normalize_datetime(input).as_deref(), Some(expected), "{input}");
+            assert_eq!(
+                normalize_datetime(input).as_deref(),
+                Some(expected),
+                "{input}"
+            );
         }
         assert_eq!(normalize_datetime("yesterday"), None);
         assert_eq!(normalize_datetime("2025-13-01 00:00:00"), None);

@@ -55,8 +55,12 @@ impl NameRule {
 
     pub fn describe(self) -> &'static str {
         match self {
-            NameRule::Runbook => "lowercase letters, digits and `-`, starting with a letter or digit",
-            NameRule::StepId => "lowercase letters, digits, `_` and `-`, starting with a letter or digit",
+            NameRule::Runbook => {
+                "lowercase letters, digits and `-`, starting with a letter or digit"
+            }
+            NameRule::StepId => {
+                "lowercase letters, digits, `_` and `-`, starting with a letter or digit"
+            }
             NameRule::Variable => "lowercase letters, digits and `_`, not starting with a digit",
             NameRule::EnvVar => "letters, digits and `_`, not starting with a digit",
         }
@@ -73,7 +77,13 @@ impl NameRule {
         let fixed: String = text
             .trim()
             .chars()
-            .map(|c| if c == ' ' || c == '-' || c == '_' { separator } else { c.to_ascii_lowercase() })
+            .map(|c| {
+                if c == ' ' || c == '-' || c == '_' {
+                    separator
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
             .collect();
         (fixed != text && self.matches(&fixed)).then_some(fixed)
     }
@@ -184,22 +194,78 @@ pub static RUNBOOK: Object = Object {
     name: "runbook",
     doc: "A runbook: a named, parameterised procedure of steps.",
     fields: &[
-        required("name", &Type::Name(NameRule::Runbook), "Unique name; equal to the file name without `.yaml`."),
-        required("title", &Type::Text, "One-line title shown by `list` and at run start."),
-        field("description", &Type::Text, "Markdown shown by `show` and at run start."),
-        required("kind", &Type::Choice(KINDS), "What sort of procedure this is."),
+        required(
+            "name",
+            &Type::Name(NameRule::Runbook),
+            "Unique name; equal to the file name without `.yaml`.",
+        ),
+        required(
+            "title",
+            &Type::Text,
+            "One-line title shown by `list` and at run start.",
+        ),
+        field(
+            "description",
+            &Type::Text,
+            "Markdown shown by `show` and at run start.",
+        ),
+        required(
+            "kind",
+            &Type::Choice(KINDS),
+            "What sort of procedure this is.",
+        ),
         field("tags", &TEXT_LIST, "Free-form labels."),
-        field("rto", &Type::Duration, "Recovery time objective: the time budget shown live during the run."),
-        field("rpo", &Type::Duration, "Recovery point objective, available to templates as `runbook.rpo` (seconds)."),
-        field("lock", &Type::Name(NameRule::Runbook), "Only one run at a time may hold a lock of this name."),
-        field("shell", &Type::Text, "Shell for `run` commands (default `bash`, run as `bash -euo pipefail -c`)."),
-        field("params", &PARAM_MAP, "Typed parameters, given with `-p NAME=VALUE`, from the environment, or prompted."),
-        field("vars", &VARS_MAP, "Derived values, in order; each may use params and earlier vars."),
-        field("env", &ENV_MAP, "Environment variables exported to every step (values are templates, not shell-quoted)."),
+        field(
+            "rto",
+            &Type::Duration,
+            "Recovery time objective: the time budget shown live during the run.",
+        ),
+        field(
+            "rpo",
+            &Type::Duration,
+            "Recovery point objective, available to templates as `runbook.rpo` (seconds).",
+        ),
+        field(
+            "lock",
+            &Type::Name(NameRule::Runbook),
+            "Only one run at a time may hold a lock of this name.",
+        ),
+        field(
+            "shell",
+            &Type::Text,
+            "Shell for `run` commands (default `bash`, run as `bash -euo pipefail -c`).",
+        ),
+        field(
+            "params",
+            &PARAM_MAP,
+            "Typed parameters, given with `-p NAME=VALUE`, from the environment, or prompted.",
+        ),
+        field(
+            "vars",
+            &VARS_MAP,
+            "Derived values, in order; each may use params and earlier vars.",
+        ),
+        field(
+            "env",
+            &ENV_MAP,
+            "Environment variables exported to every step (values are templates, not shell-quoted).",
+        ),
         required("steps", &STEP_LIST, "The procedure, in order."),
-        field("on_failure", &STEP_LIST, "Steps run when the run failed (not when it was declined)."),
-        field("finally", &STEP_LIST, "Steps run after everything else, whatever happened."),
-        field("notify", &NOTIFY_LIST, "Hooks run at the end of the run, with `run.status` and `run.summary`."),
+        field(
+            "on_failure",
+            &STEP_LIST,
+            "Steps run when the run failed (not when it was declined).",
+        ),
+        field(
+            "finally",
+            &STEP_LIST,
+            "Steps run after everything else, whatever happened.",
+        ),
+        field(
+            "notify",
+            &NOTIFY_LIST,
+            "Hooks run at the end of the run, with `run.status` and `run.summary`.",
+        ),
     ],
     exactly_one_of: &[],
     depends: &[],
@@ -210,13 +276,37 @@ pub static PARAM: Object = Object {
     name: "param",
     doc: "A typed parameter (also used for the `input` of manual steps).",
     fields: &[
-        field("type", &Type::Choice(PARAM_TYPES), "Value type, checked before the run (default `string`)."),
-        field("default", &Type::Scalar, "Value when none is given; must satisfy the type, `choices` and `pattern`."),
-        field("env", &Type::Name(NameRule::EnvVar), "Environment variable the value is read from, and exported as to every step."),
-        field("secret", &Type::Boolean, "Mask the value everywhere it would be printed or stored."),
+        field(
+            "type",
+            &Type::Choice(PARAM_TYPES),
+            "Value type, checked before the run (default `string`).",
+        ),
+        field(
+            "default",
+            &Type::Scalar,
+            "Value when none is given; must satisfy the type, `choices` and `pattern`.",
+        ),
+        field(
+            "env",
+            &Type::Name(NameRule::EnvVar),
+            "Environment variable the value is read from, and exported as to every step.",
+        ),
+        field(
+            "secret",
+            &Type::Boolean,
+            "Mask the value everywhere it would be printed or stored.",
+        ),
         field("choices", &SCALAR_LIST, "The allowed values."),
-        field("pattern", &Type::Text, "A regular expression the whole value must match."),
-        field("prompt", &Type::Text, "Question asked when the value is missing and a terminal is available."),
+        field(
+            "pattern",
+            &Type::Text,
+            "A regular expression the whole value must match.",
+        ),
+        field(
+            "prompt",
+            &Type::Text,
+            "Question asked when the value is missing and a terminal is available.",
+        ),
         field("description", &Type::Text, "What the value is for."),
     ],
     exactly_one_of: &[],
@@ -228,30 +318,114 @@ pub static STEP: Object = Object {
     name: "step",
     doc: "One step of the procedure, with exactly one action: `run`, `manual`, `include` or `parallel`.",
     fields: &[
-        required("id", &Type::Name(NameRule::StepId), "Unique id, used by `--approve`, `steps.ID.*` and the audit log."),
-        field("name", &Type::Text, "Human-readable name shown in progress and plans."),
-        field("description", &Type::Text, "Why the step exists and what it changes."),
-        field("when", &Type::Expression, "Run the step only when this expression is true."),
-        field("require", &GUARD_LIST, "Guards that must all hold before the step runs."),
-        field("confirm", &CONFIRM_TYPE, "Ask before running: a message, or `{message, type, auto}`."),
-        field("run", &Type::Template, "Shell command(s); interpolated values are shell-quoted automatically."),
-        field("manual", &Type::Template, "Instructions for the operator, who acknowledges them."),
-        field("input", &PARAM_MAP, "Values the operator enters after a manual step (answerable with `-p`)."),
-        field("include", &Type::Name(NameRule::Runbook), "Run another runbook as this step."),
-        field("with", &WITH_MAP, "Parameters for the included runbook (templates)."),
-        field("parallel", &STEP_LIST, "Steps run concurrently; the group fails if any fails."),
-        field("capture", &Type::Name(NameRule::Variable), "Store the trimmed stdout as this variable for later steps."),
-        field("expect", &EXPECTATION_LIST, "Assertions checked after the step ran."),
-        field("timeout", &Type::Duration, "Kill the command (SIGTERM, grace, SIGKILL) after this long."),
+        required(
+            "id",
+            &Type::Name(NameRule::StepId),
+            "Unique id, used by `--approve`, `steps.ID.*` and the audit log.",
+        ),
+        field(
+            "name",
+            &Type::Text,
+            "Human-readable name shown in progress and plans.",
+        ),
+        field(
+            "description",
+            &Type::Text,
+            "Why the step exists and what it changes.",
+        ),
+        field(
+            "when",
+            &Type::Expression,
+            "Run the step only when this expression is true.",
+        ),
+        field(
+            "require",
+            &GUARD_LIST,
+            "Guards that must all hold before the step runs.",
+        ),
+        field(
+            "confirm",
+            &CONFIRM_TYPE,
+            "Ask before running: a message, or `{message, type, auto}`.",
+        ),
+        field(
+            "run",
+            &Type::Template,
+            "Shell command(s); interpolated values are shell-quoted automatically.",
+        ),
+        field(
+            "manual",
+            &Type::Template,
+            "Instructions for the operator, who acknowledges them.",
+        ),
+        field(
+            "input",
+            &PARAM_MAP,
+            "Values the operator enters after a manual step (answerable with `-p`).",
+        ),
+        field(
+            "include",
+            &Type::Name(NameRule::Runbook),
+            "Run another runbook as this step.",
+        ),
+        field(
+            "with",
+            &WITH_MAP,
+            "Parameters for the included runbook (templates).",
+        ),
+        field(
+            "parallel",
+            &STEP_LIST,
+            "Steps run concurrently; the group fails if any fails.",
+        ),
+        field(
+            "capture",
+            &Type::Name(NameRule::Variable),
+            "Store the trimmed stdout as this variable for later steps.",
+        ),
+        field(
+            "expect",
+            &EXPECTATION_LIST,
+            "Assertions checked after the step ran.",
+        ),
+        field(
+            "timeout",
+            &Type::Duration,
+            "Kill the command (SIGTERM, grace, SIGKILL) after this long.",
+        ),
         field("retries", &Type::Count, "Extra attempts after a failure."),
         field("retry_delay", &Type::Duration, "Pause between attempts."),
-        field("continue_on_error", &Type::Boolean, "A failure of this step does not stop the run."),
-        field("destructive", &Type::Boolean, "The step destroys data; requires `confirm` and is marked everywhere."),
-        field("probe", &Type::Boolean, "Read-only: may run during `--dry-run --probe`."),
-        field("interactive", &Type::Boolean, "Pass the terminal through to the command; output is not captured."),
-        field("env", &ENV_MAP, "Extra environment variables for this step."),
+        field(
+            "continue_on_error",
+            &Type::Boolean,
+            "A failure of this step does not stop the run.",
+        ),
+        field(
+            "destructive",
+            &Type::Boolean,
+            "The step destroys data; requires `confirm` and is marked everywhere.",
+        ),
+        field(
+            "probe",
+            &Type::Boolean,
+            "Read-only: may run during `--dry-run --probe`.",
+        ),
+        field(
+            "interactive",
+            &Type::Boolean,
+            "Pass the terminal through to the command; output is not captured.",
+        ),
+        field(
+            "env",
+            &ENV_MAP,
+            "Extra environment variables for this step.",
+        ),
         field("shell", &Type::Text, "Shell for this step's command."),
-        field("workdir", &Type::Template, "Working directory of the command."),
+        field(
+            "workdir",
+            &Type::Template,
+            "Working directory of the command.",
+        ),
     ],
     exactly_one_of: ACTIONS,
     depends: &[
@@ -269,8 +443,16 @@ pub static CONFIRM: Object = Object {
     doc: "A question the operator must answer before the step runs.",
     fields: &[
         required("message", &Type::Template, "What is about to happen."),
-        field("type", &Type::Template, "The operator must type exactly this (rendered) text."),
-        field("auto", &Type::Choice(CONFIRM_POLICIES), "`allow` (default): `--yes` approves. `deny`: only a person or `--approve STEP_ID`."),
+        field(
+            "type",
+            &Type::Template,
+            "The operator must type exactly this (rendered) text.",
+        ),
+        field(
+            "auto",
+            &Type::Choice(CONFIRM_POLICIES),
+            "`allow` (default): `--yes` approves. `deny`: only a person or `--approve STEP_ID`.",
+        ),
     ],
     exactly_one_of: &[],
     depends: &[],
@@ -281,9 +463,17 @@ pub static GUARD: Object = Object {
     name: "guard",
     doc: "A precondition: a command that must exit 0, or an expression that must be true.",
     fields: &[
-        field("command", &Type::Template, "Shell command that must succeed."),
+        field(
+            "command",
+            &Type::Template,
+            "Shell command that must succeed.",
+        ),
         field("expr", &Type::Expression, "Expression that must be true."),
-        field("message", &Type::Template, "Why the step cannot run when the guard fails."),
+        field(
+            "message",
+            &Type::Template,
+            "Why the step cannot run when the guard fails.",
+        ),
     ],
     exactly_one_of: &["command", "expr"],
     depends: &[],
@@ -295,7 +485,11 @@ pub static EXPECTATION: Object = Object {
     doc: "An assertion checked after the step ran, usually on its captured output.",
     fields: &[
         required("expr", &Type::Expression, "Expression that must be true."),
-        field("message", &Type::Template, "What went wrong when it is false."),
+        field(
+            "message",
+            &Type::Template,
+            "What went wrong when it is false.",
+        ),
     ],
     exactly_one_of: &[],
     depends: &[],
@@ -306,9 +500,21 @@ pub static NOTIFY: Object = Object {
     name: "notify hook",
     doc: "A command run after the run ends, e.g. a webhook.",
     fields: &[
-        field("on", &NOTIFY_EVENTS_LIST, "Run statuses that trigger the hook (default `always`)."),
-        field("when", &Type::Expression, "Run the hook only when this expression is true."),
-        required("run", &Type::Template, "Shell command; `run.status` and `run.summary` are available."),
+        field(
+            "on",
+            &NOTIFY_EVENTS_LIST,
+            "Run statuses that trigger the hook (default `always`).",
+        ),
+        field(
+            "when",
+            &Type::Expression,
+            "Run the hook only when this expression is true.",
+        ),
+        required(
+            "run",
+            &Type::Template,
+            "Shell command; `run.status` and `run.summary` are available.",
+        ),
     ],
     exactly_one_of: &[],
     depends: &[],
@@ -316,7 +522,15 @@ pub static NOTIFY: Object = Object {
 };
 
 /// Every object of the format, in the order the schema lists them.
-pub static OBJECTS: &[&Object] = &[&RUNBOOK, &PARAM, &STEP, &CONFIRM, &GUARD, &EXPECTATION, &NOTIFY];
+pub static OBJECTS: &[&Object] = &[
+    &RUNBOOK,
+    &PARAM,
+    &STEP,
+    &CONFIRM,
+    &GUARD,
+    &EXPECTATION,
+    &NOTIFY,
+];
 
 #[cfg(test)]
 mod tests {
@@ -339,7 +553,11 @@ mod tests {
         for (rule, text, expected) in cases {
             assert_eq!(rule.matches(text), expected, "{rule:?} {text}");
             let regex = regex::Regex::new(rule.pattern()).expect("valid pattern");
-            assert_eq!(regex.is_match(text), expected, "pattern of {rule:?} on {text}");
+            assert_eq!(
+                regex.is_match(text),
+                expected,
+                "pattern of {rule:?} on {text}"
+            );
         }
     }
 

@@ -42,8 +42,13 @@ impl Step {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Action {
-    Run { command: Located },
-    Manual { instructions: Located, input: Vec<Param> },
+    Run {
+        command: Located,
+    },
+    Manual {
+        instructions: Located,
+        input: Vec<Param>,
+    },
     Include {
         runbook: String,
         with: Vec<(String, Located)>,

@@ -1,0 +1,137 @@
+//! A fluent builder that writes runbooks into a private temp dir, runs the real binary
+//! there with a clean environment, and asserts stdout, stderr and the exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub struct Test {
+    directory: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    current_dir: Option<PathBuf>,
+}
+
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+    pub elapsed: Duration,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            directory: tempfile::tempdir().expect("temp dir"),
+            args: Vec::new(),
+            env: Vec::new(),
+            current_dir: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+
+    /// Writes `text` to `relative` inside the test directory, creating directories.
+    pub fn file(self, relative: &str, text: &str) -> Test {
+        let path = self.directory.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write file");
+        self
+    }
+
+    /// Writes a runbook to `runbooks/NAME.yaml`, found by name from the test directory.
+    pub fn runbook(self, name: &str, text: &str) -> Test {
+        self.file(&format!("runbooks/{name}.yaml"), text)
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Test {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn current_dir(mut self, directory: &Path) -> Test {
+        self.current_dir = Some(directory.to_owned());
+        self
+    }
+
+    pub fn run(&self) -> Outcome {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        command
+            .args(&self.args)
+            .current_dir(self.current_dir.as_deref().unwrap_or(self.directory.path()))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.directory.path())
+            .env("XDG_STATE_HOME", self.directory.path().join("state"))
+            .env("TERM", "dumb")
+            .stdin(std::process::Stdio::null());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        let started = Instant::now();
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = command.output().expect("runbook binary runs");
+        Outcome {
+            stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+            code: status.code().unwrap_or(-1),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs and asserts the exit code, returning the outcome for further checks.
+    pub fn status(&self, code: i32) -> Outcome {
+        let outcome = self.run();
+        assert_eq!(
+            outcome.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            outcome.stdout, outcome.stderr
+        );
+        outcome
+    }
+
+    pub fn stdout(&self, expected: &str) -> Outcome {
+        let outcome = self.status(0);
+        assert_eq!(
+            outcome.stdout, expected,
+            "stdout\n--- stderr\n{}",
+            outcome.stderr
+        );
+        outcome
+    }
+}
+
+impl Outcome {
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit code: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A small valid runbook, for tests that need one.
+pub fn minimal(name: &str, title: &str) -> String {
+    format!(
+        "name: {name}\ntitle: {title}\nkind: check\nsteps:\n  - id: hello\n    run: echo hello\n"
+    )
+}
+
+pub fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,117 @@
+//! `runbook validate` on the shipped runbooks and on hostile input.
+
+use crate::test::{Test, minimal};
+use std::time::Duration;
+
+#[test]
+fn every_shipped_runbook_is_valid_and_warning_free() {
+    // From an empty directory, only the runbooks embedded in the binary are found.
+    let outcome = Test::new()
+        .args(["--color", "never", "validate", "--strict"])
+        .status(0);
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert!(lines.len() >= 12, "{}", outcome.stdout);
+    for line in lines {
+        assert!(line.starts_with("ok "), "{line}");
+        assert!(line.contains("embedded:"), "{line}");
+    }
+    assert_eq!(outcome.stderr, "");
+}
+
+#[test]
+fn a_valid_runbook_passes() {
+    Test::new()
+        .runbook("hello", &minimal("hello", "Say hello"))
+        .args(["--color", "never", "validate", "hello"])
+        .stdout("ok      hello  runbooks/hello.yaml\n");
+}
+
+#[test]
+fn a_ten_megabyte_file_is_refused_fast() {
+    let big = format!(
+        "name: big\ntitle: Big\nkind: check\n# {}\n",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    let outcome = Test::new()
+        .file("big.yaml", &big)
+        .args(["--color", "never", "validate", "big.yaml"])
+        .status(2);
+    assert!(
+        outcome.stderr.contains("too large to be a runbook"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn an_unknown_name_suggests_the_closest() {
+    let outcome = Test::new()
+        .runbook("restore-db", &minimal("restore-db", "Restore"))
+        .args(["--color", "never", "validate", "restore-bd"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("error: no runbook named `restore-bd`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("did you mean `restore-db`?"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn json_output_lists_diagnostics_with_locations() {
+    let outcome = Test::new()
+        .file("bad.yaml", "name: bad\ntitle: Bad\nkind: check\nsteps:\n  - id: a\n    comfirm: sure\n    run: true\n")
+        .args(["validate", "--format", "json", "bad.yaml"])
+        .status(2);
+    let json: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("valid JSON");
+    let diagnostic = &json[0]["diagnostics"][0];
+    assert_eq!(diagnostic["message"], "unknown key `comfirm` in step");
+    assert_eq!(diagnostic["line"], 6);
+    assert_eq!(diagnostic["column"], 5);
+    assert_eq!(diagnostic["step_id"], "a");
+    assert_eq!(diagnostic["help"], "did you mean `confirm`?");
+}
+
+#[test]
+fn quiet_prints_only_problems() {
+    Test::new()
+        .runbook("hello", &minimal("hello", "Say hello"))
+        .args(["-q", "validate", "hello"])
+        .stdout("");
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let always = Test::new()
+        .file("bad.yaml", "name: bad\n")
+        .args(["--color", "always", "validate", "bad.yaml"])
+        .status(2);
+    assert!(always.stderr.contains("\u{1b}["), "{}", always.stderr);
+    let test = Test::new()
+        .file("bad.yaml", "name: bad\n")
+        .env("NO_COLOR", "1");
+    let auto = test.args(["validate", "bad.yaml"]).status(2);
+    assert!(!auto.stderr.contains("\u{1b}["), "{}", auto.stderr);
+}
+
+#[test]
+fn hostile_values_in_defaults_are_checked_not_run() {
+    // Validation renders nothing and runs nothing, whatever the values say.
+    let text = "name: hostile\ntitle: Hostile\nkind: check\nparams:\n  x: {default: \"'; touch PWNED #\"}\n  y: {default: \"$(touch PWNED)\"}\nsteps:\n  - id: a\n    run: echo {{ x }} {{ y }}\n";
+    let test = Test::new()
+        .runbook("hostile", text)
+        .args(["validate", "hostile"]);
+    test.status(0);
+    assert!(!test.path().join("PWNED").exists());
+}
