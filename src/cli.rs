@@ -28,9 +28,6 @@ pub struct GlobalArgs {
     /// Also look for runbooks in DIR (repeatable; searched before RUNBOOK_PATH)
     #[arg(long = "dir", value_name = "DIR", global = true)]
     pub dirs: Vec<PathBuf>,
-    /// Where audit records are written [env: RUNBOOK_AUDIT_DIR] [default: $XDG_STATE_HOME/runbook/audit]
-    #[arg(long, value_name = "DIR", global = true)]
-    pub audit_dir: Option<PathBuf>,
     /// When to use colour (NO_COLOR is honoured by `auto`)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,

@@ -4,6 +4,7 @@
 mod test;
 
 mod fixtures;
+mod help;
 mod list;
 mod lookup;
 mod schema;
