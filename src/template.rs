@@ -26,9 +26,12 @@ pub fn system_clock() -> Clock {
     Arc::new(Utc::now)
 }
 
-/// Whether a template named by its YAML path is a shell command line.
+/// Whether a template named by its YAML path is a shell command line: a step's `run`
+/// (`steps[2].run`), a guard's `command` (`steps[2].require[0].command`) or a notify
+/// hook's `run` (`notify[0].run`). A var or env entry that happens to be called `run`
+/// (`vars.run`, `steps[2].env.run`) is not.
 pub fn is_command(path: &str) -> bool {
-    path.ends_with(".run") || path.ends_with(".command")
+    path.ends_with("].run") || path.ends_with("].command")
 }
 
 pub struct Templates {
@@ -283,6 +286,26 @@ mod tests {
             render_command("echo {{ x | shell_quote }}", "a b"),
             "echo 'a b'"
         );
+    }
+
+    #[test]
+    fn only_command_paths_are_quoted() {
+        for path in [
+            "steps[0].run",
+            "finally[1].parallel[0].run",
+            "steps[3].require[0].command",
+            "notify[0].run",
+        ] {
+            assert!(is_command(path), "{path}");
+        }
+        for path in [
+            "vars.run",
+            "steps[0].env.run",
+            "vars.command",
+            "steps[0].confirm.message",
+        ] {
+            assert!(!is_command(path), "{path}");
+        }
     }
 
     #[test]

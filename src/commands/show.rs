@@ -235,7 +235,7 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
         }
     };
     let name = match &step.name {
-        Some(name) => format!("{} — {name}", step.id),
+        Some(name) => format!("{} — {}", step.id, name.text),
         None => step.id.clone(),
     };
     let _ = writeln!(
@@ -244,7 +244,7 @@ fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles:
         styles.step.apply_to(name)
     );
     if let Some(description) = &step.description {
-        for line in description.trim_end().lines() {
+        for line in description.text.trim_end().lines() {
             let _ = writeln!(out, "{detail}{line}");
         }
     }
@@ -538,7 +538,7 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
         );
     }
     if let Some(description) = &step.description {
-        let _ = writeln!(out, "{}\n", description.trim_end());
+        let _ = writeln!(out, "{}\n", description.text.trim_end());
     }
     if let Some(when) = &step.when {
         let _ = writeln!(

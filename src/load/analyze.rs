@@ -35,6 +35,7 @@ pub fn analyze(runbook: &Runbook, stem: &str, templates: &Templates, report: &mu
         report,
         later_captures: HashMap::new(),
         first_ids: HashMap::new(),
+        current_step: String::new(),
     };
     analyzer.run(runbook, stem);
 }
@@ -46,6 +47,8 @@ struct Analyzer<'a, 'r> {
     later_captures: HashMap<String, String>,
     /// step id → line of its first use, for duplicate ids.
     first_ids: HashMap<String, usize>,
+    /// The step being checked, to tell "captured later" from "captured by this step".
+    current_step: String,
 }
 
 impl Analyzer<'_, '_> {
@@ -199,6 +202,10 @@ impl Analyzer<'_, '_> {
 
     fn step(&mut self, step: &Step, scope: Scope, in_parallel: bool) -> Scope {
         let id = Some(step.id.as_str());
+        self.current_step = step.id.clone();
+        for text in [&step.name, &step.description].into_iter().flatten() {
+            self.template(text, &scope, id);
+        }
         if let Some(when) = &step.when {
             self.expression(when, &scope, id);
         }
@@ -228,6 +235,10 @@ impl Analyzer<'_, '_> {
         let mut after = scope.clone();
         match &step.action {
             Action::Run { command } => {
+                if step.interactive && step.capture.is_some() {
+                    self.report
+                        .error(Problem::InteractiveCapture, Some(step.span), &step.path, id);
+                }
                 if in_parallel && step.interactive {
                     self.report.error(
                         Problem::InteractiveInParallel,
@@ -268,14 +279,32 @@ impl Analyzer<'_, '_> {
                 }
             }
             Action::Parallel(children) => {
-                // Siblings run at the same time: none sees another's captures.
+                if children.is_empty() {
+                    let problem = Problem::EmptySteps { key: "parallel" };
+                    self.report.error(problem, Some(step.span), &step.path, id);
+                }
+                // Siblings run at the same time: none sees another's captures, and two
+                // of them must not capture the same name.
                 for child in children {
                     let child_scope = self.step(child, scope.clone(), true);
                     for name in child_scope.names.difference(&scope.names) {
+                        if after.names.contains(name) {
+                            let problem = Problem::DuplicateVariable {
+                                name: name.clone(),
+                                first: "capture or input of another step in this group",
+                            };
+                            self.report.error(
+                                problem,
+                                Some(child.span),
+                                &child.path,
+                                Some(&child.id),
+                            );
+                        }
                         after.names.insert(name.clone());
                     }
                     after.step_ids.extend(child_scope.step_ids);
                 }
+                self.current_step = step.id.clone();
             }
         }
         if let Some(capture) = &step.capture {
@@ -369,8 +398,13 @@ impl Analyzer<'_, '_> {
             "steps" => match second {
                 None => true,
                 Some(id) => {
-                    (scope.step_ids.contains(id) || scope.at_end && self.first_ids.contains_key(id))
-                        && third.is_none_or(|field| STEP_FIELDS.contains(&field))
+                    // Ids with `-` are reachable as `steps.count_users` too, since
+                    // `steps.count-users` would be a subtraction.
+                    let known_id =
+                        |candidate: &String| candidate == id || candidate.replace('-', "_") == id;
+                    let visible = scope.step_ids.iter().any(known_id)
+                        || scope.at_end && self.first_ids.keys().any(known_id);
+                    visible && third.is_none_or(|field| STEP_FIELDS.contains(&field))
                 }
             },
             _ => scope.names.contains(first),
@@ -397,19 +431,21 @@ impl Analyzer<'_, '_> {
                 _ => scope
                     .step_ids
                     .iter()
-                    .map(|id| format!("steps.{id}"))
+                    .map(|id| format!("steps.{}", id.replace('-', "_")))
                     .collect(),
             };
             Problem::UndefinedVariable {
                 name: name.to_owned(),
                 suggestion: suggest(name, candidates.iter().map(String::as_str)),
                 defined_later: None,
+                same_step: false,
             }
         } else {
             Problem::UndefinedVariable {
                 name: first.to_owned(),
                 suggestion: suggest(first, scope.names.iter().map(String::as_str)),
                 defined_later: self.later_captures.get(first).cloned(),
+                same_step: self.later_captures.get(first) == Some(&self.current_step),
             }
         };
         self.report
@@ -467,6 +503,9 @@ fn name_span(located: &Located, name: &str) -> Span {
 /// Maps a byte offset within a located text to a file position.
 fn offset_span(located: &Located, offset: usize, width: usize) -> Span {
     let offset = offset.min(located.text.len());
+    if !located.text.is_char_boundary(offset) {
+        return located.span;
+    }
     let before = &located.text[..offset];
     let line_index = before.matches('\n').count();
     let column_in_line = before
@@ -516,7 +555,11 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
             let end = rest.find("}}").map_or(text.len(), |end| index + end + 2);
             let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
             let quoted = !matches!(stack.last(), Some(Frame::Unquoted { .. }));
-            if quoted && !inner.contains("safe") && !inner.contains("shell_quote") {
+            let opted_out = inner.split('|').skip(1).any(|filter| {
+                let filter = filter.trim();
+                filter == "safe" || filter.starts_with("shell_quote")
+            });
+            if quoted && !opted_out {
                 let name = inner
                     .split(['|', ' ', '.', '[', '('])
                     .next()
@@ -534,7 +577,11 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
         let byte = bytes[index];
         let top = stack.last_mut();
         match (top, byte) {
-            (Some(Frame::Unquoted { .. } | Frame::Double), b'\\') => index += 1,
+            (Some(Frame::Unquoted { .. } | Frame::Double), b'\\') => {
+                // Skip the escaped character, whatever its width.
+                index += 1 + text[index + 1..].chars().next().map_or(0, char::len_utf8);
+                continue;
+            }
             (Some(Frame::Unquoted { .. } | Frame::Double), b'$') if rest.starts_with("$(") => {
                 stack.push(Frame::Unquoted { parentheses: 0 });
                 index += 1;
@@ -561,7 +608,7 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
             }
             _ => {}
         }
-        index += 1;
+        index += rest.chars().next().map_or(1, char::len_utf8);
     }
     found
 }
@@ -583,7 +630,7 @@ mod tests {
             ["b", "c"]
         );
         assert_eq!(
-            names("echo \"$X\" {{ a }} \"{{ b | safe }}\""),
+            names("echo \"$X\" {{ a }} \"{{ b | safe }}\" \"{{ c|shell_quote }}\""),
             Vec::<String>::new()
         );
         assert_eq!(names("echo \"it's\" {{ a }}"), Vec::<String>::new());
@@ -595,5 +642,7 @@ mod tests {
             ["g"]
         );
         assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
+        assert_eq!(names("echo \"{{ safety_dir }}\""), ["safety_dir"]);
+        assert_eq!(names("echo '±5%' \\± \"ü {{ x }}\" {{ y }} ✓"), ["x"]);
     }
 }

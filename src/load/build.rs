@@ -188,8 +188,8 @@ fn step(node: &Node, path: String) -> Step {
     };
     Step {
         id: text("id").unwrap_or_default(),
-        name: text("name"),
-        description: text("description"),
+        name: located_key(node, "name", &path),
+        description: located_key(node, "description", &path),
         when: located_key(node, "when", &path),
         require: guards(node.get("require"), &format!("{path}.require")),
         confirm: node
@@ -215,7 +215,7 @@ fn step(node: &Node, path: String) -> Step {
         retries: node
             .get("retries")
             .and_then(Node::as_integer)
-            .and_then(|retries| u32::try_from(retries).ok())
+            .map(|retries| u32::try_from(retries).unwrap_or(u32::MAX))
             .unwrap_or(0),
         retry_delay: duration(node.get("retry_delay")),
         continue_on_error: flag(node, "continue_on_error"),

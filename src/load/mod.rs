@@ -50,6 +50,9 @@ pub struct Loader<'a> {
     /// (directory of the including file, name) → structure-only load, for include
     /// parameters and cycle detection.
     built: HashMap<(Option<PathBuf>, String), Option<Rc<Loaded>>>,
+    /// Error counts of fully loaded includes, and the ones being loaded right now.
+    checked: HashMap<(Option<PathBuf>, String), usize>,
+    in_progress: HashSet<String>,
 }
 
 impl<'a> Loader<'a> {
@@ -58,6 +61,8 @@ impl<'a> Loader<'a> {
             catalog,
             templates,
             built: HashMap::new(),
+            checked: HashMap::new(),
+            in_progress: HashSet::new(),
         }
     }
 
@@ -65,11 +70,13 @@ impl<'a> Loader<'a> {
     pub fn load(&mut self, source: Source) -> Loaded {
         let mut loaded = self.load_structure(source);
         if let Some(runbook) = &loaded.runbook {
+            self.in_progress.insert(runbook.name.clone());
             let mut report = Report::new(loaded.source.display_name(), &loaded.source.text);
             analyze::analyze(runbook, &loaded.source.stem, self.templates, &mut report);
             let directory = loaded.source.directory();
             self.check_includes(runbook, directory.as_deref(), &mut report);
             loaded.diagnostics.extend(report.into_sorted());
+            self.in_progress.remove(&runbook.name);
             loaded.diagnostics.sort_by_key(|diagnostic| {
                 diagnostic
                     .span
@@ -210,7 +217,33 @@ impl<'a> Loader<'a> {
                     report.error(problem, span, &step.path, id);
                 }
             }
+            // The included runbook's own templates and includes must be valid too: a
+            // `run` must not reach a broken procedure half-way through.
+            if !self.in_progress.contains(target) {
+                let errors = self.checked_errors(target, directory);
+                if errors > 0 {
+                    let problem = Problem::IncludeInvalid {
+                        name: target.clone(),
+                        errors,
+                    };
+                    report.error(problem, span, &step.path, id);
+                }
+            }
         }
+    }
+
+    /// The number of errors a full load of an included runbook finds (memoised).
+    fn checked_errors(&mut self, name: &str, directory: Option<&Path>) -> usize {
+        let key = (directory.map(Path::to_owned), name.to_owned());
+        if let Some(errors) = self.checked.get(&key) {
+            return *errors;
+        }
+        let errors = match self.find_include(name, directory) {
+            Some(source) => self.load(source).error_count(),
+            None => 1,
+        };
+        self.checked.insert(key, errors);
+        errors
     }
 
     /// A chain of includes from `from` that leads back to `start`, if any.

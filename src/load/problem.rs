@@ -8,9 +8,6 @@ use std::fmt;
 #[derive(Clone, Debug)]
 pub enum Problem {
     Yaml(YamlError),
-    Unreadable {
-        error: String,
-    },
     UnknownKey {
         key: String,
         object: &'static str,
@@ -110,6 +107,8 @@ pub enum Problem {
         name: String,
         suggestion: Option<String>,
         defined_later: Option<String>,
+        /// The capture belongs to the step that uses it (e.g. in its own `when`).
+        same_step: bool,
     },
     TemplateSyntax {
         message: String,
@@ -124,6 +123,7 @@ pub enum Problem {
         name: String,
     },
     ManualInParallel,
+    InteractiveCapture,
     InteractiveInParallel,
 }
 
@@ -131,7 +131,6 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::Yaml(error) => write!(f, "{error}"),
-            Problem::Unreadable { error } => write!(f, "cannot read the runbook: {error}"),
             Problem::UnknownKey { key, object, .. } => write!(f, "unknown key `{key}` in {object}"),
             Problem::DuplicateKey { key } => write!(f, "key `{key}` appears twice"),
             Problem::NonStringKey => write!(f, "mapping keys must be strings"),
@@ -217,6 +216,14 @@ impl fmt::Display for Problem {
             ),
             Problem::UndefinedVariable {
                 name,
+                same_step: true,
+                ..
+            } => write!(
+                f,
+                "`{name}` is captured by this step, so it does not exist yet where it is used here"
+            ),
+            Problem::UndefinedVariable {
+                name,
                 defined_later: Some(step),
                 ..
             } => write!(
@@ -235,6 +242,12 @@ impl fmt::Display for Problem {
                 "`{name}` is interpolated inside quotes, but interpolated values are already shell-quoted"
             ),
             Problem::ManualInParallel => write!(f, "a manual step cannot run inside `parallel`"),
+            Problem::InteractiveCapture => {
+                write!(
+                    f,
+                    "an `interactive` step cannot `capture`: its output goes to the terminal"
+                )
+            }
             Problem::InteractiveInParallel => {
                 write!(f, "an interactive step cannot run inside `parallel`")
             }
@@ -252,7 +265,6 @@ impl Problem {
     pub fn help(&self) -> Option<String> {
         match self {
             Problem::Yaml(error) => error.help(),
-            Problem::Unreadable { .. } => None,
             Problem::UnknownKey { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))
             }
@@ -324,12 +336,19 @@ impl Problem {
             Problem::IncludeMissingParam { param, .. } => {
                 Some(format!("add `{param}: ...` under `with:`"))
             }
+            Problem::UndefinedVariable { same_step: true, .. } => Some(
+                "a step's capture can be used in its own `expect` and in later steps".into(),
+            ),
             Problem::UndefinedVariable { defined_later: Some(_), .. } => Some(
                 "move the step that captures it earlier, or use the value only after it".into(),
             ),
             Problem::UndefinedVariable { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))
             }
+            Problem::UndefinedVariable { name, .. } if name.starts_with("steps.") => Some(
+                "write step ids with `_` instead of `-` here (`steps.count_users` for step `count-users`); only earlier steps can be used"
+                    .into(),
+            ),
             Problem::UndefinedVariable { .. } => Some(
                 "templates can use params, vars, captures and inputs of earlier steps, env.NAME, run.*, steps.ID.* and runbook.*"
                     .into(),
@@ -345,6 +364,7 @@ impl Problem {
             Problem::QuotedInterpolation { name } => Some(format!(
                 "write {{{{ {name} }}}} without the surrounding quotes, or {{{{ {name} | safe }}}} if you quote it yourself"
             )),
+            Problem::InteractiveCapture => Some("remove `capture`, or `interactive`".into()),
             Problem::ManualInParallel | Problem::InteractiveInParallel => {
                 Some("an operator can only answer one step at a time; move it out of the group".into())
             }

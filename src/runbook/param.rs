@@ -181,11 +181,13 @@ pub fn check_value(
             }
             TypedValue::Number(number)
         }
-        ParamType::Boolean => TypedValue::Boolean(match text.trim() {
-            "true" | "yes" | "1" => true,
-            "false" | "no" | "0" => false,
-            _ => return Err(wrong()),
-        }),
+        ParamType::Boolean => {
+            TypedValue::Boolean(match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err(wrong()),
+            })
+        }
         ParamType::Datetime => TypedValue::String(normalize_datetime(text).ok_or_else(wrong)?),
         ParamType::Duration => {
             Duration::parse(text).ok_or_else(wrong)?;

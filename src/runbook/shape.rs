@@ -187,7 +187,7 @@ static GUARD_LIST: Type = Type::List(&GUARD_TYPE);
 static EXPECTATION_LIST: Type = Type::List(&EXPECTATION_TYPE);
 static NOTIFY_LIST: Type = Type::List(&NOTIFY_TYPE);
 static NOTIFY_EVENTS_LIST: Type = Type::List(&NOTIFY_EVENT);
-static CONFIRM_ALTERNATIVES: [Type; 2] = [Type::Text, Type::Object(&CONFIRM)];
+static CONFIRM_ALTERNATIVES: [Type; 2] = [Type::Template, Type::Object(&CONFIRM)];
 static CONFIRM_TYPE: Type = Type::Either(&CONFIRM_ALTERNATIVES);
 
 pub static RUNBOOK: Object = Object {
@@ -325,13 +325,13 @@ pub static STEP: Object = Object {
         ),
         field(
             "name",
-            &Type::Text,
-            "Human-readable name shown in progress and plans.",
+            &Type::Template,
+            "Human-readable name shown in progress and plans (a template).",
         ),
         field(
             "description",
-            &Type::Text,
-            "Why the step exists and what it changes.",
+            &Type::Template,
+            "Why the step exists and what it changes (a template).",
         ),
         field(
             "when",

@@ -7,8 +7,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
     pub id: String,
-    pub name: Option<String>,
-    pub description: Option<String>,
+    pub name: Option<Located>,
+    pub description: Option<Located>,
     pub when: Option<Located>,
     pub require: Vec<Guard>,
     pub confirm: Option<Confirm>,
@@ -35,7 +35,7 @@ pub struct Step {
 impl Step {
     /// The name to show: the `name:`, else the id.
     pub fn title(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.id)
+        self.name.as_ref().map_or(&self.id, |name| &name.text)
     }
 }
 

@@ -115,3 +115,98 @@ fn hostile_values_in_defaults_are_checked_not_run() {
     test.status(0);
     assert!(!test.path().join("PWNED").exists());
 }
+
+/// One small runbook per rule, with the message it must produce.
+#[test]
+fn semantic_rules() {
+    let head = "name: rule\ntitle: Rule\nkind: check\n";
+    let cases = [
+        (
+            "steps:\n  - id: a\n    name: Restore {{ nosuch }}\n    run: 'true'\n",
+            "undefined variable `nosuch`",
+        ),
+        (
+            "steps:\n  - id: count-users\n    run: echo 3\n    capture: users\n  - id: b\n    when: steps.count_users.status == 'ok'\n    run: 'true'\n",
+            "",
+        ),
+        (
+            "steps:\n  - id: count-users\n    run: echo 3\n    capture: users\n  - id: b\n    when: steps.count-users.status == 'ok'\n    run: 'true'\n",
+            "steps.count_users",
+        ),
+        (
+            "steps:\n  - id: a\n    when: users | int > 0\n    run: echo 3\n    capture: users\n",
+            "`users` is captured by this step",
+        ),
+        (
+            "steps:\n  - id: both\n    parallel:\n      - {id: x, run: echo 1, capture: n}\n      - {id: y, run: echo 2, capture: n}\n",
+            "`n` is already defined as a capture or input of another step in this group",
+        ),
+        (
+            "steps:\n  - id: a\n    run: psql\n    interactive: true\n    capture: out\n",
+            "an `interactive` step cannot `capture`",
+        ),
+        (
+            "steps:\n  - id: a\n    parallel: []\n",
+            "`parallel` has no steps",
+        ),
+        (
+            "params:\n  x: {default: a}\nsteps:\n  - id: a\n    run: echo {{ x }}\n    capture: x\n",
+            "`x` is already defined",
+        ),
+        (
+            "steps:\n  - id: a\n    run: echo {{ run.status }}\nfinally:\n  - id: b\n    run: echo {{ run.status }} {{ steps.a.exit_code }}\n",
+            "undefined variable `run.status`",
+        ),
+        (
+            "steps:\n  - id: a\n    confirm: Really drop {{ nosuch }}?\n    run: 'true'\n",
+            "undefined variable `nosuch`",
+        ),
+    ];
+    for (body, expected) in cases {
+        let outcome = Test::new()
+            .file("rule.yaml", &format!("{head}{body}"))
+            .args(["--color", "never", "validate", "rule.yaml"])
+            .run();
+        if expected.is_empty() {
+            assert_eq!(outcome.code, 0, "{body}\n{}", outcome.stderr);
+        } else {
+            assert_eq!(outcome.code, 2, "{body}\n{}", outcome.stderr);
+            assert!(
+                outcome.stderr.contains(expected),
+                "{body}\nwanted {expected:?} in\n{}",
+                outcome.stderr
+            );
+            assert_eq!(
+                outcome.stderr.matches("\nerror: ").count()
+                    + usize::from(outcome.stderr.starts_with("error: ")),
+                1,
+                "{body}\n{}",
+                outcome.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn an_include_with_broken_templates_is_reported_at_the_include() {
+    let parent =
+        "name: parent\ntitle: Parent\nkind: test\nsteps:\n  - id: child\n    include: child\n";
+    let child = "name: child\ntitle: Child\nkind: test\nsteps:\n  - id: greet\n    run: echo {{ nosuch }}\n";
+    let outcome = Test::new()
+        .runbook("parent", parent)
+        .runbook("child", child)
+        .args(["--color", "never", "validate", "parent"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("included runbook `child` is invalid (1 error)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("runbook validate child"),
+        "{}",
+        outcome.stderr
+    );
+}
