@@ -414,6 +414,7 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
             }
             let default = match (&param.default, param.secret) {
                 (Some(_), true) => "••••••".to_owned(),
+                (Some(default), false) if default.is_empty() => "*(empty)*".to_owned(),
                 (Some(default), false) => format!("`{default}`"),
                 (None, _) => "*required*".to_owned(),
             };
