@@ -13,16 +13,29 @@ fn main() {
             entries
                 .filter_map(Result::ok)
                 .map(|entry| entry.path())
-                .filter(|path| path.extension().is_some_and(|extension| extension == "yaml"))
+                .filter(|path| {
+                    path.extension()
+                        .is_some_and(|extension| extension == "yaml")
+                })
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
-    let mut code = String::from("/// `(file name, text)` of every shipped runbook.\npub static EMBEDDED: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// `(file name, text)` of every shipped runbook.\npub static EMBEDDED: &[(&str, &str)] = &[\n",
+    );
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let name = path.file_name().and_then(|name| name.to_str()).expect("UTF-8 file name");
-        writeln!(code, "    ({name:?}, include_str!({:?})),", path.display().to_string()).expect("write to string");
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .expect("UTF-8 file name");
+        writeln!(
+            code,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .expect("write to string");
     }
     code.push_str("];\n");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
