@@ -77,6 +77,12 @@ impl<'a> Loader<'a> {
             self.check_includes(runbook, directory.as_deref(), &mut report);
             loaded.diagnostics.extend(report.into_sorted());
             self.in_progress.remove(&runbook.name);
+            tracing::debug!(
+                runbook = %runbook.name,
+                errors = loaded.error_count(),
+                warnings = loaded.warning_count(),
+                "checked runbook"
+            );
             loaded.diagnostics.sort_by_key(|diagnostic| {
                 diagnostic
                     .span
@@ -88,6 +94,7 @@ impl<'a> Loader<'a> {
 
     /// Parse, structural check and build, without semantic analysis.
     pub fn load_structure(&self, source: Source) -> Loaded {
+        tracing::debug!(file = %source.display_name(), bytes = source.text.len(), "loading runbook");
         let mut report = Report::new(source.display_name(), &source.text);
         let runbook = match yaml::parse(&source.text) {
             Ok(root) => {

@@ -173,10 +173,12 @@ impl Catalog {
 
     /// Finds a runbook by name: first match along the search path.
     pub fn find(&self, name: &str) -> Result<Source, SourceError> {
+        tracing::trace!(name, directories = ?self.directories, "searching for runbook");
         for directory in &self.directories {
             for extension in ["yaml", "yml"] {
                 let candidate = directory.join(format!("{name}.{extension}"));
                 if candidate.is_file() {
+                    tracing::debug!(name, path = %candidate.display(), "found runbook");
                     return Source::read(&candidate);
                 }
             }

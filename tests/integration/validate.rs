@@ -210,3 +210,22 @@ fn an_include_with_broken_templates_is_reported_at_the_include() {
         outcome.stderr
     );
 }
+
+#[test]
+fn verbose_logs_go_to_stderr_and_only_when_asked() {
+    let quiet = Test::new().args(["validate", "backup-redis"]).status(0);
+    assert!(
+        !quiet.stderr.contains("loading runbook"),
+        "{}",
+        quiet.stderr
+    );
+    let verbose = Test::new()
+        .args(["-v", "validate", "backup-redis"])
+        .status(0);
+    assert!(
+        verbose.stderr.contains("loading runbook"),
+        "{}",
+        verbose.stderr
+    );
+    assert!(!verbose.stdout.contains("loading runbook"));
+}
