@@ -87,6 +87,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Execute a runbook (or preview it with --dry-run)
+    Run(RunArgs),
     /// Print the JSON Schema of the runbook format (the same as schemas/runbook.schema.json)
     Schema,
     /// Print a shell completion script
@@ -94,4 +96,43 @@ pub enum Command {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Runbook name or path to a .yaml file
+    #[arg(value_name = "NAME|PATH")]
+    pub runbook: String,
+    /// Set a parameter, or answer a manual step's input (repeatable)
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Execute nothing: print the plan, fully rendered, secrets masked
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: also run the steps marked `probe: true` (read-only) so later steps render with real values
+    #[arg(long, requires = "dry_run")]
+    pub probe: bool,
+    /// Approve confirmations whose policy allows it (`auto: allow`, the default)
+    #[arg(long)]
+    pub yes: bool,
+    /// Approve this step's confirmation or manual acknowledgement, whatever its policy (repeatable; `include-step/step` for a step of an included runbook)
+    #[arg(long, value_name = "STEP_ID")]
+    pub approve: Vec<String>,
+    /// Ask before every step: run, skip or abort
+    #[arg(long)]
+    pub step: bool,
+    /// Never prompt; a needed confirmation or value without a flag stops the run (implied when stdin is not a terminal)
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Format of the plan (--dry-run) and of the final summary
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Time between SIGTERM and SIGKILL when a command times out or is interrupted
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub kill_grace: crate::runbook::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<crate::runbook::Duration, String> {
+    crate::runbook::Duration::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 500ms, 10s, 1m"))
 }

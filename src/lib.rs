@@ -5,11 +5,15 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod load;
+pub mod mask;
+pub mod plan;
 pub mod runbook;
 pub mod schema;
+pub mod steps;
 pub mod template;
 pub mod ui;
 

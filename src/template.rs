@@ -6,9 +6,10 @@
 use crate::runbook::Duration;
 use crate::runbook::param::normalize_datetime;
 use chrono::{DateTime, TimeZone, Utc};
-use minijinja::value::Value;
+use minijinja::value::{Enumerator, Object, Value};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -34,6 +35,58 @@ pub fn is_command(path: &str) -> bool {
     path.ends_with("].run") || path.ends_with("].command")
 }
 
+thread_local! {
+    /// Set when a placeholder was rendered, so the dry-run can tell an exact rendering
+    /// from one that depends on run-time values.
+    static PLACEHOLDER_RENDERED: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn reset_placeholder_flag() {
+    PLACEHOLDER_RENDERED.with(|flag| flag.set(false));
+}
+
+pub fn placeholder_rendered() -> bool {
+    PLACEHOLDER_RENDERED.with(Cell::get)
+}
+
+/// A value that only exists at run time.
+/// A value that only exists at run time, shown in a dry-run as `<label>`.
+#[derive(Debug)]
+pub struct Unknown {
+    pub label: String,
+}
+
+impl Unknown {
+    pub fn value(label: impl Into<String>) -> Value {
+        Value::from_object(Unknown {
+            label: label.into(),
+        })
+    }
+
+    /// The placeholder text, noting that one was used.
+    pub fn rendered(&self) -> String {
+        PLACEHOLDER_RENDERED.with(|flag| flag.set(true));
+        format!("<{}>", self.label)
+    }
+}
+
+impl Object for Unknown {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(Unknown::value(format!("{}.{key}", self.label)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Empty
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        f.write_str(&self.rendered())
+    }
+}
+
 pub struct Templates {
     env: Environment<'static>,
 }
@@ -50,7 +103,12 @@ impl Templates {
             }
         });
         env.set_formatter(|out, state, value| {
-            if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL)
+            if let Some(unknown) = value.downcast_object_ref::<Unknown>() {
+                // A placeholder is shown as is: quoting `<capture of x>` would suggest
+                // it is the value.
+                out.write_str(&unknown.rendered())
+                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
+            } else if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL)
                 && !value.is_safe()
             {
                 let text = value.to_string();

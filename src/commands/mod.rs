@@ -2,6 +2,7 @@
 //! the conversation to stderr, and return how the process should exit.
 
 mod list;
+mod run;
 mod show;
 mod validate;
 
@@ -20,6 +21,7 @@ pub fn dispatch(command: &Command, config: &Config) -> Result<Exit, Error> {
             strict,
             format,
         } => validate::validate(config, runbooks, *strict, *format),
+        Command::Run(args) => run::run(config, args),
         Command::Schema => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(crate::schema::schema_json().as_bytes())?;

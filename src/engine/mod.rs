@@ -1,0 +1,564 @@
+//! The step loop of SPEC §4: for each step `when` → guards → confirmation → run (with
+//! timeout and retries) → capture → expect; a failure stops the run, then `on_failure`,
+//! then `finally` (always), then `notify`. Every event goes to the recorder before the
+//! engine moves on. A dry-run walks the same loop but describes instead of executing.
+
+pub mod context;
+mod describe;
+pub mod event;
+pub mod params;
+pub mod signals;
+mod step;
+
+use crate::engine::context::Context;
+use crate::engine::event::{Event, Recorder, RunStatus, StepStatus};
+use crate::engine::signals::{Interrupts, Signal};
+use crate::plan::{Plan, PlanStep};
+use crate::runbook::{Located, Notify, NotifyEvent, Runbook, Step};
+use crate::template::Templates;
+use crate::ui::Ui;
+use crate::ui::progress::Budget;
+use minijinja::value::Value;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What the operator asked for on the command line, resolved.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    pub probe: bool,
+    pub yes: bool,
+    pub approve: HashSet<String>,
+    pub step_mode: bool,
+    /// `-p` values, which also answer manual steps' inputs.
+    pub given: BTreeMap<String, String>,
+    pub grace: Duration,
+}
+
+/// Included runbooks, loaded and validated before the run, by name.
+pub type Library = HashMap<String, Runbook>;
+
+/// One step's row in the final summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SummaryRow {
+    pub id: String,
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What running a list of steps (a runbook's main steps, or a group) came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Failed,
+    /// Stop everything: declined, aborted or interrupted.
+    Stop(RunStatus),
+}
+
+/// One runbook being executed: the top-level one, or an include.
+pub(crate) struct Frame<'r> {
+    pub runbook: &'r Runbook,
+    /// Environment exported to every step: params with `env:` and the runbook's `env`.
+    pub exports: Vec<(String, String)>,
+    /// `include-step/` chain, for `--approve parent/child` and display.
+    pub path: String,
+    pub depth: usize,
+    pub directory: Option<PathBuf>,
+    /// Whether `probe: true` steps may run in a dry-run: at the top level, and inside an
+    /// include only when the include step itself is a probe.
+    pub probes: bool,
+}
+
+pub struct Engine<'a> {
+    pub templates: &'a Templates,
+    pub ui: &'a Ui,
+    pub options: &'a RunOptions,
+    pub interrupts: Interrupts,
+    pub library: &'a Library,
+    recorder: RefCell<&'a mut dyn Recorder>,
+    pub budget: Option<Budget>,
+    summary: RefCell<Vec<SummaryRow>>,
+    /// Set once the run must stop (declined, interrupted, recorder failure).
+    stop: Cell<Option<RunStatus>>,
+    /// Confirmations already given for the children of a parallel group.
+    preapproved: RefCell<HashSet<String>>,
+    started: Instant,
+}
+
+/// The result of a whole run.
+pub struct RunResult {
+    pub status: RunStatus,
+    pub summary: Vec<SummaryRow>,
+    pub duration: Duration,
+    pub plan: Option<Plan>,
+    pub message: Option<String>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(
+        templates: &'a Templates,
+        ui: &'a Ui,
+        options: &'a RunOptions,
+        interrupts: Interrupts,
+        library: &'a Library,
+        recorder: &'a mut dyn Recorder,
+        rto: Option<Duration>,
+    ) -> Engine<'a> {
+        let started = Instant::now();
+        Engine {
+            templates,
+            ui,
+            options,
+            interrupts,
+            library,
+            recorder: RefCell::new(recorder),
+            budget: rto.map(|rto| Budget { started, rto }),
+            summary: RefCell::new(Vec::new()),
+            stop: Cell::new(None),
+            preapproved: RefCell::new(HashSet::new()),
+            started,
+        }
+    }
+
+    /// Runs (or, in a dry-run, describes) a whole runbook with its resolved context.
+    pub async fn run(
+        &self,
+        runbook: &Runbook,
+        context: Context,
+        exports: Vec<(String, String)>,
+        directory: Option<PathBuf>,
+    ) -> RunResult {
+        let frame = Frame {
+            runbook,
+            exports,
+            path: String::new(),
+            depth: 0,
+            directory,
+            probes: true,
+        };
+        let mut context = context;
+        let mut plan = self.options.dry_run.then(|| Plan {
+            runbook: runbook.name.clone(),
+            title: runbook.title.clone(),
+            ..Plan::default()
+        });
+        let status = self.run_frame(&frame, &mut context, plan.as_mut()).await;
+        if !self.options.dry_run {
+            self.notify(runbook, &frame, &mut context, status).await;
+        } else if let Some(plan) = plan.as_mut() {
+            for notify in &runbook.notify {
+                plan.notify.push(self.describe_notify(notify, &context));
+            }
+            plan.finish();
+        }
+        RunResult {
+            status,
+            summary: self.summary.take(),
+            duration: self.started.elapsed(),
+            plan,
+            message: None,
+        }
+    }
+
+    /// Main steps, then `on_failure` when they failed, then `finally`, always.
+    pub(crate) async fn run_frame(
+        &self,
+        frame: &Frame<'_>,
+        context: &mut Context,
+        mut plan: Option<&mut Plan>,
+    ) -> RunStatus {
+        let runbook = frame.runbook;
+        let flow = self
+            .run_list(
+                frame,
+                &runbook.steps,
+                context,
+                "",
+                plan.as_deref_mut().map(|plan| &mut plan.steps),
+            )
+            .await;
+        let status = match flow {
+            Flow::Continue => RunStatus::Success,
+            Flow::Failed => RunStatus::Failure,
+            Flow::Stop(status) => status,
+        };
+        if self.options.dry_run {
+            context
+                .run
+                .insert("status".into(), context::Unknown::value("run.status"));
+            context.unknown.insert("run.status".to_owned());
+        } else {
+            context
+                .run
+                .insert("status".into(), Value::from(status.as_str()));
+        }
+        // Captures of steps that never ran are empty rather than undefined here, so a
+        // cleanup can test them (`{% if test_db %}`) instead of failing to render.
+        for step in runbook.all_steps() {
+            if let Some(capture) = &step.capture
+                && !context.values.contains_key(capture)
+                && !self.options.dry_run
+            {
+                context.set(capture, Value::from(""));
+            }
+        }
+        if status == RunStatus::Failure || (self.options.dry_run && !runbook.on_failure.is_empty())
+        {
+            let saved = self.stop.take();
+            self.run_list(
+                frame,
+                &runbook.on_failure,
+                context,
+                "F",
+                plan.as_deref_mut().map(|plan| &mut plan.on_failure),
+            )
+            .await;
+            self.stop.set(saved);
+        }
+        if !runbook.finally_steps.is_empty() {
+            // `finally` runs after a failure, a decline and an interrupt too; a signal
+            // that arrives during it ends the clean-up (the operator insists).
+            let saved = self.stop.take();
+            let interrupted_before = self.interrupts.count();
+            let finally_flow = self
+                .run_finally(
+                    frame,
+                    context,
+                    interrupted_before,
+                    plan.map(|plan| &mut plan.finally_steps),
+                )
+                .await;
+            self.stop.set(saved);
+            if finally_flow == Flow::Failed && status == RunStatus::Success {
+                return RunStatus::Failure;
+            }
+        }
+        status
+    }
+
+    async fn run_finally(
+        &self,
+        frame: &Frame<'_>,
+        context: &mut Context,
+        seen: u32,
+        mut plan: Option<&mut Vec<PlanStep>>,
+    ) -> Flow {
+        let mut flow = Flow::Continue;
+        let total = frame.runbook.finally_steps.len();
+        for (index, step) in frame.runbook.finally_steps.iter().enumerate() {
+            if self.interrupts.count() > seen {
+                self.skip(frame, step, "interrupted during finally");
+                continue;
+            }
+            let counter = format!("E{}/{total}", index + 1);
+            let result = if let Some(plan) = plan.as_deref_mut() {
+                plan.push(
+                    self.describe(frame, step, context, &format!("E{}", index + 1))
+                        .await,
+                );
+                Flow::Continue
+            } else {
+                self.step(frame, step, context, &counter).await
+            };
+            if result == Flow::Failed {
+                flow = Flow::Failed;
+            }
+        }
+        flow
+    }
+
+    /// Runs steps in order until one fails (and may not continue) or the run stops.
+    pub(crate) async fn run_list(
+        &self,
+        frame: &Frame<'_>,
+        steps: &[Step],
+        context: &mut Context,
+        label: &str,
+        mut plan: Option<&mut Vec<PlanStep>>,
+    ) -> Flow {
+        let total = steps.len();
+        for (index, step) in steps.iter().enumerate() {
+            if let Some(status) = self.stop.get() {
+                return Flow::Stop(status);
+            }
+            if let Some(plan) = plan.as_deref_mut() {
+                let number = format!("{label}{}", index + 1);
+                let described = self.describe(frame, step, context, &number).await;
+                plan.push(described);
+                if let Some(status) = self.stop.get() {
+                    return Flow::Stop(status);
+                }
+                continue;
+            }
+            let counter = format!("{label}{}/{total}", index + 1);
+            match self.step(frame, step, context, &counter).await {
+                Flow::Continue => {}
+                Flow::Failed if step.continue_on_error => {}
+                Flow::Failed => return Flow::Failed,
+                Flow::Stop(status) => {
+                    self.stop.set(Some(status));
+                    return Flow::Stop(status);
+                }
+            }
+        }
+        match self.stop.get() {
+            Some(status) => Flow::Stop(status),
+            None => Flow::Continue,
+        }
+    }
+
+    /// Renders a template with the context; errors name the YAML path.
+    pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, String> {
+        self.templates
+            .render(&located.path, &located.text, &context.to_value())
+            .map_err(|error| format!("cannot render {}: {}", located.path, error_text(&error)))
+    }
+
+    pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, String> {
+        self.templates
+            .eval(&located.text, &context.to_value())
+            .map(|value| value.is_true())
+            .map_err(|error| {
+                format!(
+                    "cannot evaluate {} `{}`: {}",
+                    located.path,
+                    located.text.trim(),
+                    error_text(&error)
+                )
+            })
+    }
+
+    pub(crate) fn mask(&self, text: &str) -> String {
+        self.ui.output.mask(text)
+    }
+
+    /// Records an event; if it cannot be recorded the run stops before going further.
+    pub(crate) fn record(&self, event: Event) -> bool {
+        match self.recorder.borrow_mut().record(&event) {
+            Ok(()) => true,
+            Err(error) => {
+                self.ui.message(&format!(
+                    "{}: cannot record the run ({error}); stopping before anything else runs\n",
+                    self.ui.styles.error.apply_to("error")
+                ));
+                self.stop.set(Some(RunStatus::Failure));
+                false
+            }
+        }
+    }
+
+    pub(crate) fn push_summary(&self, row: SummaryRow) {
+        self.summary.borrow_mut().push(row);
+    }
+
+    pub(crate) fn stop_with(&self, status: RunStatus) {
+        if self.stop.get().is_none() {
+            self.stop.set(Some(status));
+        }
+    }
+
+    /// The run status a signal maps to.
+    pub(crate) fn interrupted_status(&self) -> RunStatus {
+        match self.interrupts.first() {
+            Some(Signal::Terminate) => RunStatus::Terminated,
+            _ => RunStatus::Interrupted,
+        }
+    }
+
+    pub(crate) fn skip(&self, frame: &Frame<'_>, step: &Step, reason: &str) {
+        let id = qualified(frame, &step.id);
+        self.record(Event::StepFinished {
+            step_id: id.clone(),
+            status: StepStatus::Skipped,
+            exit_code: None,
+            attempts: 0,
+            duration_ms: 0,
+            capture: None,
+            reason: Some(reason.to_owned()),
+        });
+        self.push_summary(SummaryRow {
+            id,
+            status: StepStatus::Skipped,
+            duration_ms: 0,
+            reason: Some(reason.to_owned()),
+        });
+    }
+
+    async fn notify(
+        &self,
+        runbook: &Runbook,
+        frame: &Frame<'_>,
+        context: &mut Context,
+        status: RunStatus,
+    ) {
+        if runbook.notify.is_empty() {
+            return;
+        }
+        context
+            .run
+            .insert("status".into(), Value::from(status.as_str()));
+        context.run.insert(
+            "summary".into(),
+            Value::from(self.summary_line(runbook, status)),
+        );
+        context.run.insert(
+            "duration".into(),
+            Value::from(self.started.elapsed().as_secs_f64()),
+        );
+        context
+            .run
+            .insert("exit_code".into(), Value::from(status.exit().code()));
+        for (index, notify) in runbook.notify.iter().enumerate() {
+            if !fires(notify, status) {
+                continue;
+            }
+            if let Some(when) = &notify.when {
+                match self.eval(when, context) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(error) => {
+                        self.ui.message(&format!(
+                            "{}: notify[{index}]: {}\n",
+                            self.ui.styles.warning.apply_to("warning"),
+                            self.mask(&error)
+                        ));
+                        continue;
+                    }
+                }
+            }
+            self.notify_hook(frame, index, notify, context).await;
+        }
+    }
+
+    fn summary_line(&self, runbook: &Runbook, status: RunStatus) -> String {
+        let rows = self.summary.borrow();
+        let failed: Vec<&str> = rows
+            .iter()
+            .filter(|row| row.status == StepStatus::Failed)
+            .map(|row| row.id.as_str())
+            .collect();
+        let mut line = format!(
+            "runbook {} {} after {}",
+            runbook.name,
+            status.as_str(),
+            crate::ui::progress::short(self.started.elapsed())
+        );
+        if !failed.is_empty() {
+            line.push_str(&format!("; failed: {}", failed.join(", ")));
+        }
+        line
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The context and environment of a runbook about to run: its params (placeholders
+    /// for missing ones in a dry-run), `run.*` and `runbook.*`, its vars rendered in
+    /// order, and its `env`. Secret values are added to the masker here.
+    pub fn prepare(
+        &self,
+        runbook: &Runbook,
+        run: &BTreeMap<String, Value>,
+        resolved: &[(String, params::Resolution)],
+    ) -> Result<(Context, Vec<(String, String)>), String> {
+        let mut context = Context {
+            run: run.clone(),
+            ..Context::default()
+        };
+        context
+            .runbook
+            .insert("name".into(), Value::from(runbook.name.as_str()));
+        context
+            .runbook
+            .insert("title".into(), Value::from(runbook.title.as_str()));
+        context
+            .runbook
+            .insert("kind".into(), Value::from(runbook.kind.as_str()));
+        context.runbook.insert(
+            "rto".into(),
+            runbook
+                .rto
+                .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
+        );
+        context.runbook.insert(
+            "rpo".into(),
+            runbook
+                .rpo
+                .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
+        );
+        let mut exports = Vec::new();
+        for (name, resolution) in resolved {
+            let param = runbook.param(name);
+            match resolution {
+                params::Resolution::Value(value) => {
+                    if param.is_some_and(|param| param.secret) {
+                        self.ui.output.add_secret(&value.text);
+                    }
+                    if let Some(env) = param.and_then(|param| param.env.as_ref()) {
+                        exports.push((env.clone(), value.text.clone()));
+                    }
+                    context.set(name, value.typed.to_template_value());
+                }
+                params::Resolution::Missing => context.set_unknown(name, format!("param {name}")),
+            }
+        }
+        context.env = std::env::vars().collect();
+        context.env.extend(exports.iter().cloned());
+        for var in &runbook.vars {
+            context::reset_placeholder_flag();
+            let value = self.render(&var.value, &context)?;
+            if context::placeholder_rendered() {
+                context.set_unknown(&var.name, format!("var {}", var.name));
+            } else {
+                context.set(&var.name, Value::from(value));
+            }
+        }
+        for variable in &runbook.env {
+            let value = self.render(&variable.value, &context)?;
+            context.env.insert(variable.name.clone(), value.clone());
+            exports.push((variable.name.clone(), value));
+        }
+        Ok((context, exports))
+    }
+
+    pub(crate) fn child_context(
+        &self,
+        runbook: &Runbook,
+        parent: &Context,
+        resolved: &[(String, params::Resolution)],
+    ) -> Result<(Context, Vec<(String, String)>), String> {
+        self.prepare(runbook, &parent.run, resolved)
+    }
+}
+
+fn fires(notify: &Notify, status: RunStatus) -> bool {
+    notify.on.iter().any(|event| match event {
+        NotifyEvent::Always => true,
+        NotifyEvent::Success => status == RunStatus::Success,
+        NotifyEvent::Failure => status == RunStatus::Failure,
+        NotifyEvent::Aborted => status == RunStatus::Aborted,
+        NotifyEvent::Interrupted => {
+            matches!(status, RunStatus::Interrupted | RunStatus::Terminated)
+        }
+    })
+}
+
+/// The id a step is known by in approvals, the audit log and summaries.
+pub(crate) fn qualified(frame: &Frame<'_>, id: &str) -> String {
+    format!("{}{id}", frame.path)
+}
+
+pub(crate) fn error_text(error: &minijinja::Error) -> String {
+    let mut text = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    if let Some(line) = error.line() {
+        text.push_str(&format!(" (line {line} of the template)"));
+    }
+    text
+}

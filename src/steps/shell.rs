@@ -1,0 +1,277 @@
+//! Running one shell command: `bash -euo pipefail -c SCRIPT` in its own process group,
+//! stdin from /dev/null, output streamed line by line through the masked write path,
+//! a timeout and interrupts that terminate the whole group (SIGTERM, grace, SIGKILL),
+//! and no process of the group left behind when the step ends.
+
+use crate::engine::signals::Interrupts;
+use crate::ui::output::{LineBuffer, Output, Stream};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::cell::RefCell;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+
+/// How much of a step's stdout `capture` keeps; the rest is streamed but not stored.
+pub const CAPTURE_LIMIT: usize = 1024 * 1024;
+/// How long a command's output pipes may stay open after it exited, held by a
+/// background process, before that process is terminated.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct ShellCommand<'a> {
+    pub shell: &'a str,
+    pub script: &'a str,
+    pub env: &'a [(String, String)],
+    pub workdir: Option<&'a Path>,
+    /// Pass the terminal through: no pipes, no own process group, nothing captured.
+    pub interactive: bool,
+    pub timeout: Option<Duration>,
+    pub capture: bool,
+    /// Grace period between SIGTERM and SIGKILL.
+    pub grace: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    /// Killed by a signal it did not get from us.
+    Signaled(i32),
+    TimedOut,
+    Interrupted,
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    pub ended: Ended,
+    /// Raw stdout, up to `CAPTURE_LIMIT` bytes, when capturing.
+    pub stdout: Vec<u8>,
+    pub truncated: bool,
+    /// Background processes the command left in its group, which were terminated.
+    pub leftovers: bool,
+}
+
+/// The flags that make a shell stop at the first failure, per shell.
+pub fn shell_arguments(shell: &str) -> &'static [&'static str] {
+    let name = Path::new(shell)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or(shell);
+    match name {
+        "bash" | "zsh" => &["-euo", "pipefail", "-c"],
+        "sh" | "dash" | "ash" | "ksh" => &["-eu", "-c"],
+        _ => &["-c"],
+    }
+}
+
+struct Capture {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+pub async fn run(
+    command: &ShellCommand<'_>,
+    output: &Output,
+    interrupts: &Interrupts,
+) -> std::io::Result<Finished> {
+    let mut process = Command::new(command.shell);
+    process
+        .args(shell_arguments(command.shell))
+        .arg(command.script);
+    process.envs(command.env.iter().map(|(name, value)| (name, value)));
+    if let Some(workdir) = command.workdir {
+        process.current_dir(workdir);
+    }
+    if command.interactive {
+        process
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+    } else {
+        // Its own process group: the terminal's Ctrl-C reaches only us, and we can
+        // signal everything the command started at once.
+        process
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    }
+    process.kill_on_drop(true);
+    let seen = interrupts.count();
+    let mut child = process.spawn()?;
+    let group = (!command.interactive)
+        .then(|| child.id().map(|pid| Pid::from_raw(pid as i32)))
+        .flatten();
+
+    let capture = RefCell::new(Capture {
+        bytes: Vec::new(),
+        truncated: false,
+    });
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let reading = async {
+        let capture = command.capture.then_some(&capture);
+        tokio::join!(
+            pump(stdout, Stream::Stdout, output, capture),
+            pump(stderr, Stream::Stderr, output, None)
+        )
+    };
+    let mut reading = std::pin::pin!(reading);
+    let mut reading_done = false;
+
+    let timeout = async {
+        match command.timeout {
+            Some(timeout) => tokio::time::sleep(timeout).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut timeout = std::pin::pin!(timeout);
+    let mut leftovers = false;
+    let ended = loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status?;
+                // Output still flowing after exit means a background process holds the
+                // pipes; give it a moment, then end it with the rest of the group.
+                if !reading_done {
+                    reading_done = tokio::time::timeout(DRAIN_TIMEOUT, &mut reading).await.is_ok();
+                }
+                if let Some(group) = group && group_alive(group) {
+                    leftovers = true;
+                    terminate_group(group, command.grace, interrupts, seen).await;
+                }
+                break ended(status);
+            }
+            _ = &mut reading, if !reading_done => reading_done = true,
+            _ = &mut timeout => {
+                stop(&mut child, group, command.grace, interrupts, seen).await;
+                break Ended::TimedOut;
+            }
+            _ = interrupts.beyond(seen) => {
+                stop(&mut child, group, command.grace, interrupts, seen + 1).await;
+                break Ended::Interrupted;
+            }
+        }
+    };
+    if !reading_done {
+        // The group is gone, so the pipes close; this cannot hang.
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, &mut reading).await;
+    }
+    let capture = capture.replace(Capture {
+        bytes: Vec::new(),
+        truncated: false,
+    });
+    Ok(Finished {
+        ended,
+        stdout: capture.bytes,
+        truncated: capture.truncated,
+        leftovers,
+    })
+}
+
+fn ended(status: ExitStatus) -> Ended {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ended::Exited(code),
+        (None, Some(signal)) => Ended::Signaled(signal),
+        (None, None) => Ended::Exited(-1),
+    }
+}
+
+async fn pump(
+    reader: Option<impl AsyncRead + Unpin>,
+    stream: Stream,
+    output: &Output,
+    capture: Option<&RefCell<Capture>>,
+) {
+    let Some(mut reader) = reader else {
+        return;
+    };
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut lines = LineBuffer::new();
+    let masker = output.masker();
+    loop {
+        let read = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let chunk = &buffer[..read];
+        if let Some(capture) = capture {
+            let mut capture = capture.borrow_mut();
+            let room = CAPTURE_LIMIT.saturating_sub(capture.bytes.len());
+            capture.bytes.extend_from_slice(&chunk[..room.min(read)]);
+            capture.truncated |= read > room;
+        }
+        lines.push(chunk, &masker, |bytes| output.child(stream, bytes));
+    }
+    lines.finish(|bytes| output.child(stream, bytes));
+}
+
+/// Ends a running command: SIGTERM to its group, the grace period (cut short by another
+/// signal), then SIGKILL to whatever is left.
+async fn stop(
+    child: &mut Child,
+    group: Option<Pid>,
+    grace: Duration,
+    interrupts: &Interrupts,
+    seen: u32,
+) {
+    match group {
+        Some(group) => {
+            terminate_group(group, grace, interrupts, seen).await;
+        }
+        None => {
+            let _ = child.start_kill();
+        }
+    }
+    let _ = child.wait().await;
+}
+
+async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, seen: u32) {
+    let _ = killpg(group, Signal::SIGTERM);
+    let _ = killpg(group, Signal::SIGCONT);
+    let gone = async {
+        while group_alive(group) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        _ = gone => return,
+        _ = tokio::time::sleep(grace) => {}
+        _ = interrupts.beyond(seen) => {}
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+    while group_alive(group) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Whether any live (non-zombie) process is still in the process group. Zombies are
+/// dead already; they only wait for their parent to reap them.
+pub fn group_alive(group: Pid) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return killpg(group, None).is_ok();
+    };
+    let wanted = group.as_raw();
+    entries.filter_map(Result::ok).any(|entry| {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|name| name.bytes().all(|byte| byte.is_ascii_digit()))
+        else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // Fields after the parenthesised command name: state, ppid, pgrp, ...
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, rest)| rest) else {
+            return false;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|field| field.parse::<i32>().ok());
+        state != "Z" && state != "X" && pgrp == Some(wanted)
+    })
+}

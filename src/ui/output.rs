@@ -1,0 +1,222 @@
+//! The one write path for child output: masked, whole lines at a time (parallel steps
+//! never interleave mid-line), progress bars suspended around it, flushed per chunk so
+//! output is live without a syscall per line.
+
+use crate::mask::Masker;
+use indicatif::MultiProgress;
+use std::cell::RefCell;
+use std::io::Write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+pub struct Output {
+    masker: RefCell<Masker>,
+    secrets: RefCell<Vec<String>>,
+    stdout: RefCell<Box<dyn Write>>,
+    stderr: RefCell<Box<dyn Write>>,
+    /// Bars to suspend while writing, and whether stdout shares their terminal.
+    bars: Option<MultiProgress>,
+    stdout_is_terminal: bool,
+    /// A copy of everything written, masked (the run's log file).
+    log: RefCell<Option<Box<dyn Write>>>,
+}
+
+impl Output {
+    pub fn new(
+        stdout: Box<dyn Write>,
+        stderr: Box<dyn Write>,
+        bars: Option<MultiProgress>,
+        stdout_is_terminal: bool,
+    ) -> Output {
+        Output {
+            masker: RefCell::new(Masker::default()),
+            secrets: RefCell::new(Vec::new()),
+            stdout: RefCell::new(stdout),
+            stderr: RefCell::new(stderr),
+            bars,
+            stdout_is_terminal,
+            log: RefCell::new(None),
+        }
+    }
+
+    pub fn set_masker(&self, masker: Masker) {
+        *self.masker.borrow_mut() = masker;
+    }
+
+    /// Adds a secret learnt during the run (a secret param or input).
+    pub fn add_secret(&self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let mut secrets = self.secrets.borrow_mut();
+        if !secrets.iter().any(|known| known == secret) {
+            secrets.push(secret.to_owned());
+            *self.masker.borrow_mut() = Masker::new(secrets.iter().map(String::as_str));
+        }
+    }
+
+    pub fn masker(&self) -> Masker {
+        self.masker.borrow().clone()
+    }
+
+    pub fn set_log(&self, log: Box<dyn Write>) {
+        *self.log.borrow_mut() = Some(log);
+    }
+
+    /// The longest secret, for callers that split streams into chunks.
+    pub fn mask_overlap(&self) -> usize {
+        self.masker.borrow().longest().saturating_sub(1)
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        self.masker.borrow().mask(text).into_owned()
+    }
+
+    /// Writes complete lines (or a forced partial chunk) of child output.
+    pub fn child(&self, stream: Stream, bytes: &[u8]) {
+        let masker = self.masker.borrow();
+        let masked = masker.mask_bytes(bytes);
+        let write = || {
+            let target = match stream {
+                Stream::Stdout => &self.stdout,
+                Stream::Stderr => &self.stderr,
+            };
+            let mut writer = target.borrow_mut();
+            // A closed stdout (`| head`) must not kill the run: the step goes on and
+            // its output is still in the log.
+            let _ = writer.write_all(&masked);
+            let _ = writer.flush();
+        };
+        match &self.bars {
+            Some(bars) if stream == Stream::Stderr || self.stdout_is_terminal => {
+                bars.suspend(write)
+            }
+            _ => write(),
+        }
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            let _ = log.write_all(&masked);
+        }
+    }
+
+    /// A message of the tool's own to stderr (already masked by the caller if needed).
+    pub fn message(&self, text: &str) {
+        let write = || {
+            let mut writer = self.stderr.borrow_mut();
+            let _ = writer.write_all(text.as_bytes());
+            let _ = writer.flush();
+        };
+        match &self.bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
+        }
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            let _ = log.write_all(console::strip_ansi_codes(text).as_bytes());
+        }
+    }
+
+    /// Results (plans, JSON, summaries in JSON form) to stdout.
+    pub fn result(&self, text: &str) {
+        let mut writer = self.stdout.borrow_mut();
+        let _ = writer.write_all(text.as_bytes());
+        let _ = writer.flush();
+    }
+}
+
+/// Splits a byte stream into complete lines, so that writes never cut a line in two.
+/// A line longer than `MAX_PENDING` is passed on in pieces, keeping back enough bytes to
+/// mask a secret that straddles two pieces.
+pub struct LineBuffer {
+    pending: Vec<u8>,
+}
+
+pub const MAX_PENDING: usize = 64 * 1024;
+
+impl LineBuffer {
+    pub fn new() -> LineBuffer {
+        LineBuffer {
+            pending: Vec::with_capacity(8 * 1024),
+        }
+    }
+
+    /// Feeds a chunk; calls `emit` with the part that can be written now.
+    pub fn push(&mut self, chunk: &[u8], masker: &Masker, mut emit: impl FnMut(&[u8])) {
+        match chunk.iter().rposition(|&byte| byte == b'\n') {
+            Some(last_newline) => {
+                if self.pending.is_empty() {
+                    emit(&chunk[..=last_newline]);
+                } else {
+                    self.pending.extend_from_slice(&chunk[..=last_newline]);
+                    emit(&self.pending);
+                    self.pending.clear();
+                }
+                self.pending.extend_from_slice(&chunk[last_newline + 1..]);
+            }
+            None => self.pending.extend_from_slice(chunk),
+        }
+        if self.pending.len() > MAX_PENDING {
+            let cut = masker.safe_cut(&self.pending);
+            if cut > 0 {
+                emit(&self.pending[..cut]);
+                self.pending.drain(..cut);
+            }
+        }
+    }
+
+    /// The unterminated rest at end of stream, with a newline added.
+    pub fn finish(&mut self, mut emit: impl FnMut(&[u8])) {
+        if !self.pending.is_empty() {
+            self.pending.push(b'\n');
+            emit(&self.pending);
+            self.pending.clear();
+        }
+    }
+}
+
+impl Default for LineBuffer {
+    fn default() -> Self {
+        LineBuffer::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&[u8]], masker: &Masker) -> Vec<Vec<u8>> {
+        let mut buffer = LineBuffer::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buffer.push(chunk, masker, |bytes| out.push(bytes.to_vec()));
+        }
+        buffer.finish(|bytes| out.push(bytes.to_vec()));
+        out
+    }
+
+    #[test]
+    fn emits_only_whole_lines() {
+        let out = feed(&[b"hel", b"lo\nwor", b"ld\n", b"tail"], &Masker::default());
+        assert_eq!(
+            out,
+            vec![b"hello\n".to_vec(), b"world\n".to_vec(), b"tail\n".to_vec()]
+        );
+    }
+
+    #[test]
+    fn long_lines_are_split_without_splitting_a_secret() {
+        let masker = Masker::new(["secret-value"]);
+        let mut big = vec![b'x'; MAX_PENDING - 5];
+        big.extend_from_slice(b"secret-value");
+        big.extend_from_slice(&[b'y'; 100]);
+        let out = feed(&[&big[..MAX_PENDING], &big[MAX_PENDING..]], &masker);
+        assert!(out.len() >= 2);
+        assert_eq!(out.iter().map(Vec::len).sum::<usize>(), big.len() + 1);
+        assert!(
+            out.iter()
+                .any(|piece| piece.windows(12).any(|window| window == b"secret-value"))
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Step progress. On a terminal: one indicatif spinner per running step (`[3/9] name`,
+//! elapsed time, the RTO budget left), replaced by a permanent status line when the step
+//! ends. Elsewhere: plain `==> [3/9] id (name)` / `<== ok 1.2s` lines, nothing redrawn.
+
+use crate::engine::event::StepStatus;
+use crate::ui::style::Styles;
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use std::time::{Duration, Instant};
+
+pub enum Progress {
+    Plain,
+    Bars(MultiProgress),
+    Quiet,
+}
+
+/// A step being shown as running.
+pub struct StepLine {
+    bar: Option<ProgressBar>,
+    label: String,
+    nested: bool,
+    started: Instant,
+}
+
+/// The run's RTO budget, for the live countdown.
+#[derive(Clone, Copy)]
+pub struct Budget {
+    pub started: Instant,
+    pub rto: Duration,
+}
+
+impl Budget {
+    pub fn left(&self) -> String {
+        let used = self.started.elapsed();
+        if used > self.rto {
+            format!("RTO exceeded by {}", short(used - self.rto))
+        } else {
+            format!("RTO {} left", short(self.rto - used))
+        }
+    }
+}
+
+pub fn short(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        crate::runbook::Duration::from_secs(duration.as_secs()).to_string()
+    }
+}
+
+impl Progress {
+    pub fn bars(&self) -> Option<MultiProgress> {
+        match self {
+            Progress::Bars(multi) => Some(multi.clone()),
+            _ => None,
+        }
+    }
+
+    /// Shows a step as started. `counter` is `3/9`; `nested` marks steps inside a
+    /// parallel group or an include.
+    pub fn start(
+        &self,
+        counter: &str,
+        id: &str,
+        name: &str,
+        nested: bool,
+        budget: Option<Budget>,
+        styles: &Styles,
+    ) -> (StepLine, Option<String>) {
+        let label = if name == id {
+            format!("[{counter}] {id}")
+        } else {
+            format!("[{counter}] {id} ({name})")
+        };
+        match self {
+            Progress::Bars(multi) => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                let style =
+                    ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim} {rto:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                        .with_key(
+                            "rto",
+                            move |_: &ProgressState, out: &mut dyn std::fmt::Write| {
+                                if let Some(budget) = budget {
+                                    let _ = write!(out, "· {}", budget.left());
+                                }
+                            },
+                        );
+                bar.set_style(style);
+                bar.set_message(label.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                (
+                    StepLine {
+                        bar: Some(bar),
+                        label,
+                        nested,
+                        started: Instant::now(),
+                    },
+                    None,
+                )
+            }
+            Progress::Plain => {
+                let line = format!("{} {label}\n", styles.step.apply_to("==>"));
+                (
+                    StepLine {
+                        bar: None,
+                        label,
+                        nested,
+                        started: Instant::now(),
+                    },
+                    Some(line),
+                )
+            }
+            Progress::Quiet => (
+                StepLine {
+                    bar: None,
+                    label,
+                    nested,
+                    started: Instant::now(),
+                },
+                None,
+            ),
+        }
+    }
+
+    /// Ends a step's line; returns the text to print (through the output path).
+    pub fn finish(
+        &self,
+        line: StepLine,
+        status: StepStatus,
+        detail: Option<&str>,
+        styles: &Styles,
+    ) -> Option<String> {
+        let elapsed = short(line.started.elapsed());
+        let status_text = match status {
+            StepStatus::Ok => styles.ok.apply_to(status.as_str()).to_string(),
+            StepStatus::Skipped => styles.dim.apply_to(status.as_str()).to_string(),
+            _ => styles.error.apply_to(status.as_str()).to_string(),
+        };
+        let detail = detail
+            .map(|detail| format!(": {detail}"))
+            .unwrap_or_default();
+        match self {
+            Progress::Bars(_) => {
+                if let Some(bar) = line.bar {
+                    bar.finish_and_clear();
+                }
+                let mark = match status {
+                    StepStatus::Ok => styles.ok.apply_to("✓"),
+                    StepStatus::Skipped => styles.dim.apply_to("-"),
+                    _ => styles.error.apply_to("✗"),
+                };
+                Some(format!(
+                    "{mark} {} {status_text} {elapsed}{detail}\n",
+                    line.label
+                ))
+            }
+            Progress::Plain => {
+                let which = if line.nested {
+                    format!(" {}", line.label)
+                } else {
+                    String::new()
+                };
+                Some(format!(
+                    "{} {status_text} {elapsed}{which}{detail}\n",
+                    styles.step.apply_to("<==")
+                ))
+            }
+            Progress::Quiet => match status {
+                StepStatus::Ok | StepStatus::Skipped => None,
+                _ => Some(format!("{} {status_text}{detail}\n", line.label)),
+            },
+        }
+    }
+}
