@@ -41,32 +41,12 @@ impl Context {
     }
 
     pub fn to_value(&self) -> Value {
-        fn map<'a>(entries: impl Iterator<Item = (&'a String, Value)>) -> Value {
-            Value::from_iter(entries.map(|(name, value)| (name.clone(), value)))
-        }
+        // A map Value, not `Value::from_iter` of pairs (which would make a list).
         let mut values: BTreeMap<String, Value> = self.values.clone();
-        values.insert(
-            "steps".into(),
-            map(self.steps.iter().map(|(name, value)| (name, value.clone()))),
-        );
-        values.insert(
-            "run".into(),
-            map(self.run.iter().map(|(name, value)| (name, value.clone()))),
-        );
-        values.insert(
-            "runbook".into(),
-            map(self
-                .runbook
-                .iter()
-                .map(|(name, value)| (name, value.clone()))),
-        );
-        values.insert(
-            "env".into(),
-            map(self
-                .env
-                .iter()
-                .map(|(name, value)| (name, Value::from(value.as_str())))),
-        );
+        values.insert("steps".into(), Value::from(self.steps.clone()));
+        values.insert("run".into(), Value::from(self.run.clone()));
+        values.insert("runbook".into(), Value::from(self.runbook.clone()));
+        values.insert("env".into(), Value::from(self.env.clone()));
         Value::from(values)
     }
 

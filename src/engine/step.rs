@@ -910,7 +910,7 @@ impl Engine<'_> {
         attempts: u32,
         duration: Duration,
     ) {
-        let value = Value::from_iter([
+        let value = Value::from(std::collections::BTreeMap::from([
             ("status", Value::from(status.as_str())),
             (
                 "exit_code",
@@ -918,7 +918,7 @@ impl Engine<'_> {
             ),
             ("attempts", Value::from(attempts)),
             ("duration", Value::from(duration.as_secs_f64())),
-        ]);
+        ]));
         context.set_step(&step.id, value);
     }
 

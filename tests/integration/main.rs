@@ -3,10 +3,13 @@
 
 mod test;
 
+mod dry_run;
 mod fixtures;
 mod help;
 mod list;
 mod lookup;
+mod run;
 mod schema;
 mod show;
+mod signals;
 mod validate;

@@ -65,7 +65,7 @@ impl Test {
         self
     }
 
-    pub fn run(&self) -> Outcome {
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
         command
             .args(&self.args)
@@ -79,6 +79,20 @@ impl Test {
         for (name, value) in &self.env {
             command.env(name, value);
         }
+        command
+    }
+
+    /// Starts the binary without waiting, output piped, for signal tests.
+    pub fn spawn(&self) -> std::process::Child {
+        self.command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runbook binary starts")
+    }
+
+    pub fn run(&self) -> Outcome {
+        let mut command = self.command();
         let started = Instant::now();
         let Output {
             status,

@@ -1,0 +1,165 @@
+//! `run --dry-run`: executes nothing, renders everything, says what it cannot know.
+
+use crate::test::Test;
+
+fn runbook(body: &str) -> String {
+    format!("name: t\ntitle: Test\nkind: test\n{body}")
+}
+
+const BODY: &str = "params:
+  db_name: {default: chatcard}
+  database_url: {secret: true, env: DATABASE_URL, default: postgresql://app:pw-secret-1@db/chatcard}
+steps:
+  - id: check
+    run: touch created-by-check && echo 5
+    probe: true
+    capture: users
+  - id: recreate
+    destructive: true
+    confirm: {message: \"Drop {{ db_name }}?\", type: \"{{ db_name }}\", auto: deny}
+    run: dropdb {{ db_name }} && touch dropped
+  - id: report
+    when: users | int > 0
+    run: echo {{ users }} users in {{ db_name }}
+  - id: assess
+    manual: Look at the dashboard for {{ db_name }}.
+finally:
+  - id: cleanup
+    run: touch cleaned
+";
+
+#[test]
+fn dry_run_executes_nothing_and_prints_the_plan() {
+    let test = Test::new().runbook("t", &runbook(BODY)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--dry-run",
+    ]);
+    let outcome = test.status(0);
+    for file in ["created-by-check", "dropped", "cleaned"] {
+        assert!(
+            !test.path().join(file).exists(),
+            "{file} was created by a dry run"
+        );
+    }
+    assert!(
+        !outcome.stdout.contains("pw-secret-1"),
+        "{}",
+        outcome.stdout
+    );
+    insta::assert_snapshot!("dry-run-plan", outcome.stdout);
+}
+
+#[test]
+fn dry_run_as_json() {
+    let outcome = Test::new()
+        .runbook("t", &runbook(BODY))
+        .args(["run", "t", "--dry-run", "--format", "json"])
+        .status(0);
+    let plan: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("json");
+    assert_eq!(plan["runbook"], "t");
+    assert_eq!(plan["steps"][1]["markers"][0], "destructive");
+    assert_eq!(
+        plan["steps"][1]["command"],
+        "dropdb chatcard && touch dropped"
+    );
+    assert_eq!(plan["steps"][2]["when"]["decided"], "at_run_time");
+    assert_eq!(plan["steps"][2]["when"]["depends_on"][0], "users");
+    assert_eq!(
+        plan["steps"][2]["command"],
+        "echo <capture of check> users in chatcard"
+    );
+    assert_eq!(plan["fidelity"]["steps"], 5);
+    assert_eq!(plan["fidelity"]["manual"], 1);
+    assert_eq!(plan["fidelity"]["run_time"], 1);
+    assert_eq!(plan["params"][1]["value"], "••••••");
+}
+
+#[test]
+fn probe_runs_read_only_steps_so_later_steps_render_real_values() {
+    let test = Test::new().runbook("t", &runbook(BODY)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--dry-run",
+        "--probe",
+    ]);
+    let outcome = test.status(0);
+    assert!(
+        test.path().join("created-by-check").exists(),
+        "the probe did not run"
+    );
+    assert!(!test.path().join("dropped").exists());
+    assert!(
+        outcome.stdout.contains("$ echo 5 users in chatcard"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("when: users | int > 0  → true"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn missing_params_are_placeholders_in_a_dry_run() {
+    let body = "params:\n  backup_file: {type: path}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--dry-run"])
+        .status(0);
+    assert!(
+        outcome.stdout.contains("$ pg_restore <param backup_file>"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("backup_file = <param backup_file>  (not given)"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn every_shipped_runbook_has_a_complete_dry_run() {
+    let names = [
+        "backup-postgres",
+        "backup-postgres-base",
+        "backup-redis",
+        "restore-postgres",
+        "restore-postgres-pitr",
+        "restore-redis",
+        "verify-restore",
+        "nightly-restore-test",
+        "prune-backups",
+        "backup-health-check",
+        "disaster-recovery",
+        "demo",
+    ];
+    for name in names {
+        let outcome = Test::new()
+            .args(["--color", "never", "run", name, "--dry-run"])
+            .run();
+        assert_eq!(outcome.code, 0, "{name}\n{}", outcome.stderr);
+        assert!(
+            outcome.stdout.starts_with(&format!("Plan for {name} — ")),
+            "{name}\n{}",
+            outcome.stdout
+        );
+        assert!(
+            outcome.stdout.contains(" rendered exactly"),
+            "{name}: no fidelity summary"
+        );
+        assert!(
+            !outcome.stdout.contains("rendered at run time)"),
+            "{name}: a template failed to render\n{}",
+            outcome.stdout
+        );
+    }
+}

@@ -1,0 +1,554 @@
+//! `runbook run`: the step loop against real processes.
+
+use crate::test::Test;
+
+fn runbook(body: &str) -> String {
+    format!("name: t\ntitle: Test\nkind: test\n{body}")
+}
+
+/// Live processes whose command line contains `marker`, other than zombies.
+pub fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let state = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
+        let zombie = state
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if cmdline.contains(marker) && !zombie && !cmdline.contains("cargo") {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+#[test]
+fn steps_run_in_order_and_a_failure_stops_the_run_with_exit_1() {
+    let test = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: a\n    run: echo first\n  - id: b\n    run: exit 7\n  - id: c\n    run: touch should-not-exist\n"))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(1);
+    assert_eq!(outcome.stdout, "first\n");
+    assert!(outcome.stderr.contains("==> [2/3] b"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("<== failed"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("exit code 7"), "{}", outcome.stderr);
+    assert!(!test.path().join("should-not-exist").exists());
+}
+
+#[test]
+fn capture_feeds_expect_and_later_steps() {
+    let ok = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: count\n    run: echo '  42  '\n    capture: n\n    expect:\n      - expr: n | int == 42\n  - id: show\n    run: echo got {{ n }} and {{ steps.count.status }}\n"))
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert!(ok.stdout.contains("got 42 and ok"), "{}", ok.stdout);
+    let failed = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: count\n    run: echo 0\n    capture: users\n    expect:\n      - expr: users | int > 0\n        message: the restored database has {{ users }} users\n"))
+        .args(["--color", "never", "run", "t"])
+        .status(1);
+    assert!(
+        failed.stderr.contains("the restored database has 0 users"),
+        "{}",
+        failed.stderr
+    );
+}
+
+#[test]
+fn retries_count_attempts() {
+    let body = "steps:\n  - id: flaky\n    run: |\n      n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count\n      [ $n -ge 3 ]\n    retries: 3\n    retry_delay: 100ms\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--format", "json"]);
+    let outcome = test.status(0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("count"))
+            .expect("count")
+            .trim(),
+        "3"
+    );
+    assert_eq!(
+        outcome.stderr.matches("retrying in 100ms").count(),
+        2,
+        "{}",
+        outcome.stderr
+    );
+    let summary: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("json");
+    assert_eq!(summary["status"], "success");
+
+    let test = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: never\n    run: echo try >> tries; exit 1\n    retries: 2\n"),
+        )
+        .args(["--color", "never", "run", "t"]);
+    test.status(1);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("tries"))
+            .expect("tries")
+            .lines()
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn timeout_kills_the_command_and_all_its_children() {
+    let marker = "1000.4242";
+    let body = format!(
+        "steps:\n  - id: stuck\n    run: (sleep {marker}; echo never) & sleep {marker}\n    timeout: 1s\n"
+    );
+    let outcome = Test::new()
+        .runbook("t", &runbook(&body))
+        .args(["--color", "never", "run", "t", "--kill-grace", "1s"])
+        .status(1);
+    assert!(
+        outcome.stderr.contains("timed out after 1s"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.elapsed < std::time::Duration::from_secs(10),
+        "{:?}",
+        outcome.elapsed
+    );
+    assert_eq!(processes_with(marker), Vec::<String>::new());
+}
+
+#[test]
+fn sigkill_follows_the_grace_period_for_commands_that_ignore_sigterm() {
+    let marker = "1000.5151";
+    let body = format!(
+        "steps:\n  - id: stubborn\n    run: trap '' TERM; sleep {marker} & trap '' TERM; wait\n    timeout: 500ms\n"
+    );
+    let outcome = Test::new()
+        .runbook("t", &runbook(&body))
+        .args(["--color", "never", "run", "t", "--kill-grace", "500ms"])
+        .status(1);
+    assert!(
+        outcome.elapsed < std::time::Duration::from_secs(5),
+        "{:?}",
+        outcome.elapsed
+    );
+    assert_eq!(processes_with(marker), Vec::<String>::new());
+}
+
+#[test]
+fn background_processes_left_by_a_step_are_terminated() {
+    let marker = "1000.6161";
+    let body = format!("steps:\n  - id: leaky\n    run: sleep {marker} >/dev/null 2>&1 &\n");
+    let outcome = Test::new()
+        .runbook("t", &runbook(&body))
+        .args(["--color", "never", "run", "t", "--kill-grace", "1s"])
+        .status(0);
+    assert!(
+        outcome.stderr.contains("left background processes"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(processes_with(marker), Vec::<String>::new());
+}
+
+#[test]
+fn finally_runs_after_a_failure_and_on_failure_before_it() {
+    let body = "steps:\n  - id: a\n    run: exit 1\non_failure:\n  - id: alert\n    run: echo alert >> order\nfinally:\n  - id: cleanup\n    run: echo cleanup {{ run.status }} >> order\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    test.status(1);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("order")).expect("order"),
+        "alert\ncleanup failure\n"
+    );
+}
+
+#[test]
+fn finally_can_use_captures_of_steps_that_never_ran() {
+    let body = "steps:\n  - id: a\n    run: exit 1\n  - id: b\n    run: echo db_123\n    capture: test_db\nfinally:\n  - id: cleanup\n    run: echo dropping [{{ test_db }}] > out\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    test.status(1);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("out")).expect("out"),
+        "dropping []\n"
+    );
+}
+
+#[test]
+fn continue_on_error_goes_on() {
+    let body = "steps:\n  - id: optional\n    run: exit 1\n    continue_on_error: true\n  - id: next\n    run: echo next {{ steps.optional.status }}\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert_eq!(outcome.stdout, "next failed\n");
+}
+
+#[test]
+fn include_passes_params_and_runs_the_child() {
+    let child = "name: child\ntitle: Child\nkind: test\nparams:\n  who: {type: string}\n  times: {type: integer, default: 2}\nsteps:\n  - id: greet\n    run: for i in $(seq {{ times }}); do echo hello {{ who }}; done\n";
+    let parent = runbook(
+        "params:\n  name: {default: world}\nsteps:\n  - id: call\n    include: child\n    with: {who: \"{{ name }}!\"}\n  - id: after\n    run: echo after {{ steps.call.status }}\n",
+    );
+    let outcome = Test::new()
+        .runbook("child", child)
+        .runbook("t", &parent)
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert_eq!(outcome.stdout, "hello world!\nhello world!\nafter ok\n");
+    assert!(outcome.stderr.contains("call/greet"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_failing_include_fails_its_step() {
+    let child = "name: child\ntitle: Child\nkind: test\nsteps:\n  - id: boom\n    run: exit 2\nfinally:\n  - id: child-cleanup\n    run: echo child cleanup\n";
+    let parent =
+        runbook("steps:\n  - id: call\n    include: child\n  - id: never\n    run: echo never\n");
+    let outcome = Test::new()
+        .runbook("child", child)
+        .runbook("t", &parent)
+        .args(["--color", "never", "run", "t"])
+        .status(1);
+    assert_eq!(outcome.stdout, "child cleanup\n");
+    assert!(
+        outcome.stderr.contains("runbook `child` failed"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn parallel_runs_concurrently_and_fails_if_one_fails_letting_siblings_finish() {
+    let body = "steps:\n  - id: group\n    parallel:\n      - {id: slow, run: sleep 0.6 && echo slow > slow-done}\n      - {id: broken, run: sleep 0.1 && exit 4}\n  - id: never\n    run: touch never\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(1);
+    assert!(
+        test.path().join("slow-done").exists(),
+        "sibling was not allowed to finish"
+    );
+    assert!(!test.path().join("never").exists());
+    assert!(
+        outcome.stderr.contains("failed in the group: broken"),
+        "{}",
+        outcome.stderr
+    );
+
+    let concurrent = "steps:\n  - id: group\n    parallel:\n      - {id: one, run: sleep 0.5}\n      - {id: two, run: sleep 0.5}\n      - {id: three, run: sleep 0.5}\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(concurrent))
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert!(
+        outcome.elapsed < std::time::Duration::from_millis(1400),
+        "ran one after another: {:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
+fn notify_hooks_see_the_status_and_summary() {
+    let body = "steps:\n  - id: a\n    run: exit 1\nnotify:\n  - {on: [failure], run: \"echo {{ run.status }}: {{ run.summary }} > notified\"}\n  - {on: [success], run: touch wrong}\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    test.status(1);
+    let notified = std::fs::read_to_string(test.path().join("notified")).expect("notify ran");
+    assert!(
+        notified.starts_with("failure: runbook t failure after"),
+        "{notified}"
+    );
+    assert!(notified.contains("failed: a"), "{notified}");
+    assert!(!test.path().join("wrong").exists());
+}
+
+#[test]
+fn hostile_params_never_execute() {
+    for hostile in [
+        "'; touch PWNED #",
+        "$(touch PWNED)",
+        "`touch PWNED`",
+        "a\ntouch PWNED",
+        "\"; touch PWNED; \"",
+    ] {
+        let body = "params:\n  x: {type: string}\nsteps:\n  - id: a\n    run: echo {{ x }} > seen\n  - id: b\n    run: printf '%s' {{ x }} > exact\n";
+        let test = Test::new()
+            .runbook("t", &runbook(body))
+            .args(["--color", "never", "run", "t", "-p"])
+            .args([format!("x={hostile}")]);
+        test.status(0);
+        assert!(!test.path().join("PWNED").exists(), "{hostile:?} executed");
+        assert_eq!(
+            std::fs::read_to_string(test.path().join("exact")).expect("exact"),
+            hostile
+        );
+    }
+}
+
+#[test]
+fn secrets_are_masked_in_output_and_plans() {
+    let body = "params:\n  password: {secret: true, env: DB_PASSWORD}\nsteps:\n  - id: a\n    run: echo \"connecting with $DB_PASSWORD\"; echo \"$DB_PASSWORD\" >&2\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .env("DB_PASSWORD", "hunter2-very-secret");
+    let outcome = test.args(["--color", "never", "run", "t"]).status(0);
+    assert!(
+        !outcome.stdout.contains("hunter2") && !outcome.stderr.contains("hunter2"),
+        "{}{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains("connecting with ••••••"),
+        "{}",
+        outcome.stdout
+    );
+    let body = "params:\n  password: {secret: true, default: hunter2-very-secret}\nsteps:\n  - id: a\n    run: echo {{ password }}\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--dry-run"])
+        .status(0);
+    assert!(!outcome.stdout.contains("hunter2"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("$ echo ••••••"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn missing_params_are_all_named_and_nothing_runs() {
+    let body = "params:\n  backup_file: {type: path}\n  db_name: {type: string}\n  jobs: {type: integer, default: 4}\nsteps:\n  - id: a\n    run: touch ran\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(2);
+    assert!(
+        outcome.stderr.contains("missing parameter `backup_file`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("missing parameter `db_name`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn bad_and_unknown_params_exit_2() {
+    let body = "params:\n  jobs: {type: integer, default: 4}\n  mode: {choices: [swap, in-place], default: swap}\nsteps:\n  - id: a\n    run: touch ran\n";
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "-p",
+        "jobs=four",
+        "-p",
+        "mode=drop",
+        "-p",
+        "jbos=2",
+    ]);
+    let outcome = test.status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("parameter `jobs`: value `four` is not an integer"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("is not one of: swap, in-place"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("unknown parameter `jbos` (did you mean `jobs`?)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn an_invalid_runbook_runs_nothing() {
+    let test = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: a\n    run: touch ran\n    comfirm: sure\n"),
+        )
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(2);
+    assert!(
+        outcome.stderr.contains("did you mean `confirm`?"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn confirmations_without_a_terminal_need_a_flag() {
+    let body = "params:\n  db_name: {default: chatcard}\nsteps:\n  - id: recreate\n    destructive: true\n    confirm: {message: \"Drop {{ db_name }}?\", type: \"{{ db_name }}\", auto: deny}\n    run: touch dropped\n  - id: tidy\n    confirm: Remove temp files?\n    run: touch tidied\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(3);
+    assert!(
+        outcome
+            .stderr
+            .contains("run with --approve recreate (`--yes` does not approve it)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("dropped").exists());
+
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--yes"]);
+    test.status(3);
+    assert!(
+        !test.path().join("dropped").exists(),
+        "--yes approved an auto: deny step"
+    );
+
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--approve",
+        "recreate",
+    ]);
+    let outcome = test.status(3);
+    assert!(test.path().join("dropped").exists());
+    assert!(
+        outcome.stderr.contains("run with --approve tidy or --yes"),
+        "{}",
+        outcome.stderr
+    );
+
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--approve",
+        "recreate",
+        "--yes",
+    ]);
+    test.status(0);
+    assert!(test.path().join("tidied").exists());
+}
+
+#[test]
+fn manual_steps_unattended_take_inputs_from_p_and_approval_from_approve() {
+    let body = "steps:\n  - id: assess\n    manual: Check the dashboard.\n    input:\n      error_rate: {type: number, prompt: Error rate (%)}\n  - id: report\n    run: echo rate={{ error_rate }}\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let outcome = test
+        .args(["--color", "never", "run", "t", "-p", "error_rate=2.5"])
+        .status(3);
+    assert!(
+        outcome.stderr.contains("--approve assess"),
+        "{}",
+        outcome.stderr
+    );
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args([
+            "--color",
+            "never",
+            "run",
+            "t",
+            "-p",
+            "error_rate=2.5",
+            "--approve",
+            "assess",
+        ])
+        .status(0);
+    assert_eq!(outcome.stdout, "rate=2.5\n");
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args([
+            "--color",
+            "never",
+            "run",
+            "t",
+            "-p",
+            "error_rate=high",
+            "--approve",
+            "assess",
+        ])
+        .status(2);
+    assert!(
+        outcome.stderr.contains("value `high` is not a number"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn guards_stop_a_step_with_their_message() {
+    let body = "params:\n  mode: {default: plain}\nsteps:\n  - id: restore\n    require:\n      - command: test -d /\n      - expr: mode == 'custom'\n        message: only custom-format dumps can be restored\n    run: touch ran\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("guard failed: only custom-format dumps can be restored"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn when_false_skips() {
+    let body = "params:\n  mode: {default: swap}\nsteps:\n  - id: drop\n    when: mode == 'in-place'\n    run: touch dropped\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let outcome = test.status(0);
+    assert!(outcome.stderr.contains("skipped"), "{}", outcome.stderr);
+    assert!(!test.path().join("dropped").exists());
+}
+
+#[test]
+fn env_params_and_workdir_reach_the_command() {
+    let body = "params:\n  url: {env: DATABASE_URL, default: postgresql://x/y}\nenv:\n  PGCONNECT_TIMEOUT: \"10\"\nsteps:\n  - id: a\n    workdir: sub\n    env: {EXTRA: \"{{ url }}-extra\"}\n    run: echo \"$DATABASE_URL $PGCONNECT_TIMEOUT $EXTRA $(basename $PWD)\"\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .file("sub/.keep", "")
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert_eq!(
+        outcome.stdout,
+        "postgresql://x/y 10 postgresql://x/y-extra sub\n"
+    );
+}
+
+#[test]
+fn stdin_is_dev_null() {
+    let outcome = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: a\n    run: cat; echo done\n"),
+        )
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert_eq!(outcome.stdout, "done\n");
+}
