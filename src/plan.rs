@@ -152,13 +152,13 @@ impl Plan {
         if !self.params.is_empty() {
             let _ = writeln!(out, "\nparams:");
             for param in &self.params {
-                let _ = writeln!(
-                    out,
-                    "  {} = {}  {}",
-                    param.name,
-                    param.value,
-                    styles.dim.apply_to(format!("({})", param.source))
-                );
+                let value = if param.value.is_empty() {
+                    "\"\""
+                } else {
+                    param.value.as_str()
+                };
+                let source = styles.dim.apply_to(format!("({})", param.source));
+                let _ = writeln!(out, "  {} = {value}  {source}", param.name);
             }
         }
         let sections: [(&str, &[PlanStep]); 3] = [
