@@ -125,6 +125,10 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
             _ = signals::listen(trigger) => unreachable_listen(),
         }
     });
+    drop(engine);
+    // A prompt interrupted by Ctrl-C leaves a thread blocked reading the terminal;
+    // don't wait for it.
+    runtime.shutdown_background();
     let result = match outcome {
         Ok(result) => result,
         Err(exit) => return Ok(exit),

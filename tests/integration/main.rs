@@ -12,4 +12,5 @@ mod run;
 mod schema;
 mod show;
 mod signals;
+mod terminal;
 mod validate;

@@ -65,7 +65,7 @@ impl Test {
         self
     }
 
-    fn command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
         command
             .args(&self.args)
@@ -74,8 +74,7 @@ impl Test {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.directory.path())
             .env("XDG_STATE_HOME", self.directory.path().join("state"))
-            .env("TERM", "dumb")
-            .stdin(std::process::Stdio::null());
+            .env("TERM", "dumb");
         for (name, value) in &self.env {
             command.env(name, value);
         }
@@ -85,6 +84,7 @@ impl Test {
     /// Starts the binary without waiting, output piped, for signal tests.
     pub fn spawn(&self) -> std::process::Child {
         self.command()
+            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -93,6 +93,7 @@ impl Test {
 
     pub fn run(&self) -> Outcome {
         let mut command = self.command();
+        command.stdin(std::process::Stdio::null());
         let started = Instant::now();
         let Output {
             status,

@@ -1,0 +1,173 @@
+//! A real terminal, through a pty: confirmations typed by a person, step mode, manual
+//! inputs asked again after a bad answer, prompts for missing params, progress bars.
+
+use crate::test::Test;
+use nix::sys::wait::WaitStatus;
+use rexpect::session::{PtySession, spawn_command};
+
+fn runbook(body: &str) -> String {
+    format!("name: t\ntitle: Test\nkind: test\n{body}")
+}
+
+fn start(test: &Test) -> PtySession {
+    spawn_command(test.command(), Some(20_000)).expect("spawn in a pty")
+}
+
+fn exit_code(session: &mut PtySession) -> i32 {
+    session.exp_eof().expect("runbook ends");
+    match session.process().wait().expect("wait") {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("runbook did not exit normally: {other:?}"),
+    }
+}
+
+const DROP: &str = "params:\n  db_name: {default: chatcard}\nsteps:\n  - id: recreate\n    destructive: true\n    confirm: {message: \"Drop database {{ db_name }}?\", type: \"{{ db_name }}\", auto: deny}\n    run: touch dropped\n";
+
+#[test]
+fn a_typed_confirmation_is_accepted() {
+    let test = Test::new()
+        .runbook("t", &runbook(DROP))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session
+        .exp_string("touch dropped")
+        .expect("shows the command");
+    session
+        .exp_string("Drop database chatcard?")
+        .expect("shows the message");
+    session
+        .exp_string("Type chatcard to confirm")
+        .expect("asks to type");
+    session.send_line("chatcard").expect("answer");
+    assert_eq!(exit_code(&mut session), 0);
+    assert!(test.path().join("dropped").exists());
+}
+
+#[test]
+fn a_typed_confirmation_is_rejected_on_anything_else() {
+    let test = Test::new()
+        .runbook("t", &runbook(DROP))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session
+        .exp_string("Type chatcard to confirm")
+        .expect("asks to type");
+    session.send_line("y").expect("answer");
+    session
+        .exp_string("confirmation declined")
+        .expect("says why");
+    assert_eq!(exit_code(&mut session), 3);
+    assert!(!test.path().join("dropped").exists());
+}
+
+#[test]
+fn step_mode_can_skip_a_step() {
+    let body =
+        "steps:\n  - id: first\n    run: touch first\n  - id: second\n    run: touch second\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--step"]);
+    let mut session = start(&test);
+    session
+        .exp_string("[1/2] first (first)")
+        .expect("names the step");
+    session
+        .exp_string("[r]un, [s]kip or [a]bort?")
+        .expect("asks for first");
+    session.send_line("s").expect("skip");
+    session
+        .exp_string("[r]un, [s]kip or [a]bort?")
+        .expect("asks for second");
+    session.send_line("r").expect("run");
+    assert_eq!(exit_code(&mut session), 0);
+    assert!(!test.path().join("first").exists());
+    assert!(test.path().join("second").exists());
+}
+
+#[test]
+fn manual_input_is_asked_again_after_a_bad_value() {
+    let body = "steps:\n  - id: assess\n    manual: Check the error-rate dashboard.\n    input:\n      error_rate: {type: number, prompt: Error rate now (%)}\n  - id: report\n    run: echo rate={{ error_rate }} > rate\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session
+        .exp_string("Check the error-rate dashboard.")
+        .expect("instructions");
+    session
+        .exp_string("Error rate now (%) (number):")
+        .expect("asks");
+    session.send_line("lots").expect("bad answer");
+    session
+        .exp_string("`lots` is not a number; try again")
+        .expect("re-asks");
+    session
+        .exp_string("Error rate now (%) (number):")
+        .expect("asks again");
+    session.send_line("2.5").expect("good answer");
+    session
+        .exp_string("Press Enter when done")
+        .expect("acknowledgement");
+    session.send_line("").expect("enter");
+    assert_eq!(exit_code(&mut session), 0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("rate")).expect("rate"),
+        "rate=2.5\n"
+    );
+}
+
+#[test]
+fn missing_params_are_prompted_for_on_a_terminal() {
+    let body = "params:\n  db_name: {type: string, pattern: '[a-z_]+', prompt: Database to restore}\nsteps:\n  - id: a\n    run: echo {{ db_name }} > chosen\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("Database to restore").expect("asks");
+    session.send_line("Bad-Name").expect("bad");
+    session.exp_string("try again").expect("re-asks");
+    session.send_line("chatcard").expect("good");
+    assert_eq!(exit_code(&mut session), 0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("chosen")).expect("chosen"),
+        "chatcard\n"
+    );
+}
+
+#[test]
+fn progress_bars_on_a_terminal_end_with_status_lines() {
+    let body = "rto: 4h\nsteps:\n  - id: slow\n    name: Wait a moment\n    run: sleep 0.5; echo output line\n  - id: quick\n    run: 'true'\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .env("TERM", "xterm-256color")
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("RTO 3h59m").expect("live RTO budget");
+    session.exp_string("output line").expect("child output");
+    session
+        .exp_string("[1/2] slow (Wait a moment) ok")
+        .expect("status line");
+    session
+        .exp_string("[2/2] quick ok")
+        .expect("second status line");
+    session
+        .exp_string("RTO 4h:")
+        .expect("summary with the RTO used");
+    assert_eq!(exit_code(&mut session), 0);
+}
+
+#[test]
+fn ctrl_c_at_a_prompt_interrupts_and_still_runs_finally() {
+    let body = format!("{DROP}finally:\n  - id: cleanup\n    run: touch cleaned\n");
+    let test = Test::new()
+        .runbook("t", &runbook(&body))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session
+        .exp_string("Type chatcard to confirm")
+        .expect("asks to type");
+    session.send_control('c').expect("ctrl-c");
+    assert_eq!(exit_code(&mut session), 130);
+    assert!(test.path().join("cleaned").exists(), "finally did not run");
+    assert!(!test.path().join("dropped").exists());
+}
