@@ -244,6 +244,7 @@ impl Engine<'_> {
             runbook,
             exports,
             path: format!("{}{}/", frame.path, step.id),
+            counter: String::new(),
             depth: frame.depth + 1,
             directory: frame.directory.clone(),
             probes: frame.probes && step.probe,

@@ -66,6 +66,8 @@ pub(crate) struct Frame<'r> {
     pub exports: Vec<(String, String)>,
     /// `include-step/` chain, for `--approve parent/child` and display.
     pub path: String,
+    /// The including step's counter (`11/20 › `), so nested steps show where they are.
+    pub counter: String,
     pub depth: usize,
     pub directory: Option<PathBuf>,
     /// Whether `probe: true` steps may run in a dry-run: at the top level, and inside an
@@ -136,6 +138,7 @@ impl<'a> Engine<'a> {
             runbook,
             exports,
             path: String::new(),
+            counter: String::new(),
             depth: 0,
             directory,
             probes: true,
@@ -254,7 +257,7 @@ impl<'a> Engine<'a> {
                 self.skip(frame, step, "interrupted during finally");
                 continue;
             }
-            let counter = format!("E{}/{total}", index + 1);
+            let counter = format!("{}E{}/{total}", frame.counter, index + 1);
             let result = if let Some(plan) = plan.as_deref_mut() {
                 plan.push(
                     self.describe(frame, step, context, &format!("E{}", index + 1))
@@ -294,7 +297,7 @@ impl<'a> Engine<'a> {
                 }
                 continue;
             }
-            let counter = format!("{label}{}/{total}", index + 1);
+            let counter = format!("{}{label}{}/{total}", frame.counter, index + 1);
             match self.step(frame, step, context, &counter).await {
                 Flow::Continue => {}
                 Flow::Failed if step.continue_on_error => {}

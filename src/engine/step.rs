@@ -86,7 +86,7 @@ impl Engine<'_> {
                 Ok(false) => {
                     let (line, text) = self.ui.progress.start(
                         counter,
-                        &step.id,
+                        &id,
                         &name,
                         frame.depth > 0,
                         self.budget,
@@ -133,7 +133,7 @@ impl Engine<'_> {
 
         let (line, text) = self.ui.progress.start(
             counter,
-            &step.id,
+            &id,
             &name,
             frame.depth > 0,
             self.budget,
@@ -142,7 +142,7 @@ impl Engine<'_> {
         if let Some(text) = text {
             self.ui.message(&text);
         }
-        let outcome = self.guarded(frame, step, context, &id).await;
+        let outcome = self.guarded(frame, step, context, &id, counter).await;
         self.finish(frame, step, context, outcome, started, Some(line))
     }
 
@@ -153,6 +153,7 @@ impl Engine<'_> {
         step: &Step,
         context: &mut Context,
         id: &str,
+        counter: &str,
     ) -> Outcome {
         for guard in &step.require {
             if let Some(outcome) = self.check_guard(frame, step, guard, context, id).await {
@@ -185,7 +186,8 @@ impl Engine<'_> {
                 input,
             } => self.manual(step, context, id, instructions, input).await,
             Action::Include { runbook, with, .. } => {
-                self.include(frame, step, context, runbook, with).await
+                self.include(frame, step, context, runbook, with, counter)
+                    .await
             }
             Action::Parallel(children) => self.parallel(frame, step, context, children).await,
         }
@@ -738,6 +740,7 @@ impl Engine<'_> {
         context: &Context,
         name: &str,
         with: &[(String, crate::runbook::Located)],
+        counter: &str,
     ) -> Outcome {
         let Some(runbook) = self.library.get(name) else {
             return Outcome::failed(format!("included runbook `{name}` was not loaded"));
@@ -775,6 +778,7 @@ impl Engine<'_> {
             runbook,
             exports,
             path: format!("{}{}/", frame.path, step.id),
+            counter: format!("{counter} › "),
             depth: frame.depth + 1,
             directory: frame.directory.clone(),
             probes: false,

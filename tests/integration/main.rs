@@ -3,6 +3,7 @@
 
 mod test;
 
+mod demo;
 mod dry_run;
 mod fixtures;
 mod help;

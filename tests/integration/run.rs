@@ -552,3 +552,37 @@ fn stdin_is_dev_null() {
         .status(0);
     assert_eq!(outcome.stdout, "done\n");
 }
+
+#[test]
+fn a_huge_capture_is_truncated_and_says_so() {
+    let body = "steps:\n  - id: big\n    run: head -c 3000000 /dev/zero | tr '\\0' 'x'; echo\n    capture: blob\n  - id: size\n    run: echo {{ blob | length }}\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert!(
+        outcome
+            .stderr
+            .contains("capture `blob` kept only the first 1024 KiB"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stdout.ends_with("1048576\n"),
+        "{}",
+        &outcome.stdout[outcome.stdout.len().saturating_sub(100)..]
+    );
+    assert_eq!(outcome.stdout.len(), 3_000_001 + "1048576\n".len());
+}
+
+#[test]
+fn a_secret_split_across_reads_of_a_long_line_is_still_masked() {
+    let body = "params:\n  token: {secret: true, env: TOKEN}\nsteps:\n  - id: a\n    run: head -c 65530 /dev/zero | tr '\\0' 'x'; printf '%s' \"$TOKEN\"; head -c 70000 /dev/zero | tr '\\0' 'y'; echo\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .env("TOKEN", "abcdefghij-secret-token")
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+    assert!(!outcome.stdout.contains("secret-token"), "secret leaked");
+    assert!(outcome.stdout.contains("x••••••y"));
+}

@@ -171,3 +171,19 @@ fn ctrl_c_at_a_prompt_interrupts_and_still_runs_finally() {
     assert!(test.path().join("cleaned").exists(), "finally did not run");
     assert!(!test.path().join("dropped").exists());
 }
+
+#[test]
+fn an_interactive_step_gets_the_terminal() {
+    let body = "steps:\n  - id: ask\n    interactive: true\n    run: read -r -p 'your name? ' name; echo \"hi $name\" > greeting\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("your name?").expect("the command asks");
+    session.send_line("ops").expect("answer");
+    assert_eq!(exit_code(&mut session), 0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("greeting")).expect("greeting"),
+        "hi ops\n"
+    );
+}
