@@ -6,7 +6,7 @@
 use crate::runbook::Duration;
 use crate::runbook::param::normalize_datetime;
 use chrono::{DateTime, TimeZone, Utc};
-use minijinja::value::{Enumerator, Object, Value};
+use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -103,7 +103,11 @@ impl Templates {
             }
         });
         env.set_formatter(|out, state, value| {
-            if let Some(unknown) = value.downcast_object_ref::<Unknown>() {
+            if value.kind() == ValueKind::Bool {
+                // `true`/`false`, as the shell spells them, not Python's `True`.
+                out.write_str(if value.is_true() { "true" } else { "false" })
+                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
+            } else if let Some(unknown) = value.downcast_object_ref::<Unknown>() {
                 // A placeholder is shown as is: quoting `<capture of x>` would suggest
                 // it is the value.
                 out.write_str(&unknown.rendered())
@@ -364,6 +368,19 @@ mod tests {
         ] {
             assert!(!is_command(path), "{path}");
         }
+    }
+
+    #[test]
+    fn booleans_render_as_the_shell_spells_them() {
+        let templates = Templates::new(fixed_clock());
+        let rendered = templates
+            .render(
+                "steps[0].run",
+                "if {{ a }}; then echo {{ b }}; fi",
+                &context! { a => true, b => false },
+            )
+            .expect("renders");
+        assert_eq!(rendered, "if true; then echo false; fi");
     }
 
     #[test]
