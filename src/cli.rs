@@ -28,6 +28,9 @@ pub struct GlobalArgs {
     /// Also look for runbooks in DIR (repeatable; searched before RUNBOOK_PATH)
     #[arg(long = "dir", value_name = "DIR", global = true)]
     pub dirs: Vec<PathBuf>,
+    /// Where run records are written and read [default: $XDG_STATE_HOME/runbook/audit]
+    #[arg(long, value_name = "DIR", env = "RUNBOOK_AUDIT_DIR", global = true)]
+    pub audit_dir: Option<PathBuf>,
     /// When to use colour (NO_COLOR is honoured by `auto`)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
@@ -89,6 +92,13 @@ pub enum Command {
     },
     /// Execute a runbook (or preview it with --dry-run)
     Run(RunArgs),
+    /// Continue a failed, interrupted or killed run after its last successful step
+    Resume(ResumeArgs),
+    /// Inspect and verify run records
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the JSON Schema of the runbook format (the same as schemas/runbook.schema.json)
     Schema,
     /// Print a shell completion script
@@ -103,15 +113,33 @@ pub struct RunArgs {
     /// Runbook name or path to a .yaml file
     #[arg(value_name = "NAME|PATH")]
     pub runbook: String,
-    /// Set a parameter, or answer a manual step's input (repeatable)
-    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
     /// Execute nothing: print the plan, fully rendered, secrets masked
     #[arg(long)]
     pub dry_run: bool,
     /// With --dry-run: also run the steps marked `probe: true` (read-only) so later steps render with real values
     #[arg(long, requires = "dry_run")]
     pub probe: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run to continue (`runbook audit list` shows run ids)
+    pub run_id: String,
+    /// Resume even though the runbook changed since that run
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+/// Options shared by `run` and `resume`.
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// Set a parameter, or answer a manual step's input (repeatable)
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
     /// Approve confirmations whose policy allows it (`auto: allow`, the default)
     #[arg(long)]
     pub yes: bool,
@@ -130,6 +158,36 @@ pub struct RunArgs {
     /// Time between SIGTERM and SIGKILL when a command times out or is interrupted
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub kill_grace: crate::runbook::Duration,
+    /// Write Prometheus text-format metrics of the run to PATH at the end (atomically)
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// Who is running this, recorded in the audit log
+    #[arg(long, value_name = "TEXT", env = "RUNBOOK_OPERATOR")]
+    pub operator: Option<String>,
+    /// Why, recorded in the audit log (an incident or change id)
+    #[arg(long, value_name = "TEXT", env = "RUNBOOK_REASON")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List recorded runs: when, runbook, who, mode, status, duration
+    List {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Show one run's record as a timeline
+    Show {
+        /// The run id
+        run_id: String,
+    },
+    /// Check records for tampering: exit 0 when intact, 1 naming the first bad line (all records when none given)
+    Verify {
+        /// Run ids or record files
+        #[arg(value_name = "RUN_ID|FILE")]
+        records: Vec<String>,
+    },
 }
 
 fn parse_duration(text: &str) -> Result<crate::runbook::Duration, String> {

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 pub struct Config {
     pub catalog: Catalog,
+    /// Where run records go: `--audit-dir`, `RUNBOOK_AUDIT_DIR`, or the state directory.
+    pub audit_directory: PathBuf,
     /// Styles for stdout (results) and stderr (conversation), decided separately.
     pub stdout_styles: Styles,
     pub stderr_styles: Styles,
@@ -32,6 +34,10 @@ impl Config {
         };
         Config {
             catalog: Catalog::new(directories, true),
+            audit_directory: args
+                .audit_dir
+                .clone()
+                .unwrap_or_else(crate::audit::default_directory),
             stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
             stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
             quiet: args.quiet,

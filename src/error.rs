@@ -12,12 +12,21 @@ pub enum Error {
     Invalid { errors: usize },
     /// Writing results failed (e.g. stdout closed).
     Output(std::io::Error),
+    /// The audit log cannot be written or read.
+    Audit(crate::audit::AuditError),
+    /// A run cannot be resumed.
+    Resume {
+        message: String,
+        help: Option<String>,
+    },
 }
 
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Source(_) | Error::Invalid { .. } => Exit::Invalid,
+            Error::Source(_) | Error::Invalid { .. } | Error::Audit(_) | Error::Resume { .. } => {
+                Exit::Invalid
+            }
             Error::Output(_) => Exit::Failure,
         }
     }
@@ -25,6 +34,8 @@ impl Error {
     pub fn help(&self) -> Option<String> {
         match self {
             Error::Source(error) => error.help(),
+            Error::Audit(error) => error.help(),
+            Error::Resume { help, .. } => help.clone(),
             Error::Invalid { .. } | Error::Output(_) => None,
         }
     }
@@ -40,6 +51,8 @@ impl fmt::Display for Error {
                 if *errors == 1 { "" } else { "s" }
             ),
             Error::Output(error) => write!(f, "cannot write output: {error}"),
+            Error::Audit(error) => write!(f, "{error}"),
+            Error::Resume { message, .. } => write!(f, "cannot resume: {message}"),
         }
     }
 }

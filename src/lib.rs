@@ -2,6 +2,7 @@
 //! log. The data flow reads off the module list: `cli` → `config` → `load` (find, parse,
 //! check, build, analyse) → `runbook` (the model) → `template` → commands.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -9,7 +10,9 @@ pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod load;
+pub mod lock;
 pub mod mask;
+pub mod metrics;
 pub mod plan;
 pub mod runbook;
 pub mod schema;

@@ -1,6 +1,7 @@
 //! One module per subcommand; `dispatch` picks one. Commands print results to stdout and
 //! the conversation to stderr, and return how the process should exit.
 
+mod audit;
 mod list;
 mod run;
 mod show;
@@ -22,6 +23,8 @@ pub fn dispatch(command: &Command, config: &Config) -> Result<Exit, Error> {
             format,
         } => validate::validate(config, runbooks, *strict, *format),
         Command::Run(args) => run::run(config, args),
+        Command::Resume(args) => run::resume(config, args),
+        Command::Audit { command } => audit::audit(config, command),
         Command::Schema => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(crate::schema::schema_json().as_bytes())?;

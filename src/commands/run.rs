@@ -1,36 +1,177 @@
-//! `runbook run`: validate the runbook and everything it includes, resolve every
-//! parameter (all problems reported at once, exit 2, nothing run), then hand the plan to
-//! the engine on a single-threaded runtime that also listens for signals.
+//! `runbook run` and `runbook resume`: validate the runbook and everything it includes,
+//! resolve every parameter (all problems at once, exit 2, nothing run), take the
+//! runbook's locks, open the audit record, then hand over to the engine on a
+//! single-threaded runtime that also listens for signals.
 
-use crate::cli::{OutputFormat, RunArgs};
+use crate::audit::record::Record;
+use crate::audit::writer::AuditWriter;
+use crate::audit::{self, sha256_hex};
+use crate::cli::{OutputFormat, ResumeArgs, RunArgs, RunFlags};
 use crate::config::Config;
 use crate::engine::context::Context;
-use crate::engine::event::{Memory, RunStatus, StepStatus};
+use crate::engine::event::{RunStatus, StepStatus};
 use crate::engine::params::{self, ParamProblem, Resolution};
 use crate::engine::{Engine, Library, RunOptions, RunResult, signals};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::{Loaded, Loader};
+use crate::lock::{self, Holder};
 use crate::runbook::{Action, Param, Runbook};
 use crate::template::{Templates, system_clock};
-use crate::ui::Ui;
 use crate::ui::output::Output;
 use crate::ui::progress::{Progress, short};
 use crate::ui::prompt::{NoAnswer, Prompter};
+use crate::ui::{self, Ui};
 use minijinja::value::Value;
+use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+
+/// What is being launched: a fresh run, or the continuation of an earlier one.
+struct Launch<'a> {
+    flags: &'a RunFlags,
+    dry_run: bool,
+    probe: bool,
+    prior: Option<Prior>,
+}
 
 pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
     let mut loader = Loader::new(&config.catalog, &templates);
     let loaded = loader.load_argument(&args.runbook)?;
+    let launch = Launch {
+        flags: &args.flags,
+        dry_run: args.dry_run,
+        probe: args.probe,
+        prior: None,
+    };
+    start(config, &templates, &mut loader, loaded, launch)
+}
+
+pub fn resume(config: &Config, args: &ResumeArgs) -> Result<Exit, Error> {
+    let directory = config.audit_directory.clone();
+    let path = audit::find_record(&directory, &args.run_id).map_err(Error::Audit)?;
+    let record = Record::read(&path).map_err(|error| {
+        Error::Audit(audit::AuditError::Io {
+            path: path.clone(),
+            error,
+        })
+    })?;
+    let prior = Prior::from_record(&record).ok_or_else(|| Error::Resume {
+        message: format!("the record {} has no run_started event", path.display()),
+        help: None,
+    })?;
+    if prior.mode == "dry-run" {
+        return Err(Error::Resume {
+            message: format!(
+                "run {} was a dry-run; there is nothing to resume",
+                prior.run_id
+            ),
+            help: Some(format!(
+                "start it for real with `runbook run {}`",
+                prior.runbook
+            )),
+        });
+    }
+    // A run is continued once; a later resume continues the latest link of the chain.
+    if let Some(successor) = audit::record_files(&directory)
+        .iter()
+        .filter_map(|path| Record::read(path).ok())
+        .find(|record| {
+            record.started().and_then(|entry| entry.text("resumes")) == Some(prior.run_id.as_str())
+        })
+    {
+        return Err(Error::Resume {
+            message: format!(
+                "run {} was already resumed by run {} ({})",
+                prior.run_id,
+                successor.run_id,
+                successor.status()
+            ),
+            help: Some(format!(
+                "resume run {} instead, if it did not finish",
+                successor.run_id
+            )),
+        });
+    }
+    if prior.status == "success" {
+        return Err(Error::Resume {
+            message: format!(
+                "run {} finished successfully; there is nothing to resume",
+                prior.run_id
+            ),
+            help: None,
+        });
+    }
+    tracing::debug!(running = ?prior.running, pid = prior.pid, "resume: the interrupted run");
+    if prior.pid != 0 && process_is_runbook(prior.pid) {
+        return Err(Error::Resume {
+            message: format!("run {} is still going (pid {})", prior.run_id, prior.pid),
+            help: Some(
+                "wait for it to end, or stop it (Ctrl-C or `kill` lets it run its `finally`)"
+                    .to_owned(),
+            ),
+        });
+    }
+    if let Some((step, pgid)) = &prior.running {
+        if crate::steps::shell::group_alive(nix::unistd::Pid::from_raw(*pgid as i32)) {
+            return Err(Error::Resume {
+                message: format!(
+                    "step `{step}` of run {} is still running (process group {pgid})",
+                    prior.run_id
+                ),
+                help: Some(format!(
+                    "a resumed run must not race the old one: stop it first (`kill -TERM -- -{pgid}`)"
+                )),
+            });
+        }
+    }
+    let templates = Templates::new(system_clock());
+    let mut loader = Loader::new(&config.catalog, &templates);
+    let argument = match prior.source.strip_prefix("embedded:") {
+        Some(_) => prior.runbook.clone(),
+        None if Path::new(&prior.source).is_file() => prior.source.clone(),
+        None => prior.runbook.clone(),
+    };
+    let loaded = loader.load_argument(&argument)?;
+    let current = sha256_hex(loaded.source.text.as_bytes());
+    if current != prior.sha256 && !args.force {
+        return Err(Error::Resume {
+            message: format!(
+                "runbook `{}` changed since run {} ({} now, {} then)",
+                prior.runbook,
+                prior.run_id,
+                &current[..12],
+                &prior.sha256[..prior.sha256.len().min(12)]
+            ),
+            help: Some("check the change, then resume with --force, or start a new run".to_owned()),
+        });
+    }
+    let launch = Launch {
+        flags: &args.flags,
+        dry_run: false,
+        probe: false,
+        prior: Some(prior),
+    };
+    start(config, &templates, &mut loader, loaded, launch)
+}
+
+fn start(
+    config: &Config,
+    templates: &Templates,
+    loader: &mut Loader,
+    loaded: Loaded,
+    launch: Launch,
+) -> Result<Exit, Error> {
+    let flags = launch.flags;
     let styles = &config.stderr_styles;
-    let mut stderr = std::io::stderr().lock();
-    for diagnostic in &loaded.diagnostics {
-        write!(stderr, "{}", diagnostic.render(styles))?;
-        writeln!(stderr)?;
+    {
+        let mut stderr = std::io::stderr().lock();
+        for diagnostic in &loaded.diagnostics {
+            write!(stderr, "{}", diagnostic.render(styles))?;
+            writeln!(stderr)?;
+        }
     }
     let (Some(runbook), 0) = (&loaded.runbook, loaded.error_count()) else {
         return Err(Error::Invalid {
@@ -41,13 +182,12 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
     collect_library(
         runbook,
         loaded.source.directory().as_deref(),
-        &mut loader,
+        loader,
         &mut library,
     );
-    drop(stderr);
 
-    let interactive = !args.non_interactive && std::io::stdin().is_terminal();
-    let given = match params::parse_assignments(&args.params) {
+    let interactive = !flags.non_interactive && std::io::stdin().is_terminal();
+    let mut given = match params::parse_assignments(&flags.params) {
         Ok(given) => given,
         Err(problems) => return report(config, &problems),
     };
@@ -56,6 +196,14 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
         &given,
         &known.iter().map(String::as_str).collect::<Vec<_>>(),
     );
+    // A resumed run keeps the earlier run's (non-secret) values unless overridden.
+    let mut resume_point = None;
+    if let Some(prior) = &launch.prior {
+        for (name, value) in &prior.params {
+            given.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+        resume_point = Some(prior.resume_point(runbook));
+    }
     problems.extend(check_inputs(runbook, &library, &given));
     let (mut resolved, resolve_problems) =
         params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
@@ -69,7 +217,7 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
     let progress = if config.quiet {
         Progress::Quiet
     } else if stderr_is_terminal
-        && !args.dry_run
+        && !launch.dry_run
         && std::env::var("TERM").map_or(true, |term| term != "dumb")
     {
         Progress::Bars(indicatif::MultiProgress::with_draw_target(
@@ -94,70 +242,20 @@ pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
         prompter: Prompter::Terminal,
         interactive,
     };
-    let options = RunOptions {
-        dry_run: args.dry_run,
-        probe: args.probe,
-        yes: args.yes,
-        approve: args.approve.iter().cloned().collect(),
-        step_mode: args.step,
-        given,
-        grace: args.kill_grace.0,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Output)?;
     let (trigger, interrupts) = signals::channel();
-    let mut recorder = Memory::default();
-    let engine = Engine::new(
-        &templates,
-        &ui,
-        &options,
-        interrupts,
-        &library,
-        &mut recorder,
-        runbook.rto.map(|rto| rto.0),
-    );
-    let source = loaded.source.directory();
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            outcome = execute(&engine, runbook, &mut resolved, &loaded, source, interactive) => outcome,
-            _ = signals::listen(trigger) => unreachable_listen(),
-        }
-    });
-    drop(engine);
-    // A prompt interrupted by Ctrl-C leaves a thread blocked reading the terminal;
-    // don't wait for it.
-    runtime.shutdown_background();
-    let result = match outcome {
-        Ok(result) => result,
-        Err(exit) => return Ok(exit),
-    };
-    finish(config, &ui, runbook, &result, args.format);
-    Ok(result.status.exit())
-}
+    runtime.spawn(signals::listen(trigger));
 
-fn unreachable_listen() -> Result<RunResult, Exit> {
-    // The signal listener loops forever; the run always finishes first.
-    Err(Exit::Failure)
-}
-
-/// Prompts for missing params (or reports them), prepares the context, runs.
-async fn execute(
-    engine: &Engine<'_>,
-    runbook: &Runbook,
-    resolved: &mut [(String, Resolution)],
-    loaded: &Loaded,
-    directory: Option<std::path::PathBuf>,
-    interactive: bool,
-) -> Result<RunResult, Exit> {
-    let ui = engine.ui;
-    let missing: Vec<&Param> = resolved
+    // Missing params: asked for on a terminal, otherwise all named at once.
+    let missing: Vec<Param> = resolved
         .iter()
         .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
-        .filter_map(|(name, _)| runbook.param(name))
+        .filter_map(|(name, _)| runbook.param(name).cloned())
         .collect();
-    if !missing.is_empty() && !engine.options.dry_run {
+    if !missing.is_empty() && !launch.dry_run {
         if !interactive {
             let problems: Vec<ParamProblem> = missing
                 .iter()
@@ -166,23 +264,13 @@ async fn execute(
                     env: param.env.clone(),
                 })
                 .collect();
-            let mut text = String::new();
-            for problem in &problems {
-                text.push_str(&format!(
-                    "{}: {problem}\n",
-                    ui.styles.error.apply_to("error")
-                ));
-            }
-            text.push_str(&format!(
-                "{}: nothing was run\n",
-                ui.styles.error.apply_to("error")
-            ));
-            ui.message(&text);
-            return Err(Exit::Invalid);
+            runtime.shutdown_background();
+            return report(config, &problems);
         }
         ui.message(&format!("{} needs:\n", runbook.name));
-        for param in missing {
-            match engine.ask_param(param).await {
+        for param in &missing {
+            let answer = runtime.block_on(ui::ask_param(&ui, &interrupts, param));
+            match answer {
                 Ok((text, typed)) => {
                     for (name, resolution) in resolved.iter_mut() {
                         if name == &param.name {
@@ -194,91 +282,308 @@ async fn execute(
                         }
                     }
                 }
-                Err(NoAnswer::Interrupted) => return Err(RunStatus::Interrupted.exit()),
-                Err(NoAnswer::Closed) => return Err(Exit::Invalid),
+                Err(NoAnswer::Interrupted) => {
+                    runtime.shutdown_background();
+                    return Ok(RunStatus::Interrupted.exit());
+                }
+                Err(NoAnswer::Closed) => {
+                    runtime.shutdown_background();
+                    return Ok(Exit::Invalid);
+                }
             }
         }
     }
-    let run = run_info(engine.options.dry_run);
-    let (context, exports): (Context, Vec<(String, String)>) =
-        match engine.prepare(runbook, &run, resolved) {
-            Ok(prepared) => prepared,
+
+    let run = run_info(launch.dry_run);
+    let run_id = run.get("id").map(ToString::to_string).unwrap_or_default();
+    let started_at = run
+        .get("started_at")
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    // Locks first: a second run must be turned away before it writes anything.
+    let _locks = if launch.dry_run {
+        Vec::new()
+    } else {
+        let mut names: Vec<String> = runbook.lock.iter().cloned().collect();
+        names.extend(
+            library
+                .values()
+                .filter_map(|included| included.lock.clone()),
+        );
+        let holder = Holder {
+            runbook: runbook.name.clone(),
+            run_id: run_id.clone(),
+            user: run.get("user").map(ToString::to_string).unwrap_or_default(),
+            host: run.get("host").map(ToString::to_string).unwrap_or_default(),
+            pid: std::process::id(),
+            started_at: started_at.clone(),
+        };
+        match lock::acquire_all(&audit::state_directory().join("locks"), &names, &holder) {
+            Ok(locks) => locks,
+            Err(error) => {
+                runtime.shutdown_background();
+                let mut stderr = std::io::stderr().lock();
+                writeln!(stderr, "{}: {error}", styles.error.apply_to("error"))?;
+                if let Some(help) = error.help() {
+                    writeln!(
+                        stderr,
+                        "  {} {}: {help}",
+                        styles.dim.apply_to("="),
+                        styles.help.apply_to("help")
+                    )?;
+                }
+                return Ok(match error {
+                    lock::LockError::Held { .. } => Exit::Locked,
+                    lock::LockError::Io { .. } => Exit::Invalid,
+                });
+            }
+        }
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let files = match AuditWriter::create(&config.audit_directory, &stamp, &runbook.name, &run_id) {
+        Ok(files) => files,
+        Err(error) => {
+            runtime.shutdown_background();
+            return Err(Error::Audit(error));
+        }
+    };
+    let mut writer = files.writer;
+    let mode = match (&launch.prior, launch.dry_run) {
+        (Some(_), _) => "resume",
+        (None, true) => "dry-run",
+        (None, false) => "run",
+    };
+    let masked_params: serde_json::Map<String, serde_json::Value> = resolved
+        .iter()
+        .map(|(name, resolution)| {
+            let secret = runbook.param(name).is_some_and(|param| param.secret);
+            let value = match resolution {
+                Resolution::Value(_) if secret => json!(crate::mask::MASK),
+                Resolution::Value(value) => json!(value.text),
+                Resolution::Missing => serde_json::Value::Null,
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    let mut started = serde_json::Map::new();
+    started.insert("runbook".into(), json!(runbook.name));
+    started.insert("title".into(), json!(runbook.title));
+    started.insert("source".into(), json!(loaded.source.display_name()));
+    started.insert(
+        "sha256".into(),
+        json!(sha256_hex(loaded.source.text.as_bytes())),
+    );
+    started.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    started.insert(
+        "user".into(),
+        json!(run.get("user").map(ToString::to_string)),
+    );
+    started.insert(
+        "host".into(),
+        json!(run.get("host").map(ToString::to_string)),
+    );
+    started.insert("pid".into(), json!(std::process::id()));
+    started.insert("operator".into(), json!(flags.operator));
+    started.insert("reason".into(), json!(flags.reason));
+    started.insert("mode".into(), json!(mode));
+    started.insert("params".into(), serde_json::Value::Object(masked_params));
+    started.insert(
+        "rto_seconds".into(),
+        json!(runbook.rto.map(|rto| rto.as_secs())),
+    );
+    if let Some(prior) = &launch.prior {
+        started.insert("resumes".into(), json!(prior.run_id));
+    }
+    if let Err(error) = writer.write("run_started", started) {
+        runtime.shutdown_background();
+        return Err(Error::Audit(error));
+    }
+    ui.output.set_log(Box::new(files.log));
+
+    let options = RunOptions {
+        dry_run: launch.dry_run,
+        probe: launch.probe,
+        yes: flags.yes,
+        approve: flags.approve.iter().cloned().collect(),
+        step_mode: flags.step,
+        given,
+        grace: flags.kill_grace.0,
+        resume: launch
+            .prior
+            .as_ref()
+            .zip(resume_point.as_ref())
+            .map(|(prior, (done, _))| (prior.run_id.clone(), *done)),
+    };
+    let result = {
+        let engine = Engine::new(
+            templates,
+            &ui,
+            &options,
+            interrupts,
+            &library,
+            &mut writer,
+            runbook.rto.map(|rto| rto.0),
+        );
+        let prepared = engine.prepare(runbook, &run, &resolved);
+        match prepared {
+            Ok((mut context, exports)) => {
+                if let (Some(prior), Some((done, _))) = (&launch.prior, &resume_point) {
+                    prior.restore(runbook, *done, &mut context);
+                }
+                if !launch.dry_run {
+                    ui.message(&banner(
+                        &ui,
+                        runbook,
+                        &run_id,
+                        &loaded,
+                        launch.prior.as_ref(),
+                    ));
+                }
+                let mut result = runtime.block_on(engine.run(
+                    runbook,
+                    context,
+                    exports,
+                    loaded.source.directory(),
+                ));
+                if let Some(plan) = result.plan.as_mut() {
+                    plan.params = plan_params(runbook, &resolved);
+                }
+                result
+            }
             Err(error) => {
                 ui.message(&format!(
                     "{}: {}\n",
-                    ui.styles.error.apply_to("error"),
-                    engine.ui.output.mask(&error)
+                    styles.error.apply_to("error"),
+                    ui.output.mask(&error)
                 ));
-                return Err(Exit::Failure);
+                RunResult {
+                    status: RunStatus::Failure,
+                    summary: Vec::new(),
+                    duration: std::time::Duration::ZERO,
+                    plan: None,
+                    message: Some(error),
+                }
             }
+        }
+    };
+    // A prompt interrupted by Ctrl-C leaves a thread blocked reading the terminal;
+    // don't wait for it.
+    runtime.shutdown_background();
+
+    let rto_used = runbook
+        .rto
+        .map(|rto| result.duration.as_secs_f64() / rto.0.as_secs_f64().max(1.0));
+    let mut finished = serde_json::Map::new();
+    finished.insert("status".into(), json!(result.status));
+    finished.insert("exit_code".into(), json!(result.status.exit().code()));
+    finished.insert(
+        "duration_ms".into(),
+        json!(result.duration.as_millis() as u64),
+    );
+    finished.insert(
+        "rto_seconds".into(),
+        json!(runbook.rto.map(|rto| rto.as_secs())),
+    );
+    finished.insert("rto_used".into(), json!(rto_used));
+    if let Err(error) = writer.write("run_finished", finished) {
+        ui.message(&format!("{}: {error}\n", styles.error.apply_to("error")));
+    }
+    finish(config, &ui, runbook, &result, flags.format);
+    if let Some(path) = &flags.metrics_file
+        && !launch.dry_run
+    {
+        let metrics = crate::metrics::RunMetrics {
+            runbook: &runbook.name,
+            status: result.status,
+            ended_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+            duration: result.duration.as_secs_f64(),
+            rto: runbook.rto.map(|rto| rto.as_secs()),
+            steps: &result.summary,
         };
-    if !engine.options.dry_run {
-        let run_id = run.get("id").map(ToString::to_string).unwrap_or_default();
-        let mut banner = format!(
-            "{} {} — {} {}\n",
-            ui.styles.strong.apply_to("runbook"),
-            ui.styles.strong.apply_to(&runbook.name),
-            runbook.title,
-            ui.styles
-                .dim
-                .apply_to(format!("(run {run_id}, {})", loaded.source.display_name()))
-        );
-        if ui.interactive
-            && let Some(description) = &runbook.description
-        {
-            banner.push_str(&format!(
-                "{}\n",
-                ui.styles.dim.apply_to(description.trim_end())
+        if let Err(error) = crate::metrics::write(path, &metrics) {
+            ui.message(&format!(
+                "{}: cannot write metrics to {}: {error}\n",
+                styles.error.apply_to("error"),
+                path.display()
             ));
         }
-        ui.message(&banner);
     }
-    let mut result = engine.run(runbook, context, exports, directory).await;
-    if let Some(plan) = result.plan.as_mut() {
-        plan.params = resolved
-            .iter()
-            .map(|(name, resolution)| {
-                let secret = runbook.param(name).is_some_and(|param| param.secret);
-                match resolution {
-                    Resolution::Value(value) => crate::plan::PlanParam {
-                        name: name.clone(),
-                        value: if secret {
-                            crate::mask::MASK.to_owned()
-                        } else {
-                            value.text.clone()
-                        },
-                        source: match value.source {
-                            params::ValueSource::Given => "given",
-                            params::ValueSource::Environment => "environment",
-                            params::ValueSource::Default => "default",
-                            params::ValueSource::Prompted => "prompted",
-                        },
-                    },
-                    Resolution::Missing => crate::plan::PlanParam {
-                        name: name.clone(),
-                        value: format!("<param {name}>"),
-                        source: "not given",
-                    },
-                }
-            })
-            .collect();
+    Ok(result.status.exit())
+}
+
+fn banner(
+    ui: &Ui,
+    runbook: &Runbook,
+    run_id: &str,
+    loaded: &Loaded,
+    prior: Option<&Prior>,
+) -> String {
+    let resuming = prior
+        .map(|prior| format!(", resuming run {}", prior.run_id))
+        .unwrap_or_default();
+    let mut banner = format!(
+        "{} {} — {} {}\n",
+        ui.styles.strong.apply_to("runbook"),
+        ui.styles.strong.apply_to(&runbook.name),
+        runbook.title,
+        ui.styles.dim.apply_to(format!(
+            "(run {run_id}{resuming}, {})",
+            loaded.source.display_name()
+        ))
+    );
+    if ui.interactive
+        && let Some(description) = &runbook.description
+    {
+        banner.push_str(&format!(
+            "{}\n",
+            ui.styles.dim.apply_to(description.trim_end())
+        ));
     }
-    Ok(result)
+    banner
+}
+
+fn plan_params(
+    runbook: &Runbook,
+    resolved: &[(String, Resolution)],
+) -> Vec<crate::plan::PlanParam> {
+    resolved
+        .iter()
+        .map(|(name, resolution)| {
+            let secret = runbook.param(name).is_some_and(|param| param.secret);
+            match resolution {
+                Resolution::Value(value) => crate::plan::PlanParam {
+                    name: name.clone(),
+                    value: if secret {
+                        crate::mask::MASK.to_owned()
+                    } else {
+                        value.text.clone()
+                    },
+                    source: match value.source {
+                        params::ValueSource::Given => "given",
+                        params::ValueSource::Environment => "environment",
+                        params::ValueSource::Default => "default",
+                        params::ValueSource::Prompted => "prompted",
+                    },
+                },
+                Resolution::Missing => crate::plan::PlanParam {
+                    name: name.clone(),
+                    value: format!("<param {name}>"),
+                    source: "not given",
+                },
+            }
+        })
+        .collect()
 }
 
 /// `run.*` for templates.
 fn run_info(dry_run: bool) -> BTreeMap<String, Value> {
-    use sha2::Digest;
     let now = chrono::Utc::now();
-    let mut hasher = sha2::Sha256::new();
-    hasher.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
-    hasher.update(std::process::id().to_le_bytes());
-    let digest = hasher.finalize();
-    let id: String = digest
-        .iter()
-        .take(6)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let seed = format!(
+        "{}-{}",
+        now.timestamp_nanos_opt().unwrap_or_default(),
+        std::process::id()
+    );
+    let id = sha256_hex(seed.as_bytes())[..12].to_owned();
     let user = std::env::var("USER")
         .ok()
         .or_else(|| {
@@ -319,7 +624,7 @@ fn finish(config: &Config, ui: &Ui, runbook: &Runbook, result: &RunResult, forma
     }
     match format {
         OutputFormat::Json => {
-            let summary = serde_json::json!({
+            let summary = json!({
                 "runbook": runbook.name,
                 "status": result.status,
                 "exit_code": result.status.exit().code(),
@@ -493,4 +798,171 @@ fn check_inputs(
         }
     });
     problems
+}
+
+/// What a run's record says, as far as resuming it needs.
+struct Prior {
+    run_id: String,
+    runbook: String,
+    source: String,
+    sha256: String,
+    mode: String,
+    status: String,
+    /// Non-secret param values of that run.
+    params: BTreeMap<String, String>,
+    /// The last `step_finished` of each main step: status and (masked) capture.
+    finished: BTreeMap<String, (String, Option<String>)>,
+    /// Inputs answered, by name (masked when secret).
+    inputs: BTreeMap<String, String>,
+    /// A step that started a process and never finished: its id and process group.
+    running: Option<(String, u32)>,
+    /// The pid of the `runbook` process that made the record.
+    pid: u32,
+}
+
+impl Prior {
+    fn from_record(record: &Record) -> Option<Prior> {
+        let started = record.started()?;
+        let text = |name: &str| started.text(name).unwrap_or_default().to_owned();
+        let params = started
+            .fields
+            .get("params")
+            .and_then(serde_json::Value::as_object)
+            .map(|params| {
+                params
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        value.as_str().map(|value| (name.clone(), value.to_owned()))
+                    })
+                    .filter(|(_, value)| value != crate::mask::MASK)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut finished = BTreeMap::new();
+        let mut inputs = BTreeMap::new();
+        let mut running: Option<(String, u32)> = None;
+        for entry in &record.entries {
+            let step = entry.text("step_id").unwrap_or_default().to_owned();
+            match entry.event.as_str() {
+                "step_finished" => {
+                    if running.as_ref().is_some_and(|(id, _)| *id == step) {
+                        running = None;
+                    }
+                    let status = entry.text("status").unwrap_or_default().to_owned();
+                    let capture = entry.text("capture").map(str::to_owned);
+                    finished.insert(step, (status, capture));
+                }
+                "process_started" => {
+                    let pgid = entry
+                        .fields
+                        .get("pgid")
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0);
+                    running = Some((step, pgid as u32));
+                }
+                "input" => {
+                    if let Some(name) = entry.text("name") {
+                        inputs.insert(
+                            name.to_owned(),
+                            entry.text("value").unwrap_or_default().to_owned(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(Prior {
+            run_id: record.run_id.clone(),
+            runbook: text("runbook"),
+            source: text("source"),
+            sha256: text("sha256"),
+            mode: text("mode"),
+            status: record.status(),
+            params,
+            finished,
+            inputs,
+            running,
+            pid: started
+                .fields
+                .get("pid")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0) as u32,
+        })
+    }
+
+    /// How many main steps are done (ok or skipped, with a restorable capture), and the
+    /// id of the first one that is not.
+    fn resume_point(&self, runbook: &Runbook) -> (usize, Option<String>) {
+        for (index, step) in runbook.steps.iter().enumerate() {
+            let done = match self.finished.get(&step.id) {
+                Some((status, capture)) => {
+                    (status == "ok" || status == "skipped")
+                        && !(step.capture.is_some()
+                            && status == "ok"
+                            && capture
+                                .as_deref()
+                                .is_none_or(|capture| capture.contains(crate::mask::MASK)))
+                        && !self.secret_input(step)
+                }
+                None => false,
+            };
+            if !done {
+                return (index, Some(step.id.clone()));
+            }
+        }
+        (runbook.steps.len(), None)
+    }
+
+    /// A manual step whose secret input was masked in the record must be asked again,
+    /// so it is not counted as done.
+    fn secret_input(&self, step: &crate::runbook::Step) -> bool {
+        match &step.action {
+            Action::Manual { input, .. } => input.iter().any(|param| param.secret),
+            _ => false,
+        }
+    }
+
+    /// Puts the captures, inputs and step results of the done steps back in the context.
+    fn restore(&self, runbook: &Runbook, done: usize, context: &mut Context) {
+        for step in runbook.steps.iter().take(done) {
+            let Some((status, capture)) = self.finished.get(&step.id) else {
+                continue;
+            };
+            if let (Some(name), Some(value)) = (&step.capture, capture) {
+                context.set(name, Value::from(value.as_str()));
+            }
+            if let Action::Manual { input, .. } = &step.action {
+                for param in input {
+                    if let Some(value) = self.inputs.get(&param.name)
+                        && let Ok(typed) = param.check(value)
+                    {
+                        context.set(&param.name, typed.to_template_value());
+                    }
+                }
+            }
+            context.set_step(
+                &step.id,
+                Value::from(BTreeMap::from([
+                    ("status", Value::from(status.as_str())),
+                    ("exit_code", Value::from(())),
+                    ("attempts", Value::from(0)),
+                    ("duration", Value::from(0.0)),
+                ])),
+            );
+        }
+    }
+}
+
+/// Whether `pid` is a live `runbook` process (not a zombie, not a reused pid).
+fn process_is_runbook(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let alive = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'));
+    let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let program = command.split(|byte| *byte == 0).next().unwrap_or_default();
+    alive
+        && Path::new(std::str::from_utf8(program).unwrap_or_default())
+            .file_name()
+            .is_some_and(|name| name == "runbook")
 }

@@ -85,6 +85,9 @@ pub enum Event {
         command: Option<String>,
         attempt: u32,
     },
+    /// The step's command started, in process group `pgid`: `resume` checks that an
+    /// interrupted step's processes are gone before running it again.
+    ProcessStarted { step_id: String, pgid: u32 },
     Guard {
         step_id: String,
         check: String,

@@ -35,6 +35,8 @@ pub struct RunOptions {
     /// `-p` values, which also answer manual steps' inputs.
     pub given: BTreeMap<String, String>,
     pub grace: Duration,
+    /// Resuming an earlier run: its id and how many of the main steps it completed.
+    pub resume: Option<(String, usize)>,
 }
 
 /// Included runbooks, loaded and validated before the run, by name.
@@ -287,6 +289,43 @@ impl<'a> Engine<'a> {
         for (index, step) in steps.iter().enumerate() {
             if let Some(status) = self.stop.get() {
                 return Flow::Stop(status);
+            }
+            if let Some((from, done)) = &self.options.resume
+                && frame.depth == 0
+                && label.is_empty()
+                && index < *done
+            {
+                let reason = format!("done in run {from}");
+                self.ui.message(&format!(
+                    "{} [{}/{total}] {} {}\n",
+                    self.ui.styles.dim.apply_to("==>"),
+                    index + 1,
+                    step.id,
+                    self.ui.styles.dim.apply_to(&reason)
+                ));
+                // The restored capture goes into this record too, so a run resumed from
+                // this one can restore it again.
+                let capture = step
+                    .capture
+                    .as_ref()
+                    .and_then(|name| context.values.get(name))
+                    .map(|value| self.mask(&value.to_string()));
+                self.record(Event::StepFinished {
+                    step_id: step.id.clone(),
+                    status: StepStatus::Skipped,
+                    exit_code: None,
+                    attempts: 0,
+                    duration_ms: 0,
+                    capture,
+                    reason: Some(reason.clone()),
+                });
+                self.push_summary(SummaryRow {
+                    id: step.id.clone(),
+                    status: StepStatus::Skipped,
+                    duration_ms: 0,
+                    reason: Some(reason),
+                });
+                continue;
             }
             if let Some(plan) = plan.as_deref_mut() {
                 let number = format!("{label}{}", index + 1);

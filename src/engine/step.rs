@@ -227,6 +227,7 @@ impl Engine<'_> {
                         timeout: step.timeout.map(|timeout| timeout.0),
                         capture: false,
                         grace: self.options.grace,
+                        on_spawn: None,
                     },
                     &self.ui.output,
                     &self.interrupts,
@@ -449,6 +450,12 @@ impl Engine<'_> {
         let shell_name = step.shell.as_deref().unwrap_or(&frame.runbook.shell);
         let attempts_allowed = step.retries.saturating_add(1);
         let mut outcome = Outcome::failed("not run");
+        let record_spawn = |pgid: u32| {
+            self.record(Event::ProcessStarted {
+                step_id: id.to_owned(),
+                pgid,
+            });
+        };
         for attempt in 1..=attempts_allowed {
             if !self.record(Event::StepStarted {
                 step_id: id.to_owned(),
@@ -468,6 +475,7 @@ impl Engine<'_> {
                     timeout: step.timeout.map(|timeout| timeout.0),
                     capture: step.capture.is_some(),
                     grace: self.options.grace,
+                    on_spawn: Some(&record_spawn),
                 },
                 &self.ui.output,
                 &self.interrupts,
@@ -685,52 +693,11 @@ impl Engine<'_> {
         }
     }
 
-    /// Asks for a parameter or input value until it is valid.
     pub(crate) async fn ask_param(
         &self,
         param: &Param,
     ) -> Result<(String, crate::runbook::param::TypedValue), NoAnswer> {
-        loop {
-            let question = param
-                .prompt
-                .clone()
-                .or_else(|| param.description.clone())
-                .unwrap_or_else(|| param.name.clone());
-            let default = param
-                .default
-                .as_ref()
-                .filter(|_| !param.secret)
-                .map(|default| format!(" [{default}]"))
-                .unwrap_or_default();
-            self.ui.message(&format!(
-                "  {} ({}){default}: ",
-                question,
-                param.expectation()
-            ));
-            let answer = self
-                .ui
-                .prompter
-                .line(&self.interrupts, param.secret)
-                .await?;
-            let answer = match (&param.default, answer.is_empty()) {
-                (Some(default), true) => default.clone(),
-                _ => answer,
-            };
-            match param.check(&answer) {
-                Ok(typed) => return Ok((answer, typed)),
-                Err(error) => {
-                    let shown = if param.secret {
-                        crate::mask::MASK.to_owned()
-                    } else {
-                        answer
-                    };
-                    self.ui.message(&format!(
-                        "  {}: `{shown}` {error}; try again\n",
-                        self.ui.styles.error.apply_to("invalid")
-                    ));
-                }
-            }
-        }
+        crate::ui::ask_param(self.ui, &self.interrupts, param).await
     }
 
     async fn include(
@@ -1001,6 +968,7 @@ impl Engine<'_> {
                 timeout: Some(Duration::from_secs(60)),
                 capture: false,
                 grace: self.options.grace,
+                on_spawn: None,
             },
             &self.ui.output,
             &self.interrupts,

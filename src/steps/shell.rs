@@ -31,6 +31,8 @@ pub struct ShellCommand<'a> {
     pub capture: bool,
     /// Grace period between SIGTERM and SIGKILL.
     pub grace: Duration,
+    /// Told the process group id once the command is running.
+    pub on_spawn: Option<&'a dyn Fn(u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +105,9 @@ pub async fn run(
     let group = (!command.interactive)
         .then(|| child.id().map(|pid| Pid::from_raw(pid as i32)))
         .flatten();
+    if let (Some(on_spawn), Some(pid)) = (command.on_spawn, child.id()) {
+        on_spawn(pid);
+    }
 
     let capture = RefCell::new(Capture {
         bytes: Vec::new(),

@@ -5,8 +5,11 @@ pub mod progress;
 pub mod prompt;
 pub mod style;
 
+use crate::engine::signals::Interrupts;
+use crate::runbook::Param;
 use output::Output;
 use progress::Progress;
+use prompt::NoAnswer;
 use prompt::Prompter;
 use style::Styles;
 
@@ -23,5 +26,50 @@ pub struct Ui {
 impl Ui {
     pub fn message(&self, text: &str) {
         self.output.message(text);
+    }
+}
+
+/// Asks for a parameter or input value until it is valid.
+pub async fn ask_param(
+    ui: &Ui,
+    interrupts: &Interrupts,
+    param: &Param,
+) -> Result<(String, crate::runbook::param::TypedValue), NoAnswer> {
+    loop {
+        let question = param
+            .prompt
+            .clone()
+            .or_else(|| param.description.clone())
+            .unwrap_or_else(|| param.name.clone());
+        let default = param
+            .default
+            .as_ref()
+            .filter(|_| !param.secret)
+            .map(|default| format!(" [{default}]"))
+            .unwrap_or_default();
+        ui.message(&format!(
+            "  {} ({}){default}: ",
+            question,
+            param.expectation()
+        ));
+        let answer = ui.prompter.line(interrupts, param.secret).await?;
+        let answer = match (&param.default, answer.is_empty()) {
+            (Some(default), true) => default.clone(),
+            _ => answer,
+        };
+        match param.check(&answer) {
+            Ok(typed) => return Ok((answer, typed)),
+            Err(error) => {
+                let shown = if param.secret {
+                    crate::mask::MASK.to_owned()
+                } else {
+                    answer
+                };
+                ui.message(&format!(
+                    "  {}: `{shown}` {error}; try again\n",
+                    ui.styles.error.apply_to("invalid")
+                ));
+            }
+        }
     }
 }

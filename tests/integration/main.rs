@@ -3,6 +3,7 @@
 
 mod test;
 
+mod audit;
 mod demo;
 mod dry_run;
 mod fixtures;

@@ -1,0 +1,187 @@
+//! `audit verify`: proves a record intact, or names the first line that was edited,
+//! inserted, deleted, reordered or cut. A record without `run_finished` is reported as
+//! incomplete (the run was killed, or is still going), which is not tampering.
+
+use super::{GENESIS, sha256_hex};
+use serde_json::Value;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every line checks out and the run finished.
+    Intact { events: usize },
+    /// Every line checks out, but there is no `run_finished`.
+    Incomplete { events: usize },
+    /// The first bad line (1-based) and what is wrong with it.
+    Tampered { line: usize, problem: Tampering },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tampering {
+    Unreadable,
+    NotJson,
+    /// The line's own hash does not match its content.
+    Edited,
+    /// `prev` does not match the line before: something before it was changed or removed.
+    ChainBroken,
+    /// A sequence number was skipped: lines were deleted before this one.
+    Deleted {
+        expected: u64,
+        found: u64,
+    },
+    /// A sequence number came back or repeated: lines were reordered or inserted.
+    Reordered {
+        expected: u64,
+        found: u64,
+    },
+    /// A different run id than the lines before.
+    ForeignLine,
+    /// The last line is cut off.
+    Truncated,
+    Empty,
+}
+
+impl fmt::Display for Tampering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tampering::Unreadable => write!(f, "cannot be read"),
+            Tampering::NotJson => write!(f, "is not a JSON object: the line was edited"),
+            Tampering::Edited => write!(f, "was edited: its hash does not match its content"),
+            Tampering::ChainBroken => write!(
+                f,
+                "does not follow the line before it (`prev` does not match): a line was edited, inserted or removed before it"
+            ),
+            Tampering::Deleted { expected, found } => {
+                write!(
+                    f,
+                    "has seq {found} where {expected} was expected: lines were deleted before it"
+                )
+            }
+            Tampering::Reordered { expected, found } => {
+                write!(
+                    f,
+                    "has seq {found} where {expected} was expected: lines were reordered or inserted"
+                )
+            }
+            Tampering::ForeignLine => write!(f, "belongs to another run: it was inserted"),
+            Tampering::Truncated => write!(f, "is cut off: the file was truncated"),
+            Tampering::Empty => write!(f, "is missing: the record is empty"),
+        }
+    }
+}
+
+/// The suffix every line ends with: `,"hash":"<64 hex>"}`.
+const HASH_SUFFIX: usize = 9 + 64 + 2;
+
+pub fn verify(path: &Path) -> Verdict {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Verdict::Tampered {
+            line: 1,
+            problem: Tampering::Unreadable,
+        };
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Verdict::Tampered {
+            line: 1,
+            problem: Tampering::NotJson,
+        };
+    };
+    if text.is_empty() {
+        return Verdict::Tampered {
+            line: 1,
+            problem: Tampering::Empty,
+        };
+    }
+    let ends_cleanly = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut prev = GENESIS.to_owned();
+    let mut run_id: Option<String> = None;
+    let mut finished = false;
+    for (index, line) in lines.iter().enumerate() {
+        let number = index + 1;
+        let last = number == lines.len();
+        let tampered = |problem| Verdict::Tampered {
+            line: number,
+            problem,
+        };
+        let parsed: Option<serde_json::Map<String, Value>> =
+            match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(map)) => Some(map),
+                _ => None,
+            };
+        let Some(fields) = parsed else {
+            return tampered(if last && !ends_cleanly {
+                Tampering::Truncated
+            } else {
+                Tampering::NotJson
+            });
+        };
+        if last && !ends_cleanly {
+            return tampered(Tampering::Truncated);
+        }
+        let Some(hash) = fields.get("hash").and_then(Value::as_str) else {
+            return tampered(Tampering::Edited);
+        };
+        if line.len() < HASH_SUFFIX || !line.is_char_boundary(line.len() - HASH_SUFFIX) {
+            return tampered(Tampering::Edited);
+        }
+        let body = format!("{}}}", &line[..line.len() - HASH_SUFFIX]);
+        if sha256_hex(body.as_bytes()) != hash
+            || !line.ends_with(&format!(",\"hash\":\"{hash}\"}}"))
+        {
+            return tampered(Tampering::Edited);
+        }
+        let seq = fields.get("seq").and_then(Value::as_u64).unwrap_or(0);
+        let expected = index as u64 + 1;
+        if seq > expected {
+            // A later line carrying the expected number means lines were swapped, not lost.
+            let swapped = lines[index + 1..].iter().any(|later| {
+                serde_json::from_str::<Value>(later)
+                    .ok()
+                    .and_then(|value| value.get("seq").and_then(Value::as_u64))
+                    == Some(expected)
+            });
+            return tampered(if swapped {
+                Tampering::Reordered {
+                    expected,
+                    found: seq,
+                }
+            } else {
+                Tampering::Deleted {
+                    expected,
+                    found: seq,
+                }
+            });
+        }
+        if seq < expected {
+            return tampered(Tampering::Reordered {
+                expected,
+                found: seq,
+            });
+        }
+        let this_run = fields
+            .get("run_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        match (&run_id, this_run) {
+            (None, Some(id)) => run_id = Some(id),
+            (Some(known), Some(id)) if *known == id => {}
+            _ => return tampered(Tampering::ForeignLine),
+        }
+        if fields.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
+            return tampered(Tampering::ChainBroken);
+        }
+        prev = sha256_hex(line.as_bytes());
+        finished = fields.get("event").and_then(Value::as_str) == Some("run_finished");
+    }
+    if finished {
+        Verdict::Intact {
+            events: lines.len(),
+        }
+    } else {
+        Verdict::Incomplete {
+            events: lines.len(),
+        }
+    }
+}

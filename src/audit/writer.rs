@@ -1,0 +1,130 @@
+//! Writing a run's record. Each line is `{"seq", "ts", "run_id", "event", …fields,
+//! "prev", "hash"}`: `prev` is the sha256 of the previous line as written (zeros for the
+//! first), `hash` the sha256 of the line itself without its `hash` field, so that an
+//! edit to any line — the last one included — shows.
+
+use super::{AuditError, GENESIS, io_error, sha256_hex};
+use crate::engine::event::{Event, RecordError, Recorder};
+use serde_json::{Map, Value};
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub struct AuditWriter {
+    file: File,
+    path: PathBuf,
+    run_id: String,
+    seq: u64,
+    prev: String,
+}
+
+/// A record's files: the JSON Lines record and the masked output log beside it.
+pub struct RecordFiles {
+    pub writer: AuditWriter,
+    pub log: File,
+    pub log_path: PathBuf,
+}
+
+impl AuditWriter {
+    /// Creates `<UTC timestamp>-<runbook>-<run id>.jsonl` and its `.log`, private to the
+    /// user (directory 0700, files 0600).
+    pub fn create(
+        directory: &Path,
+        stamp: &str,
+        runbook: &str,
+        run_id: &str,
+    ) -> Result<RecordFiles, AuditError> {
+        if !directory.is_dir() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(directory)
+                .map_err(io_error(directory))?;
+        }
+        let base = format!("{stamp}-{runbook}-{run_id}");
+        let path = directory.join(format!("{base}.jsonl"));
+        let log_path = directory.join(format!("{base}.log"));
+        let open = |path: &Path| {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(io_error(path))
+        };
+        let file = open(&path)?;
+        let log = open(&log_path)?;
+        Ok(RecordFiles {
+            writer: AuditWriter {
+                file,
+                path,
+                run_id: run_id.to_owned(),
+                seq: 0,
+                prev: GENESIS.to_owned(),
+            },
+            log,
+            log_path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event, durably: written, flushed and fsynced before returning.
+    pub fn write(&mut self, event: &str, fields: Map<String, Value>) -> Result<(), AuditError> {
+        self.seq += 1;
+        let mut line = Map::new();
+        line.insert("seq".into(), Value::from(self.seq));
+        line.insert(
+            "ts".into(),
+            Value::from(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string(),
+            ),
+        );
+        line.insert("run_id".into(), Value::from(self.run_id.as_str()));
+        line.insert("event".into(), Value::from(event));
+        for (name, value) in fields {
+            if !matches!(
+                name.as_str(),
+                "seq" | "ts" | "run_id" | "event" | "prev" | "hash"
+            ) {
+                line.insert(name, value);
+            }
+        }
+        line.insert("prev".into(), Value::from(self.prev.as_str()));
+        let body = serde_json::to_string(&Value::Object(line)).map_err(|error| AuditError::Io {
+            path: self.path.clone(),
+            error: std::io::Error::other(error),
+        })?;
+        let hash = sha256_hex(body.as_bytes());
+        let mut written = body;
+        written.pop();
+        written.push_str(&format!(",\"hash\":\"{hash}\"}}"));
+        self.prev = sha256_hex(written.as_bytes());
+        written.push('\n');
+        self.file
+            .write_all(written.as_bytes())
+            .map_err(io_error(&self.path))?;
+        self.file.flush().map_err(io_error(&self.path))?;
+        self.file.sync_data().map_err(io_error(&self.path))?;
+        Ok(())
+    }
+}
+
+impl Recorder for AuditWriter {
+    fn record(&mut self, event: &Event) -> Result<(), RecordError> {
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(event) else {
+            return Err(RecordError("an event could not be serialised".to_owned()));
+        };
+        let name = fields
+            .remove("event")
+            .and_then(|name| name.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned());
+        self.write(&name, fields)
+            .map_err(|error| RecordError(error.to_string()))
+    }
+}

@@ -1,0 +1,645 @@
+//! The audit log, resume, locks and metrics, against the real binary.
+
+use crate::test::Test;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn runbook(body: &str) -> String {
+    format!("name: t\ntitle: Test\nkind: test\n{body}")
+}
+
+fn audit_dir(test: &Test) -> PathBuf {
+    test.path().join("state/runbook/audit")
+}
+
+fn records(test: &Test) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(audit_dir(test))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.retain(|path| {
+        path.extension()
+            .is_some_and(|extension| extension == "jsonl")
+    });
+    files.sort();
+    files
+}
+
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("record")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect()
+}
+
+fn verify(test: &Test, path: &Path) -> (i32, String) {
+    let outcome = Test::new()
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args([
+            "--color",
+            "never",
+            "audit",
+            "verify",
+            &path.display().to_string(),
+        ])
+        .run();
+    (outcome.code, outcome.stdout)
+}
+
+const SIMPLE: &str = "params:\n  password: {secret: true, env: DB_PASSWORD}\n  db: {default: chatcard}\nsteps:\n  - id: a\n    run: echo \"using $DB_PASSWORD for {{ db }}\"\n    capture: line\n  - id: b\n    run: echo b\n  - id: c\n    run: echo c\n";
+
+#[test]
+fn every_run_leaves_a_private_hash_chained_record() {
+    let test = Test::new()
+        .runbook("t", &runbook(SIMPLE))
+        .env("DB_PASSWORD", "pw-never-stored-9137")
+        .args([
+            "--color",
+            "never",
+            "run",
+            "t",
+            "--operator",
+            "alice",
+            "--reason",
+            "INC-42",
+        ]);
+    test.status(0);
+    let files = records(&test);
+    assert_eq!(files.len(), 1);
+    let name = files[0]
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("name")
+        .to_owned();
+    assert!(name.ends_with(".jsonl") && name.contains("Z-t-"), "{name}");
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&audit_dir(&test)), 0o700);
+    assert_eq!(mode(&files[0]), 0o600);
+    assert_eq!(mode(&files[0].with_extension("log")), 0o600);
+
+    let events = events(&files[0]);
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event["event"].as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert_eq!(kinds.last(), Some(&"run_finished"));
+    assert!(kinds.contains(&"step_started") && kinds.contains(&"step_finished"));
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], index as u64 + 1);
+        assert!(
+            event["ts"]
+                .as_str()
+                .is_some_and(|ts| ts.ends_with('Z') && ts.len() == 24),
+            "{event}"
+        );
+        assert_eq!(event["run_id"], events[0]["run_id"]);
+        assert_eq!(event["prev"].as_str().map(str::len), Some(64));
+    }
+    let started = &events[0];
+    assert_eq!(started["runbook"], "t");
+    assert_eq!(started["mode"], "run");
+    assert_eq!(started["operator"], "alice");
+    assert_eq!(started["reason"], "INC-42");
+    assert_eq!(started["params"]["password"], "••••••");
+    assert_eq!(started["params"]["db"], "chatcard");
+    assert_eq!(started["sha256"].as_str().map(str::len), Some(64));
+    let finished = events.last().expect("last");
+    assert_eq!(finished["status"], "success");
+    assert_eq!(finished["exit_code"], 0);
+    let (code, stdout) = verify(&test, &files[0]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("intact"), "{stdout}");
+}
+
+#[test]
+fn a_secret_never_reaches_the_disk() {
+    let secret = "pw-never-stored-9137";
+    let metrics = "metrics.prom";
+    let test = Test::new()
+        .runbook(
+            "t",
+            &runbook(&format!(
+                "{SIMPLE}  - id: d\n    run: echo \"$DB_PASSWORD\" >&2; exit 1\n"
+            )),
+        )
+        .env("DB_PASSWORD", secret)
+        .args(["--color", "never", "run", "t", "--metrics-file", metrics]);
+    test.status(1);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(audit_dir(&test)).expect("audit dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        assert!(
+            !bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes())
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "record and log");
+    let bytes = std::fs::read(test.path().join(metrics)).expect("metrics");
+    assert!(
+        !bytes
+            .windows(secret.len())
+            .any(|window| window == secret.as_bytes())
+    );
+}
+
+/// A finished record, and the lines of it.
+fn finished_record() -> (Test, PathBuf, Vec<String>) {
+    let test = Test::new()
+        .runbook("t", &runbook(SIMPLE))
+        .env("DB_PASSWORD", "x")
+        .args(["run", "t"]);
+    test.status(0);
+    let path = records(&test).remove(0);
+    let lines = std::fs::read_to_string(&path)
+        .expect("record")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (test, path, lines)
+}
+
+fn rewrite(path: &Path, lines: &[String]) {
+    std::fs::write(
+        path,
+        lines
+            .iter()
+            .map(|line| format!("{line}\n"))
+            .collect::<String>(),
+    )
+    .expect("write");
+}
+
+#[test]
+fn verify_names_the_first_edited_line() {
+    let (test, path, mut lines) = finished_record();
+    lines[3] = lines[3]
+        .replace("\"ok\"", "\"failed\"")
+        .replace("echo b", "echo B");
+    assert_ne!(
+        std::fs::read_to_string(&path).expect("read").lines().nth(3),
+        Some(lines[3].as_str())
+    );
+    rewrite(&path, &lines);
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains(":4: line 4 was edited"), "{stdout}");
+}
+
+#[test]
+fn verify_catches_an_edit_of_the_last_line() {
+    let (test, path, mut lines) = finished_record();
+    let last = lines.len() - 1;
+    lines[last] = lines[last].replace("\"success\"", "\"failure\"");
+    rewrite(&path, &lines);
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("line {} was edited", last + 1)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_names_a_deleted_line() {
+    let (test, path, mut lines) = finished_record();
+    lines.remove(2);
+    rewrite(&path, &lines);
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("line 3 has seq 4 where 3 was expected: lines were deleted"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_names_swapped_lines() {
+    let (test, path, mut lines) = finished_record();
+    lines.swap(3, 4);
+    rewrite(&path, &lines);
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("line 4 has seq 5 where 4 was expected: lines were reordered or inserted"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_catches_a_truncated_file() {
+    let (test, path, _) = finished_record();
+    let bytes = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
+    let line = String::from_utf8_lossy(&bytes[..bytes.len() / 2])
+        .lines()
+        .count();
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("line {line} is cut off")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_run_that_never_finished_is_incomplete_not_tampered() {
+    let (test, path, mut lines) = finished_record();
+    lines.pop();
+    rewrite(&path, &lines);
+    let (code, stdout) = verify(&test, &path);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("incomplete"), "{stdout}");
+}
+
+#[test]
+fn list_and_show_read_the_records() {
+    let test = Test::new()
+        .runbook("t", &runbook(SIMPLE))
+        .env("DB_PASSWORD", "x")
+        .args(["--color", "never", "run", "t", "--operator", "bob"]);
+    test.status(0);
+    Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["--color", "never", "run", "t", "--dry-run"])
+        .status(0);
+    let listed = Test::new()
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["audit", "list", "--format", "json"])
+        .status(0);
+    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+    assert_eq!(rows[0]["status"], "success");
+    assert_eq!(rows[0]["operator"], "bob");
+    assert_eq!(rows[1]["mode"], "dry-run");
+    let run_id = rows[0]["run_id"].as_str().expect("run id");
+    let shown = Test::new()
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["--color", "never", "audit", "show", run_id])
+        .status(0);
+    assert!(
+        shown.stdout.contains(&format!("run {run_id} t — Test")),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("operator bob"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("a ok exit 0"), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("finished: success (exit 0)"),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[test]
+fn an_unwritable_audit_directory_stops_the_run_before_anything_runs() {
+    let test = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: a\n    run: touch ran\n"))
+        .file("not-a-directory", "x")
+        .args([
+            "--color",
+            "never",
+            "--audit-dir",
+            "not-a-directory/audit",
+            "run",
+            "t",
+        ]);
+    let outcome = test.status(2);
+    assert!(
+        outcome.stderr.contains("cannot use the audit log"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("never executed unaudited"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn kill_9_mid_step_then_resume_completes_and_both_records_verify() {
+    let body = "params:\n  db: {default: chatcard}\nsteps:\n  - id: first\n    run: echo first >> log; echo value-1\n    capture: value\n  - id: slow\n    run: |\n      echo slow >> log\n      if [ ! -e resumed ]; then touch resumed; echo started; sleep 1000.3131; fi\n  - id: last\n    run: echo last {{ value }} {{ steps.first.status }} {{ db }} >> log\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let mut child = test
+        .command()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while !test.path().join("resumed").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the slow step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+    let killed = records(&test).remove(0);
+    let run_id = events(&killed)[0]["run_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (code, stdout) = verify(&test, &killed);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("incomplete"), "{stdout}");
+    let resume = || {
+        Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .args(["--color", "never", "resume", &run_id])
+    };
+    // The killed step's processes may outlive a kill -9 (resume refuses to race them:
+    // see `resume_refuses_while_the_interrupted_step_still_runs`); end them.
+    let pgid = events(&killed)
+        .iter()
+        .rev()
+        .find(|event| event["event"] == "process_started")
+        .and_then(|event| event["pgid"].as_i64())
+        .expect("pgid recorded");
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+
+    let outcome = resume().status(0);
+    assert!(
+        outcome.stderr.contains(&format!("done in run {run_id}")),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("log")).expect("log"),
+        "first\nslow\nslow\nlast value-1 ok chatcard\n"
+    );
+    let files = records(&test);
+    assert_eq!(files.len(), 2);
+    let resumed = files
+        .iter()
+        .find(|path| **path != killed)
+        .expect("new record");
+    let new_events = events(resumed);
+    assert_eq!(new_events[0]["mode"], "resume");
+    assert_eq!(new_events[0]["resumes"], run_id.as_str());
+    for path in &files {
+        assert_eq!(verify(&test, path).0, 0);
+    }
+    let again = resume().status(2);
+    assert!(
+        again.stderr.contains("was already resumed by run"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn resume_refuses_a_changed_runbook_unless_forced() {
+    let body = "steps:\n  - id: a\n    run: echo a >> log\n  - id: b\n    run: '[ -e fixed ]'\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    test.status(1);
+    let run_id = events(&records(&test)[0])[0]["run_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    std::fs::write(
+        test.path().join("runbooks/t.yaml"),
+        runbook(&format!("{body}  - id: c\n    run: echo c >> log\n")),
+    )
+    .expect("edit");
+    std::fs::write(test.path().join("fixed"), "").expect("fix");
+    let resume = |force: bool| {
+        let mut args = vec!["--color", "never", "resume", run_id.as_str()];
+        if force {
+            args.push("--force");
+        }
+        Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .args(args)
+    };
+    let refused = resume(false).status(2);
+    assert!(
+        refused.stderr.contains("changed since run"),
+        "{}",
+        refused.stderr
+    );
+    resume(true).status(0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("log")).expect("log"),
+        "a\nc\n"
+    );
+}
+
+#[test]
+fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
+    let body = "lock: chatcard-db\nsteps:\n  - id: hold\n    run: touch holding; sleep 3\n";
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--operator",
+        "first",
+    ]);
+    let mut first = test.spawn();
+    let started = Instant::now();
+    while !test.path().join("holding").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["--color", "never", "run", "t"])
+        .status(4);
+    assert!(
+        second.stderr.contains("lock `chatcard-db` is held by run"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains(&format!("pid {}", first.id())),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("since 20"), "{}", second.stderr);
+    first.kill().expect("kill -9 the holder");
+    first.wait().expect("reaped");
+    // A crashed holder leaves no stale lock.
+    let body_quick = "lock: chatcard-db\nsteps:\n  - id: quick\n    run: 'true'\n";
+    std::fs::write(test.path().join("runbooks/t.yaml"), runbook(body_quick)).expect("write");
+    Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["--color", "never", "run", "t"])
+        .status(0);
+}
+
+#[test]
+fn metrics_are_prometheus_text_and_keep_the_last_success() {
+    let body = "rto: 1h\nsteps:\n  - id: check\n    run: '[ ! -e broken ]'\n";
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--metrics-file",
+        "m.prom",
+    ]);
+    test.status(0);
+    let first = std::fs::read_to_string(test.path().join("m.prom")).expect("metrics");
+    for expected in [
+        "# TYPE runbook_last_run_timestamp_seconds gauge",
+        "runbook_last_run_success{runbook=\"t\"} 1",
+        "runbook_last_run_exit_code{runbook=\"t\"} 0",
+        "runbook_rto_seconds{runbook=\"t\"} 3600",
+        "runbook_step_success{runbook=\"t\",step=\"check\"} 1",
+        "runbook_step_duration_seconds{runbook=\"t\",step=\"check\"} ",
+    ] {
+        assert!(first.contains(expected), "{expected} missing from\n{first}");
+    }
+    let success_line = first
+        .lines()
+        .find(|line| line.starts_with("runbook_last_success_timestamp_seconds"))
+        .expect("last success")
+        .to_owned();
+    std::fs::write(
+        test.path().join("m.prom"),
+        format!("{first}runbook_last_run_success{{runbook=\"other\"}} 1\n"),
+    )
+    .expect("other runbook");
+    std::fs::write(test.path().join("broken"), "").expect("break");
+    test.status(1);
+    let second = std::fs::read_to_string(test.path().join("m.prom")).expect("metrics");
+    assert!(
+        second.contains("runbook_last_run_success{runbook=\"t\"} 0"),
+        "{second}"
+    );
+    assert!(
+        second.contains(&success_line),
+        "last success lost:\n{second}"
+    );
+    assert!(
+        second.contains("runbook_last_run_success{runbook=\"other\"} 1"),
+        "other runbook dropped:\n{second}"
+    );
+    assert_eq!(
+        second
+            .matches("# TYPE runbook_last_run_success gauge")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn resume_refuses_while_the_interrupted_step_still_runs() {
+    let body = "steps:\n  - id: slow\n    run: touch started; sleep 1000.4141\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
+    let mut child = test.spawn();
+    let started = Instant::now();
+    while !test.path().join("started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let run_id = events(&records(&test)[0])[0]["run_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let resume = || {
+        Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .args(["--color", "never", "resume", &run_id])
+    };
+    // The run itself is still going.
+    let refused = resume().status(2);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("is still going (pid {})", child.id())),
+        "{}",
+        refused.stderr
+    );
+    // The step's process group, as `resume` sees it when the run itself is gone.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pgid = events(&records(&test)[0])
+        .iter()
+        .rev()
+        .find(|event| event["event"] == "process_started")
+        .and_then(|event| event["pgid"].as_i64())
+        .expect("pgid");
+    assert!(runbook::steps::shell::group_alive(
+        nix::unistd::Pid::from_raw(pgid as i32)
+    ));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
+    child.wait().expect("reaped");
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!runbook::steps::shell::group_alive(
+        nix::unistd::Pid::from_raw(pgid as i32)
+    ));
+}
