@@ -643,3 +643,49 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
         nix::unistd::Pid::from_raw(pgid as i32)
     ));
 }
+
+#[test]
+fn a_full_disk_stops_the_run_before_the_next_step() {
+    // Needs a tiny filesystem: mount a 16 KiB tmpfs (root only; skipped elsewhere).
+    let test = Test::new();
+    let mount_point = test.path().join("tiny");
+    std::fs::create_dir_all(&mount_point).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+        .arg(&mount_point)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let mut body = String::from(
+        "steps:\n  - id: noisy\n    run: head -c 40000 /dev/zero | tr '\\0' 'x' | fold -w 100\n",
+    );
+    for index in 0..40 {
+        body.push_str(&format!("  - id: step-{index}\n    run: 'true'\n"));
+    }
+    body.push_str("  - id: next\n    run: touch next-ran\n");
+    let test = test.runbook("t", &runbook(&body)).args([
+        "--color",
+        "never",
+        "--audit-dir",
+        "tiny/audit",
+        "run",
+        "t",
+    ]);
+    let outcome = test.run();
+    let _ = std::process::Command::new("umount")
+        .arg(&mount_point)
+        .status();
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("cannot record the run"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !test.path().join("next-ran").exists(),
+        "a step ran unaudited"
+    );
+}
