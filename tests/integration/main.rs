@@ -1,11 +1,13 @@
 //! End-to-end tests of the real `runbook` binary, one module per feature, all driven
 //! through the `Test` builder.
 
+mod servers;
 mod test;
 
 mod audit;
 mod demo;
 mod dry_run;
+mod e2e;
 mod fixtures;
 mod help;
 mod list;
