@@ -3,7 +3,9 @@
 //! starts for itself (`servers.rs`). Every test asserts on the data, not only on exit
 //! codes, so it fails when the procedure stops doing what it claims.
 
+mod pitr;
 mod postgres;
+mod redis;
 
 use std::path::{Path, PathBuf};
 
