@@ -3,6 +3,8 @@
 //! starts for itself (`servers.rs`). Every test asserts on the data, not only on exit
 //! codes, so it fails when the procedure stops doing what it claims.
 
+mod maintenance;
+mod nightly;
 mod pitr;
 mod postgres;
 mod redis;
@@ -32,6 +34,15 @@ pub fn run_expecting(code: i32, name: &str, args: &[&str], env: &[(&str, &str)])
         outcome.stdout, outcome.stderr
     );
     outcome
+}
+
+/// Whether the run's summary lists step `step` (e.g. `restore`, `verify/row-counts`) as
+/// failed.
+pub fn failed_step(outcome: &Outcome, step: &str) -> bool {
+    outcome.stderr.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("failed") && words.next() == Some(step)
+    })
 }
 
 /// Names of the entries of `dir` that start with `prefix` and end with `suffix`, sorted.

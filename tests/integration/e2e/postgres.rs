@@ -2,11 +2,13 @@
 
 use std::process::{Child, Command, Stdio};
 
-use super::{entries, path, run_expecting, single, temp_dir};
+use super::{entries, path, run_expecting, temp_dir};
 use crate::servers::Postgres;
 
-/// Takes a backup of `chatcard` with the backup-postgres runbook and returns the dump.
-fn backup(pg: &Postgres, dir: &std::path::Path) -> std::path::PathBuf {
+/// Takes a backup of `chatcard` with the backup-postgres runbook into `dir` and returns
+/// the new dump.
+pub(super) fn backup(pg: &Postgres, dir: &std::path::Path) -> std::path::PathBuf {
+    let before = entries(dir, "", "");
     let database_url = pg.url("chatcard");
     let admin_url = pg.admin_url();
     run_expecting(
@@ -19,13 +21,27 @@ fn backup(pg: &Postgres, dir: &std::path::Path) -> std::path::PathBuf {
             ("BACKUP_DIR", path(dir)),
         ],
     );
-    let dump = single(dir, "chatcard-", "Z.dump");
     // Everything is published under its final name with a checksum; nothing is partial.
-    assert!(dir.join(format!("{}.sha256", dump.file_name().and_then(|n| n.to_str()).expect("name"))).exists());
-    assert_eq!(entries(dir, "globals-", "Z.sql").len(), 1);
-    assert_eq!(entries(dir, "chatcard-schema-", "Z.sql").len(), 1);
-    assert_eq!(entries(dir, "", ".partial"), Vec::<String>::new());
-    dump
+    let mut new: Vec<String> = entries(dir, "", "")
+        .into_iter()
+        .filter(|name| !before.contains(name))
+        .collect();
+    let stamp = regex::Regex::new("[0-9]{8}T[0-9]{6}Z").expect("regex");
+    for name in &mut new {
+        *name = stamp.replace(name, "STAMP").into_owned();
+    }
+    assert_eq!(
+        new,
+        [
+            "chatcard-STAMP.dump",
+            "chatcard-STAMP.dump.sha256",
+            "chatcard-schema-STAMP.sql",
+            "globals-STAMP.sql",
+            "globals-STAMP.sql.sha256",
+        ]
+    );
+    let dumps = entries(dir, "chatcard-", "Z.dump");
+    dir.join(dumps.last().expect("a dump"))
 }
 
 /// Deletes and changes rows and drops a whole table.
