@@ -25,6 +25,14 @@ pub fn whole_second_boundary(margin: Duration) -> String {
     next
 }
 
+/// The current time with microseconds (RFC 3339, UTC), returned after waiting `margin`:
+/// everything committed before the call is before it, everything after it is later.
+pub fn now_then_wait(margin: Duration) -> String {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    std::thread::sleep(margin);
+    now
+}
+
 /// Closes the current WAL segment and waits until the archiver has copied it.
 pub fn archive_current_wal(pg: &Postgres) {
     let segment = pg.sql(
@@ -66,10 +74,11 @@ fn pitr_to_a_time_between_two_inserts_keeps_the_first_and_not_the_second() {
     assert!(base.join("backup_manifest").exists());
 
     // After the backup has ended: A, then T, then B.
-    let _ = whole_second_boundary(Duration::from_millis(100));
+    // A just after a whole second, T a fraction of a second later, then B.
+    let _ = whole_second_boundary(Duration::from_millis(50));
     pg.sql("chatcard", r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#);
+    let target = now_then_wait(Duration::from_millis(300));
     let at_target = pg.fingerprint("chatcard");
-    let target = whole_second_boundary(Duration::from_millis(300));
     pg.sql(
         "chatcard",
         r#"INSERT INTO "User" (email) VALUES ('row-B@example.com');

@@ -1,0 +1,184 @@
+//! disaster-recovery, fully unattended (`--non-interactive`, every input a `-p`, every
+//! manual and destructive step an `--approve`), for both PostgreSQL methods: PostgreSQL
+//! and Redis end up with the data of the restore point.
+
+use std::time::Duration;
+
+use super::{entries, path, pitr, postgres::backup, run, temp_dir};
+use crate::servers::{PgOptions, Postgres, Redis, RedisOptions, Webhook};
+use crate::test::Outcome;
+
+/// Production-like Redis (AOF on) with the sample keys, backed up with backup-redis.
+/// Returns the server, the backup directory and the digest at backup time.
+fn redis_with_backup() -> (Redis, tempfile::TempDir, String) {
+    let redis = Redis::start(RedisOptions {
+        appendonly: true,
+        ..RedisOptions::default()
+    });
+    redis.load_sample_data();
+    let digest = redis.digest();
+    let backups = temp_dir();
+    super::run_expecting(
+        0,
+        "backup-redis",
+        &["-p", &format!("redis_port={}", redis.port)],
+        &[("REDIS_BACKUP_DIR", path(backups.path()))],
+    );
+    (redis, backups, digest)
+}
+
+/// The Redis disaster: the dataset is wiped and replaced by junk.
+fn wipe(redis: &Redis) {
+    redis.cli(&["FLUSHALL"]);
+    redis.cli(&["SET", "junk", "after the disaster"]);
+}
+
+/// Runs disaster-recovery unattended with `extra` params and approvals.
+fn disaster_recovery(
+    redis: &Redis,
+    redis_backups: &std::path::Path,
+    webhook: &Webhook,
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> Outcome {
+    let mut args: Vec<String> = [
+        "incident_id=INC-4242".to_owned(),
+        format!("redis_backup_dir={}", path(redis_backups)),
+        format!("redis_dir={}", path(redis.dir())),
+        format!("redis_config_file={}", path(&redis.config_file())),
+        format!("redis_port={}", redis.port),
+        format!("redis_stop_command={}", redis.stop_command()),
+        format!("redis_start_command={}", redis.start_command()),
+    ]
+    .into_iter()
+    .flat_map(|param| ["-p".to_owned(), param])
+    .collect();
+    for step in ["declare", "assess", "provision", "monitor", "stop-redis"] {
+        args.extend(["--approve".to_owned(), step.to_owned()]);
+    }
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = env.to_vec();
+    env.push(("ALERT_WEBHOOK", &webhook.url));
+    let outcome = run("disaster-recovery", &args, &env);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    let bodies = webhook.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert!(bodies[0].contains("ended: success"), "{bodies:?}");
+    outcome
+}
+
+#[test]
+fn disaster_recovery_unattended_with_the_dump_method_restores_postgres_and_redis() {
+    let pg = Postgres::start();
+    pg.load_sample_data("chatcard");
+    let original = pg.fingerprint("chatcard");
+    let dumps = temp_dir();
+    backup(&pg, dumps.path());
+    let (redis, redis_backups, redis_digest) = redis_with_backup();
+
+    // The disaster, after the backups.
+    pg.sql(
+        "chatcard",
+        r#"DROP TABLE "Anchor"; DELETE FROM "Proof" WHERE id > 10; UPDATE "User" SET email = 'x' || id;"#,
+    );
+    wipe(&redis);
+    let restore_point = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let admin_url = pg.admin_url();
+    let webhook = Webhook::start();
+    let outcome = disaster_recovery(
+        &redis,
+        redis_backups.path(),
+        &webhook,
+        &[("ADMIN_URL", &admin_url)],
+        &[
+            "-p",
+            &format!("restore_point={restore_point}"),
+            "-p",
+            "method=dump",
+            "-p",
+            "redis_source=rdb",
+            "-p",
+            &format!("backup_dir={}", path(dumps.path())),
+            "--approve",
+            "swap",
+        ],
+    );
+    assert!(
+        outcome.stderr.contains("restore-pg-dump/verify/row-counts"),
+        "{}",
+        outcome.stderr
+    );
+
+    assert_eq!(pg.fingerprint("chatcard"), original);
+    assert_eq!(redis.digest(), redis_digest);
+    assert_eq!(redis.cli(&["EXISTS", "junk"]), "0");
+    assert_eq!(redis.info("aof_enabled"), "1");
+}
+
+#[test]
+fn disaster_recovery_unattended_with_the_pitr_method_recovers_postgres_to_the_restore_point() {
+    let pg = Postgres::start_with(PgOptions { archive: true });
+    pg.load_sample_data("chatcard");
+    let bases = temp_dir();
+    pitr::base_backup(&pg, bases.path());
+    let (redis, redis_backups, redis_digest) = redis_with_backup();
+
+    // A just after a whole second, the restore point a fraction of a second later: a
+    // restore point cut to whole seconds would lose A.
+    let _ = pitr::whole_second_boundary(Duration::from_millis(50));
+    pg.sql("chatcard", r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#);
+    let restore_point = pitr::now_then_wait(Duration::from_millis(300));
+    let at_restore_point = pg.fingerprint("chatcard");
+    // After the restore point: a write that must be lost, then the disaster.
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-B@example.com'); DROP TABLE "Anchor";"#,
+    );
+    pitr::archive_current_wal(&pg);
+    wipe(&redis);
+
+    let admin_url = pg.admin_url();
+    let webhook = Webhook::start();
+    let outcome = disaster_recovery(
+        &redis,
+        redis_backups.path(),
+        &webhook,
+        &[
+            ("ADMIN_URL", &admin_url),
+            ("REPLICATION_URL", &admin_url),
+            ("WAL_ARCHIVE_DIR", path(&pg.archive_dir())),
+            ("BASE_BACKUP_DIR", path(bases.path())),
+        ],
+        &[
+            "-p",
+            &format!("restore_point={restore_point}"),
+            "-p",
+            "method=pitr",
+            "-p",
+            "redis_source=aof",
+            "-p",
+            &format!("data_dir={}", path(&pg.data_dir())),
+            "--approve",
+            "stop-and-set-aside",
+        ],
+    );
+    assert!(outcome.stderr.contains("verify-pg/fk-orphans"), "{}", outcome.stderr);
+
+    assert_eq!(pg.fingerprint("chatcard"), at_restore_point);
+    assert_eq!(
+        pg.sql("chatcard", r#"SELECT count(*) FROM "User" WHERE email = 'row-B@example.com'"#),
+        "0"
+    );
+    assert_eq!(pg.sql("postgres", "SELECT timeline_id FROM pg_control_checkpoint()"), "2");
+    // The recovered server is the new primary: it archives, and has a new base backup.
+    assert_eq!(pg.sql("postgres", "SHOW archive_mode"), "on");
+    assert_eq!(entries(bases.path(), "base-", "Z").len(), 2);
+    assert_eq!(redis.digest(), redis_digest);
+    assert_eq!(redis.info("aof_enabled"), "1");
+}
