@@ -61,7 +61,12 @@ pub fn entries(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {
 /// The one entry of `dir` matching `prefix`…`suffix`.
 pub fn single(dir: &Path, prefix: &str, suffix: &str) -> PathBuf {
     let names = entries(dir, prefix, suffix);
-    assert_eq!(names.len(), 1, "{prefix}*{suffix} in {}: {names:?}", dir.display());
+    assert_eq!(
+        names.len(),
+        1,
+        "{prefix}*{suffix} in {}: {names:?}",
+        dir.display()
+    );
     dir.join(&names[0])
 }
 

@@ -282,7 +282,12 @@ impl Postgres {
         }
         // The server on the TCP port must be this one, not someone else's.
         let data = self.sql("postgres", "SHOW data_directory");
-        assert_eq!(Path::new(data.trim()), self.data_dir(), "a foreign server answers on {}", self.port);
+        assert_eq!(
+            Path::new(data.trim()),
+            self.data_dir(),
+            "a foreign server answers on {}",
+            self.port
+        );
         true
     }
 
@@ -318,7 +323,17 @@ impl Postgres {
     /// Runs SQL with `psql -X -v ON_ERROR_STOP=1 -At` and returns its output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
         let mut child = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", &self.url(db), "-f", "-"])
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-d",
+                &self.url(db),
+                "-f",
+                "-",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -337,7 +352,10 @@ impl Postgres {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).expect("UTF-8").trim_end().to_owned()
+        String::from_utf8(out.stdout)
+            .expect("UTF-8")
+            .trim_end()
+            .to_owned()
     }
 
     /// Whether database `db` exists.
@@ -369,7 +387,10 @@ impl Postgres {
     pub fn fingerprint(&self, db: &str) -> BTreeMap<String, String> {
         let mut tables = BTreeMap::new();
         for table in ["User", "Proof", "Anchor"] {
-            let exists = self.sql(db, &format!("SELECT to_regclass('public.\"{table}\"') IS NOT NULL"));
+            let exists = self.sql(
+                db,
+                &format!("SELECT to_regclass('public.\"{table}\"') IS NOT NULL"),
+            );
             let value = if exists == "t" {
                 self.sql(
                     db,
@@ -389,7 +410,11 @@ impl Postgres {
     /// runbook started with `pg_ctl start`, e.g. after a point-in-time recovery).
     pub fn stop(&mut self) {
         let mut pid_files = Vec::new();
-        for entry in fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+        for entry in fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let pid_file = entry.path().join("postmaster.pid");
             if pid_file.exists() {
                 pid_files.push((entry.path(), pid_file));
@@ -404,10 +429,11 @@ impl Postgres {
                 .stderr(Stdio::null())
                 .status();
             // If pg_ctl could not do it, end the postmaster ourselves.
-            if let Some(pid) = fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|text| text.lines().next().and_then(|line| line.trim().parse().ok()))
-            {
+            if let Some(pid) = fs::read_to_string(&pid_file).ok().and_then(|text| {
+                text.lines()
+                    .next()
+                    .and_then(|line| line.trim().parse().ok())
+            }) {
                 stop_daemon(pid, "postgres", nix::sys::signal::Signal::SIGQUIT);
             }
         }
@@ -476,12 +502,15 @@ pub struct RedisOptions {
     pub appendonly: bool,
     /// Keep Redis's default save points; otherwise `save ""`.
     pub save_points: bool,
+    /// `requirepass`; the helpers then authenticate with `REDISCLI_AUTH`.
+    pub password: Option<&'static str>,
 }
 
 pub struct Redis {
     dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    password: Option<&'static str>,
 }
 
 impl Redis {
@@ -494,6 +523,7 @@ impl Redis {
             dir,
             port: 0,
             child: None,
+            password: options.password,
         };
         chown("redis", server.dir.path());
         for _attempt in 0..10 {
@@ -503,7 +533,10 @@ impl Redis {
                 return server;
             }
         }
-        panic!("redis-server did not start on any port; log:\n{}", server.log());
+        panic!(
+            "redis-server did not start on any port; log:\n{}",
+            server.log()
+        );
     }
 
     fn write_config(&self, options: RedisOptions) {
@@ -516,6 +549,9 @@ impl Redis {
         );
         if !options.save_points {
             conf.push_str("save \"\"\n");
+        }
+        if let Some(password) = options.password {
+            conf.push_str(&format!("requirepass {password}\n"));
         }
         fs::write(self.config_file(), conf).expect("write redis.conf");
         chown("redis", &self.config_file());
@@ -539,7 +575,9 @@ impl Redis {
             {
                 self.child = None;
                 let log = self.log();
-                if log.contains("Address already in use") || log.contains("Could not create server TCP") {
+                if log.contains("Address already in use")
+                    || log.contains("Could not create server TCP")
+                {
                     return false;
                 }
                 panic!("redis-server exited with {status} at start; log:\n{log}");
@@ -566,6 +604,14 @@ impl Redis {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `[("REDISCLI_AUTH", password)]` when the server has one, for runbook runs.
+    pub fn auth_env(&self) -> Vec<(&'static str, &'static str)> {
+        self.password
+            .map(|password| ("REDISCLI_AUTH", password))
+            .into_iter()
+            .collect()
     }
 
     pub fn config_file(&self) -> PathBuf {
@@ -600,9 +646,19 @@ impl Redis {
         });
     }
 
+    /// `redis-cli -h 127.0.0.1 -p PORT`, authenticated through `REDISCLI_AUTH`.
+    fn redis_cli(&self) -> Command {
+        let mut command = Command::new("redis-cli");
+        command.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(password) = self.password {
+            command.env("REDISCLI_AUTH", password);
+        }
+        command
+    }
+
     fn try_cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+        let out = self
+            .redis_cli()
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -613,15 +669,11 @@ impl Redis {
     /// Runs one redis-cli command and returns its reply; an error reply fails the test
     /// (redis-cli itself exits 0 on those).
     pub fn cli(&self, args: &[&str]) -> String {
-        let reply = output(
-            Command::new("redis-cli")
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
-                .args(args),
-        )
-        .trim_end()
-        .to_owned();
+        let reply = output(self.redis_cli().args(args)).trim_end().to_owned();
         assert!(
-            !reply.starts_with("ERR") && !reply.starts_with("WRONGTYPE"),
+            !["ERR", "WRONGTYPE", "NOAUTH", "WRONGPASS"]
+                .iter()
+                .any(|error| reply.starts_with(error)),
             "redis-cli {args:?}: {reply}"
         );
         reply
@@ -650,7 +702,11 @@ impl Redis {
     pub fn info(&self, field: &str) -> String {
         self.cli(&["INFO", "persistence"])
             .lines()
-            .find_map(|line| line.trim().strip_prefix(&format!("{field}:")).map(str::to_owned))
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix(&format!("{field}:"))
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| panic!("INFO persistence has no {field}"))
     }
 
@@ -658,7 +714,12 @@ impl Redis {
     /// bytes, and one key in database 1; sent as RESP through `redis-cli --pipe`.
     pub fn load_sample_data(&self) {
         let mut commands: Vec<Vec<String>> = Vec::new();
-        let c = |parts: &[&str]| parts.iter().map(|part| (*part).to_owned()).collect::<Vec<_>>();
+        let c = |parts: &[&str]| {
+            parts
+                .iter()
+                .map(|part| (*part).to_owned())
+                .collect::<Vec<_>>()
+        };
         for i in 0..2000 {
             let value = format!("token-{i} \"quoted\"\nsecond line\r\n\t'single'");
             if i % 2 == 0 {
@@ -681,9 +742,26 @@ impl Redis {
             commands.push(c(&["RPUSH", "queue:anchors", &format!("proof-{i}")]));
         }
         commands.push(c(&["SADD", "chains", "bitcoin", "ethereum", "solana"]));
-        commands.push(c(&["ZADD", "leaderboard", "10", "alice", "20.5", "bob", "-3", "carol"]));
+        commands.push(c(&[
+            "ZADD",
+            "leaderboard",
+            "10",
+            "alice",
+            "20.5",
+            "bob",
+            "-3",
+            "carol",
+        ]));
         for i in 0..20 {
-            commands.push(c(&["XADD", "events", "*", "type", "proof.created", "id", &i.to_string()]));
+            commands.push(c(&[
+                "XADD",
+                "events",
+                "*",
+                "type",
+                "proof.created",
+                "id",
+                &i.to_string(),
+            ]));
         }
         commands.push(c(&["EXPIRE", "user:1", "7200"]));
         commands.push(c(&["EXPIRE", "queue:anchors", "5000"]));
@@ -699,8 +777,9 @@ impl Redis {
                 protocol.extend(b"\r\n");
             }
         }
-        let mut child = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--pipe"])
+        let mut child = self
+            .redis_cli()
+            .arg("--pipe")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -772,7 +851,9 @@ impl Webhook {
     /// Reads one request and records its body before answering, so the body is there
     /// by the time the client (and the runbook that ran it) has finished.
     fn serve(mut stream: TcpStream, sink: &Mutex<Vec<String>>) -> Option<()> {
-        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
         let mut request = Vec::new();
         let mut buffer = [0u8; 4096];
         let header_end = loop {

@@ -132,7 +132,10 @@ fn disaster_recovery_unattended_with_the_pitr_method_recovers_postgres_to_the_re
     // A just after a whole second, the restore point a fraction of a second later: a
     // restore point cut to whole seconds would lose A.
     let _ = pitr::whole_second_boundary(Duration::from_millis(50));
-    pg.sql("chatcard", r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#);
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#,
+    );
     let restore_point = pitr::now_then_wait(Duration::from_millis(300));
     let at_restore_point = pg.fingerprint("chatcard");
     // After the restore point: a write that must be lost, then the disaster.
@@ -168,14 +171,27 @@ fn disaster_recovery_unattended_with_the_pitr_method_recovers_postgres_to_the_re
             "stop-and-set-aside",
         ],
     );
-    assert!(outcome.stderr.contains("verify-pg/fk-orphans"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("verify-pg/fk-orphans"),
+        "{}",
+        outcome.stderr
+    );
 
     assert_eq!(pg.fingerprint("chatcard"), at_restore_point);
     assert_eq!(
-        pg.sql("chatcard", r#"SELECT count(*) FROM "User" WHERE email = 'row-B@example.com'"#),
+        pg.sql(
+            "chatcard",
+            r#"SELECT count(*) FROM "User" WHERE email = 'row-B@example.com'"#
+        ),
         "0"
     );
-    assert_eq!(pg.sql("postgres", "SELECT timeline_id FROM pg_control_checkpoint()"), "2");
+    assert_eq!(
+        pg.sql(
+            "postgres",
+            "SELECT timeline_id FROM pg_control_checkpoint()"
+        ),
+        "2"
+    );
     // The recovered server is the new primary: it archives, and has a new base backup.
     assert_eq!(pg.sql("postgres", "SHOW archive_mode"), "on");
     assert_eq!(entries(bases.path(), "base-", "Z").len(), 2);

@@ -40,7 +40,10 @@ fn fake_base(dir: &Path, stamp: &str, segment: &str) -> PathBuf {
     std::fs::create_dir(&base).expect("mkdir base");
     touch(
         &base.join("backup_label"),
-        &format!("START WAL LOCATION: 0/{}000028 (file {segment})\nCHECKPOINT LOCATION: 0/60\nBACKUP METHOD: streamed\n", &segment[22..]),
+        &format!(
+            "START WAL LOCATION: 0/{}000028 (file {segment})\nCHECKPOINT LOCATION: 0/60\nBACKUP METHOD: streamed\n",
+            &segment[22..]
+        ),
     );
     touch(&base.join("backup_manifest"), "{}");
     base
@@ -78,15 +81,24 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
     // Names without a timestamp are never touched; neither is a fresh .partial, while a
     // stale one of a failed run is.
     touch(&dumps.join("chatcard-before-migration.dump"), "keep me");
-    let fresh_partial = touch(&dumps.join(format!("chatcard-{}.dump.partial", stamp_days_ago(0))), "");
-    let stale_partial = touch(&dumps.join(format!("chatcard-{}.dump.partial", stamp_days_ago(2))), "");
+    let fresh_partial = touch(
+        &dumps.join(format!("chatcard-{}.dump.partial", stamp_days_ago(0))),
+        "",
+    );
+    let stale_partial = touch(
+        &dumps.join(format!("chatcard-{}.dump.partial", stamp_days_ago(2))),
+        "",
+    );
     age(&stale_partial, 48);
     age(&fresh_partial, 0);
     expected.insert(stale_partial);
     // Redis: 5 snapshots 10-14 days old (7-day retention), 4 AOF copies 5-8 days old
     // (3-day retention).
     for day in 0..5 {
-        let rdb = touch(&redis.join(format!("redis-{}.rdb", stamp_days_ago(10 + day))), "rdb");
+        let rdb = touch(
+            &redis.join(format!("redis-{}.rdb", stamp_days_ago(10 + day))),
+            "rdb",
+        );
         let sum = touch(&rdb.with_extension("rdb.sha256"), "sum");
         if day >= 3 {
             expected.insert(rdb);
@@ -96,7 +108,10 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
     for day in 0..4 {
         let aof = redis.join(format!("redis-aof-{}", stamp_days_ago(5 + day)));
         std::fs::create_dir(&aof).expect("mkdir aof");
-        touch(&aof.join("appendonly.aof.manifest"), "file appendonly.aof.1.base.rdb seq 1 type b\n");
+        touch(
+            &aof.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.base.rdb seq 1 type b\n",
+        );
         if day >= 3 {
             expected.insert(aof);
         }
@@ -106,7 +121,11 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
     // and every WAL segment before 7 goes, whatever its age.
     let segment = |n: u32| format!("0000000100000000000000{n:02X}");
     for (i, day) in (0..5).enumerate() {
-        let base = fake_base(&bases, &stamp_days_ago(10 + day), &segment(11 - 2 * i as u32));
+        let base = fake_base(
+            &bases,
+            &stamp_days_ago(10 + day),
+            &segment(11 - 2 * i as u32),
+        );
         if day >= 3 {
             expected.insert(base);
         }
@@ -117,7 +136,10 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
             expected.insert(file);
         }
     }
-    touch(&wal.join(format!("{}.00000028.backup", segment(7))), "START WAL LOCATION");
+    touch(
+        &wal.join(format!("{}.00000028.backup", segment(7))),
+        "START WAL LOCATION",
+    );
 
     let args = [
         "-p".to_owned(),
@@ -135,7 +157,12 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
     let before = tree(root.path());
 
     // The dry run lists, and deletes nothing.
-    let dry = run_expecting(0, "prune-backups", &[&args[..], &["--dry-run", "--probe"]].concat(), &[]);
+    let dry = run_expecting(
+        0,
+        "prune-backups",
+        &[&args[..], &["--dry-run", "--probe"]].concat(),
+        &[],
+    );
     assert_eq!(tree(root.path()), before, "the dry run deleted something");
     let listed: BTreeSet<PathBuf> = dry
         .stdout
@@ -151,7 +178,10 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
     let after = tree(root.path());
     let deleted: BTreeSet<PathBuf> = before
         .difference(&after)
-        .filter(|path| path.parent().is_some_and(|parent| !expected.contains(parent)))
+        .filter(|path| {
+            path.parent()
+                .is_some_and(|parent| !expected.contains(parent))
+        })
         .cloned()
         .collect();
     assert_eq!(deleted, expected);
@@ -170,7 +200,10 @@ fn prune_backups_keeps_the_newest_n_of_every_kind_even_when_all_are_past_retenti
 /// A dump with a valid checksum, `hours` old by name and by mtime.
 fn aged_dump(dir: &Path, hours: i64) -> PathBuf {
     let stamp = stamp_hours_ago(hours);
-    let dump = touch(&dir.join(format!("chatcard-{stamp}.dump")), "PGDMP fake dump");
+    let dump = touch(
+        &dir.join(format!("chatcard-{stamp}.dump")),
+        "PGDMP fake dump",
+    );
     let name = dump.file_name().and_then(|n| n.to_str()).expect("name");
     let out = std::process::Command::new("sha256sum")
         .arg(name)
@@ -189,7 +222,9 @@ fn backup_health_check_fails_with_a_clear_message_when_the_newest_backups_are_st
     aged_dump(dumps.path(), 60);
     let dump = aged_dump(dumps.path(), 30);
     let rdb = touch(
-        &redis_backups.path().join(format!("redis-{}.rdb", stamp_hours_ago(3))),
+        &redis_backups
+            .path()
+            .join(format!("redis-{}.rdb", stamp_hours_ago(3))),
         "REDIS",
     );
     age(&rdb, 3);
@@ -204,18 +239,32 @@ fn backup_health_check_fails_with_a_clear_message_when_the_newest_backups_are_st
     );
     let name = dump.file_name().and_then(|n| n.to_str()).expect("name");
     assert!(
-        outcome
-            .stderr
-            .contains(&format!("FAIL dump_age: newest dump {name} is 30h old (limit 26h)")),
+        outcome.stderr.contains(&format!(
+            "FAIL dump_age: newest dump {name} is 30h old (limit 26h)"
+        )),
         "{}",
         outcome.stderr
     );
-    assert!(outcome.stderr.contains("FAIL redis_backup_age"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("FAIL redis_backup_age"),
+        "{}",
+        outcome.stderr
+    );
     assert!(failed_step(&outcome, "dump_age"), "{}", outcome.stderr);
-    assert!(failed_step(&outcome, "redis_backup_age"), "{}", outcome.stderr);
+    assert!(
+        failed_step(&outcome, "redis_backup_age"),
+        "{}",
+        outcome.stderr
+    );
     assert!(failed_step(&outcome, "summary"), "{}", outcome.stderr);
     // The other checks ran and passed.
-    assert!(outcome.stdout.contains(&format!("ok dump_checksum: {name}")), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("ok dump_checksum: {name}")),
+        "{}",
+        outcome.stdout
+    );
     assert!(!failed_step(&outcome, "dump_checksum"));
 }
 
@@ -290,8 +339,17 @@ fn backup_health_check_passes_on_fresh_backups_of_live_servers() {
         "ok redis_persistence",
         "ok redis_backup_age",
     ] {
-        assert!(outcome.stdout.contains(check), "{check}\n{}\n{}", outcome.stdout, outcome.stderr);
+        assert!(
+            outcome.stdout.contains(check),
+            "{check}\n{}\n{}",
+            outcome.stdout,
+            outcome.stderr
+        );
     }
-    assert!(outcome.stdout.contains("against the previous dump"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("against the previous dump"),
+        "{}",
+        outcome.stdout
+    );
     assert!(!outcome.stderr.contains("FAIL"), "{}", outcome.stderr);
 }

@@ -70,7 +70,12 @@ impl Setup {
         assert!(outcome.stderr.contains(reason), "{}", outcome.stderr);
         assert!(failed_step(outcome, step), "{}", outcome.stderr);
         assert_eq!(
-            metric(&self.metrics_file(), "runbook_last_run_success", "nightly-restore-test").as_deref(),
+            metric(
+                &self.metrics_file(),
+                "runbook_last_run_success",
+                "nightly-restore-test"
+            )
+            .as_deref(),
             Some("0")
         );
         let bodies = self.webhook.bodies();
@@ -93,7 +98,8 @@ fn reseal(dump: &Path) {
         .output()
         .expect("sha256sum");
     assert!(out.status.success());
-    std::fs::write(dump.with_file_name(format!("{name}.sha256")), out.stdout).expect("write sha256");
+    std::fs::write(dump.with_file_name(format!("{name}.sha256")), out.stdout)
+        .expect("write sha256");
 }
 
 #[test]
@@ -101,12 +107,27 @@ fn nightly_restore_test_passes_on_a_good_backup_and_records_success() {
     let setup = setup();
     let outcome = setup.nightly();
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
-    assert!(outcome.stdout.contains("restore test passed"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("restore test passed"),
+        "{}",
+        outcome.stdout
+    );
     assert!(outcome.stdout.contains(setup.dump.to_str().expect("UTF-8")));
     // It really restored and verified: the counts of the dump were compared.
-    assert!(outcome.stdout.contains("public.\"Proof\"                                   3000         3000"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("public.\"Proof\"                                   3000         3000"),
+        "{}",
+        outcome.stdout
+    );
     assert_eq!(
-        metric(&setup.metrics_file(), "runbook_last_run_success", "nightly-restore-test").as_deref(),
+        metric(
+            &setup.metrics_file(),
+            "runbook_last_run_success",
+            "nightly-restore-test"
+        )
+        .as_deref(),
         Some("1")
     );
     assert_eq!(setup.webhook.bodies(), Vec::<String>::new());
@@ -147,4 +168,36 @@ fn nightly_restore_test_fails_and_alerts_on_a_checksum_mismatch() {
     std::fs::write(&setup.dump, bytes).expect("write dump");
     let outcome = setup.nightly();
     setup.assert_failed(&outcome, "find-backup", "CHECKSUM MISMATCH");
+}
+
+#[test]
+fn nightly_restore_test_refuses_to_restore_onto_the_production_server() {
+    let backups = temp_dir();
+    let webhook = Webhook::start();
+    let outcome = run(
+        "nightly-restore-test",
+        &[],
+        &[
+            (
+                "TEST_ADMIN_URL",
+                "postgresql://restore_test@db-1.internal:5432/postgres",
+            ),
+            (
+                "DATABASE_URL",
+                "postgresql://app@db-1.internal:5432/chatcard",
+            ),
+            ("BACKUP_DIR", path(backups.path())),
+            ("ALERT_WEBHOOK", &webhook.url),
+        ],
+    );
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("must run on a dedicated test server"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(failed_step(&outcome, "preflight"), "{}", outcome.stderr);
+    assert_eq!(webhook.bodies().len(), 1);
 }

@@ -58,7 +58,14 @@ fn damage(pg: &Postgres) {
 /// An application session connected to `chatcard` for the whole restore.
 fn app_session(pg: &Postgres) -> Child {
     Command::new("psql")
-        .args(["-X", "-q", "-d", &pg.url("chatcard"), "-c", "SELECT pg_sleep(600)"])
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &pg.url("chatcard"),
+            "-c",
+            "SELECT pg_sleep(600)",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -91,13 +98,29 @@ fn restore_postgres_swap_mode_brings_back_exactly_the_backed_up_data_and_keeps_t
     let outcome = run_expecting(
         0,
         "restore-postgres",
-        &["-p", &format!("backup_file={}", path(&dump)), "--approve", "swap"],
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "--approve",
+            "swap",
+        ],
         &[("ADMIN_URL", &admin_url)],
     );
-    assert!(outcome.stderr.contains("verify/row-counts"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("verify/row-counts"),
+        "{}",
+        outcome.stderr
+    );
 
-    assert_eq!(pg.fingerprint("chatcard"), original, "restored data differs from the backup");
-    assert!(session_ended(session), "the swap did not end the application's session");
+    assert_eq!(
+        pg.fingerprint("chatcard"),
+        original,
+        "restored data differs from the backup"
+    );
+    assert!(
+        session_ended(session),
+        "the swap did not end the application's session"
+    );
     // The damaged database is kept, closed to connections, for a rollback.
     let old = pg.sql(
         "postgres",
@@ -105,10 +128,15 @@ fn restore_postgres_swap_mode_brings_back_exactly_the_backed_up_data_and_keeps_t
     );
     let (old_name, allow) = old.split_once(' ').expect("one pre-restore database");
     assert_eq!(allow, "false");
-    pg.sql("postgres", &format!("ALTER DATABASE {old_name} ALLOW_CONNECTIONS true"));
+    pg.sql(
+        "postgres",
+        &format!("ALTER DATABASE {old_name} ALLOW_CONNECTIONS true"),
+    );
     assert_eq!(pg.fingerprint(old_name), damaged);
     assert!(
-        !pg.databases().iter().any(|db| db.starts_with("chatcard_restore_")),
+        !pg.databases()
+            .iter()
+            .any(|db| db.starts_with("chatcard_restore_")),
         "{:?}",
         pg.databases()
     );
@@ -116,20 +144,41 @@ fn restore_postgres_swap_mode_brings_back_exactly_the_backed_up_data_and_keeps_t
     run_expecting(
         0,
         "verify-restore",
-        &["-p", "db_name=chatcard", "-p", &format!("dump_file={}", path(&dump))],
+        &[
+            "-p",
+            "db_name=chatcard",
+            "-p",
+            &format!("dump_file={}", path(&dump)),
+        ],
         &[("ADMIN_URL", &admin_url)],
     );
     // ...and fails on the damaged one: rows missing against the dump, a table gone.
     let outcome = run_expecting(
         1,
         "verify-restore",
-        &["-p", &format!("db_name={old_name}"), "-p", &format!("dump_file={}", path(&dump))],
+        &[
+            "-p",
+            &format!("db_name={old_name}"),
+            "-p",
+            &format!("dump_file={}", path(&dump)),
+        ],
         &[("ADMIN_URL", &admin_url)],
     );
-    assert!(outcome.stderr.contains("COUNT MISMATCH in 2 table(s)"), "{}", outcome.stderr);
-    assert!(outcome.stdout.contains("missing  <-- MISMATCH"), "{}", outcome.stdout);
+    assert!(
+        outcome.stderr.contains("COUNT MISMATCH in 2 table(s)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains("missing  <-- MISMATCH"),
+        "{}",
+        outcome.stdout
+    );
     // Sequences continue after the restored rows: the application can insert again.
-    pg.sql("chatcard", r#"INSERT INTO "User" (email) VALUES ('after-restore@example.com')"#);
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('after-restore@example.com')"#,
+    );
 }
 
 #[test]
@@ -150,11 +199,21 @@ fn restore_postgres_in_place_mode_replaces_the_damaged_database_with_the_backup(
     let declined = run_expecting(
         3,
         "restore-postgres",
-        &["-p", &format!("backup_file={}", path(&dump)), "-p", "mode=in-place", "--yes"],
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "mode=in-place",
+            "--yes",
+        ],
         &[("ADMIN_URL", &admin_url)],
     );
     assert!(declined.stderr.contains("--approve"), "{}", declined.stderr);
-    assert_ne!(pg.fingerprint("chatcard"), original, "nothing may change without approval");
+    assert_ne!(
+        pg.fingerprint("chatcard"),
+        original,
+        "nothing may change without approval"
+    );
 
     run_expecting(
         0,
@@ -169,10 +228,20 @@ fn restore_postgres_in_place_mode_replaces_the_damaged_database_with_the_backup(
         ],
         &[("ADMIN_URL", &admin_url)],
     );
-    assert_eq!(pg.fingerprint("chatcard"), original, "restored data differs from the backup");
-    assert!(session_ended(session), "dropdb --force did not end the application's session");
+    assert_eq!(
+        pg.fingerprint("chatcard"),
+        original,
+        "restored data differs from the backup"
+    );
+    assert!(
+        session_ended(session),
+        "dropdb --force did not end the application's session"
+    );
     assert_eq!(pg.databases(), ["chatcard", "postgres"]);
-    pg.sql("chatcard", r#"INSERT INTO "User" (email) VALUES ('after-restore@example.com')"#);
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('after-restore@example.com')"#,
+    );
 }
 
 #[test]
@@ -205,7 +274,82 @@ fn restore_postgres_refuses_a_dump_that_does_not_match_its_checksum_and_changes_
         ],
         &[("ADMIN_URL", &admin_url)],
     );
-    assert!(outcome.stderr.contains("CHECKSUM MISMATCH"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("CHECKSUM MISMATCH"),
+        "{}",
+        outcome.stderr
+    );
     assert_eq!(pg.fingerprint("chatcard"), damaged);
     assert_eq!(pg.databases(), databases);
+}
+
+#[test]
+fn restore_postgres_onto_a_new_server_creates_the_roles_from_the_globals_dump_and_gives_everything_to_the_owner()
+ {
+    let backups = temp_dir();
+    let (dump, original) = {
+        let lost = Postgres::start();
+        lost.sql(
+            "postgres",
+            "CREATE ROLE app LOGIN CONNECTION LIMIT 50; CREATE ROLE reporting NOLOGIN;",
+        );
+        lost.load_sample_data("chatcard");
+        lost.sql(
+            "chatcard",
+            r#"ALTER TABLE "User" OWNER TO app; ALTER TABLE "Proof" OWNER TO app; ALTER TABLE "Anchor" OWNER TO app;"#,
+        );
+        (backup(&lost, backups.path()), lost.fingerprint("chatcard"))
+        // The old server is gone from here on.
+    };
+    let globals = backups.path().join(
+        entries(backups.path(), "globals-", "Z.sql")
+            .pop()
+            .expect("globals dump"),
+    );
+
+    let new = Postgres::start();
+    let admin_url = new.admin_url();
+    run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            &format!("globals_file={}", path(&globals)),
+            "-p",
+            "owner=app",
+            "--yes",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert_eq!(new.fingerprint("chatcard"), original);
+    assert_eq!(
+        new.sql(
+            "postgres",
+            "SELECT string_agg(rolname || ':' || rolcanlogin || ':' || rolconnlimit, ' ' ORDER BY rolname) FROM pg_roles WHERE rolname IN ('app', 'reporting')"
+        ),
+        "app:true:50 reporting:false:-1"
+    );
+    assert_eq!(
+        new.sql(
+            "chatcard",
+            "SELECT string_agg(DISTINCT tableowner, ',') FROM pg_tables WHERE schemaname = 'public'"
+        ),
+        "app"
+    );
+    assert_eq!(
+        new.sql(
+            "postgres",
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'chatcard'"
+        ),
+        "app"
+    );
+    // The application role can use its data.
+    new.sql(
+        "chatcard",
+        r#"SET ROLE app; INSERT INTO "User" (email) VALUES ('app@example.com');"#,
+    );
 }

@@ -23,14 +23,25 @@ fn back_up(source: &Redis) -> Backup {
     assert_eq!(source.ttl("session:1"), -1);
     let dir = temp_dir();
     let port = source.port.to_string();
-    run_expecting(
+    let outcome = run_expecting(
         0,
         "backup-redis",
         &["-p", &format!("redis_port={port}")],
-        &[("REDIS_BACKUP_DIR", path(dir.path()))],
+        &[
+            &[("REDIS_BACKUP_DIR", path(dir.path()))],
+            &source.auth_env()[..],
+        ]
+        .concat(),
     );
+    assert_secret_never_shown(&outcome);
     // The automatic AOF rewrite setting is back to what it was.
-    assert_eq!(source.cli(&["CONFIG", "GET", "auto-aof-rewrite-percentage"]).lines().last(), Some("100"));
+    assert_eq!(
+        source
+            .cli(&["CONFIG", "GET", "auto-aof-rewrite-percentage"])
+            .lines()
+            .last(),
+        Some("100")
+    );
     source.cli(&["SET", "written-after-the-backup", "1"]);
     source.cli(&["DEL", "user:7"]);
     assert_ne!(source.digest(), digest);
@@ -43,7 +54,11 @@ fn back_up(source: &Redis) -> Backup {
 }
 
 fn assert_restored(target: &Redis, backup: &Backup) {
-    assert_eq!(target.digest(), backup.digest, "restored dataset differs from the backup");
+    assert_eq!(
+        target.digest(),
+        backup.digest,
+        "restored dataset differs from the backup"
+    );
     assert_eq!(target.key_count(), backup.keys);
     let ttl = target.ttl("session:0");
     assert!(ttl > 0 && ttl <= backup.ttl_session, "TTL lost: {ttl}");
@@ -54,7 +69,7 @@ fn assert_restored(target: &Redis, backup: &Backup) {
 }
 
 fn restore(target: &Redis, source: &str, backup_path: &str, expected_keys: u64) {
-    run_expecting(
+    let outcome = run_expecting(
         0,
         "restore-redis",
         &[
@@ -77,7 +92,18 @@ fn restore(target: &Redis, source: &str, backup_path: &str, expected_keys: u64) 
             "--approve",
             "stop-redis",
         ],
-        &[],
+        &target.auth_env(),
+    );
+    assert_secret_never_shown(&outcome);
+}
+
+/// The password of the AOF test's servers.
+const PASSWORD: &str = "s3cret-Pa55";
+
+fn assert_secret_never_shown(outcome: &crate::test::Outcome) {
+    assert!(
+        !outcome.stdout.contains(PASSWORD) && !outcome.stderr.contains(PASSWORD),
+        "the Redis password was printed"
     );
 }
 
@@ -86,9 +112,15 @@ fn redis_rdb_backup_restored_into_a_fresh_server_has_the_same_digest_keys_and_tt
     let source = Redis::start(RedisOptions::default());
     let backup = back_up(&source);
     let rdb = single(backup.dir.path(), "redis-", "Z.rdb");
-    assert_eq!(entries(backup.dir.path(), "redis-", "Z.rdb.sha256").len(), 1);
+    assert_eq!(
+        entries(backup.dir.path(), "redis-", "Z.rdb.sha256").len(),
+        1
+    );
     // AOF is off on the source: there is no AOF copy.
-    assert_eq!(entries(backup.dir.path(), "redis-aof-", ""), Vec::<String>::new());
+    assert_eq!(
+        entries(backup.dir.path(), "redis-aof-", ""),
+        Vec::<String>::new()
+    );
 
     // The fresh server runs with AOF on, as in production: a plain copy of the RDB would
     // be ignored there. The runbook loads it with AOF off, then switches AOF back on.
@@ -117,21 +149,21 @@ fn redis_rdb_backup_restored_into_a_fresh_server_has_the_same_digest_keys_and_tt
 }
 
 #[test]
-fn redis_aof_backup_restored_into_a_fresh_server_has_the_same_digest_keys_and_ttls() {
-    let source = Redis::start(RedisOptions {
+fn redis_aof_backup_of_a_password_protected_server_restored_into_a_fresh_server_has_the_same_digest_keys_and_ttls()
+ {
+    let options = RedisOptions {
         appendonly: true,
+        password: Some(PASSWORD),
         ..RedisOptions::default()
-    });
+    };
+    let source = Redis::start(options);
     let backup = back_up(&source);
     let aof = single(backup.dir.path(), "redis-aof-", "Z");
     let files = entries(&aof, "appendonly.aof", "");
     assert!(files.iter().any(|f| f.ends_with(".manifest")), "{files:?}");
     assert!(files.iter().any(|f| f.ends_with(".incr.aof")), "{files:?}");
 
-    let target = Redis::start(RedisOptions {
-        appendonly: true,
-        ..RedisOptions::default()
-    });
+    let target = Redis::start(options);
     target.cli(&["SET", "stale-key-of-the-target", "x"]);
     restore(&target, "aof", path(&aof), backup.keys);
     assert_restored(&target, &backup);
