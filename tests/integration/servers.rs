@@ -53,6 +53,18 @@ fn foreground(user: &str, signal: &str, program: &str) -> Command {
     command
 }
 
+/// A private directory for one server. As root it is made in /tmp, which the `postgres`
+/// and `redis` users can traverse (a `TMPDIR` under /root would not do).
+fn server_dir(prefix: &str) -> tempfile::TempDir {
+    let builder = tempfile::Builder::new().prefix(prefix).clone();
+    if is_root() {
+        builder.tempdir_in("/tmp")
+    } else {
+        builder.tempdir()
+    }
+    .expect("temp dir")
+}
+
 fn chown(user: &str, path: &Path) {
     if is_root() {
         let status = Command::new("chown")
@@ -85,9 +97,9 @@ pub fn output(command: &mut Command) -> String {
 static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
 
 /// A loopback port that is free now (the kernel picks it: bind port 0) and was not handed
-/// to another test of this process. Ports near the demo's fixed ones (55432…, 56379…)
-/// are avoided, because the demo probes its ports by connecting, which cannot see a port
-/// that is about to be bound. Callers retry with a new port when the server finds it taken.
+/// to another test of this process. Ports near the demo's defaults (55432…, 56379…) are
+/// left to the demo test running in parallel. Callers retry with a new port when the
+/// server finds it taken after all (another process may bind it in between).
 pub fn free_port() -> u16 {
     loop {
         let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
@@ -167,10 +179,7 @@ impl Postgres {
                 "{PG_BIN}/{tool} is missing: run scripts/test (apt-get install -y postgresql-15)"
             );
         }
-        let dir = tempfile::Builder::new()
-            .prefix("runbook-e2e-pg.")
-            .tempdir()
-            .expect("temp dir");
+        let dir = server_dir("runbook-e2e-pg.");
         let mut server = Postgres {
             dir,
             port: 0,
@@ -515,10 +524,7 @@ pub struct Redis {
 
 impl Redis {
     pub fn start(options: RedisOptions) -> Redis {
-        let dir = tempfile::Builder::new()
-            .prefix("runbook-e2e-redis.")
-            .tempdir()
-            .expect("temp dir");
+        let dir = server_dir("runbook-e2e-redis.");
         let mut server = Redis {
             dir,
             port: 0,
