@@ -17,6 +17,8 @@ pub struct AuditWriter {
     run_id: String,
     seq: u64,
     prev: String,
+    /// Lines written since the last fsync.
+    unsynced: bool,
 }
 
 /// A record's files: the JSON Lines record and the masked output log beside it.
@@ -62,6 +64,7 @@ impl AuditWriter {
                 run_id: run_id.to_owned(),
                 seq: 0,
                 prev: GENESIS.to_owned(),
+                unsynced: false,
             },
             log,
             log_path,
@@ -74,6 +77,19 @@ impl AuditWriter {
 
     /// Appends one event, durably: written, flushed and fsynced before returning.
     pub fn write(&mut self, event: &str, fields: Map<String, Value>) -> Result<(), AuditError> {
+        self.append(event, fields, true)
+    }
+
+    /// fsyncs what was written since the last fsync.
+    pub fn sync(&mut self) -> Result<(), AuditError> {
+        if self.unsynced {
+            self.file.sync_data().map_err(io_error(&self.path))?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, event: &str, fields: Map<String, Value>, durable: bool) -> Result<(), AuditError> {
         self.seq += 1;
         let mut line = Map::new();
         line.insert("seq".into(), Value::from(self.seq));
@@ -110,7 +126,10 @@ impl AuditWriter {
             .write_all(written.as_bytes())
             .map_err(io_error(&self.path))?;
         self.file.flush().map_err(io_error(&self.path))?;
-        self.file.sync_data().map_err(io_error(&self.path))?;
+        self.unsynced = true;
+        if durable {
+            self.sync()?;
+        }
         Ok(())
     }
 }

@@ -2,19 +2,24 @@
 //! `env`, `run`, `runbook` and `steps`. In a dry-run, values that only exist at run time
 //! are `Unknown` placeholders that render as `<capture of count-users>`.
 
-use minijinja::value::Value;
+use minijinja::value::{Enumerator, Object, Value};
+use std::sync::Arc;
 use std::collections::{BTreeMap, HashSet};
 
 pub use crate::template::{Unknown, placeholder_rendered, reset_placeholder_flag};
 
+/// A name → value map shared with the template engine without copying: rendering takes
+/// a reference-counted view, and the next change copies only if a view is still alive.
+pub type Shared<T> = Arc<BTreeMap<String, T>>;
+
 #[derive(Clone, Debug, Default)]
 pub struct Context {
     /// Params, vars, captures and inputs, by name.
-    pub values: BTreeMap<String, Value>,
-    pub steps: BTreeMap<String, Value>,
-    pub run: BTreeMap<String, Value>,
-    pub runbook: BTreeMap<String, Value>,
-    pub env: BTreeMap<String, String>,
+    pub values: Shared<Value>,
+    pub steps: Shared<Value>,
+    pub run: Shared<Value>,
+    pub runbook: Shared<Value>,
+    pub env: Shared<String>,
     /// Names whose values are placeholders (dry-run), for "depends on: …".
     pub unknown: HashSet<String>,
 }
@@ -22,32 +27,42 @@ pub struct Context {
 impl Context {
     pub fn set(&mut self, name: &str, value: Value) {
         self.unknown.remove(name);
-        self.values.insert(name.to_owned(), value);
+        Arc::make_mut(&mut self.values).insert(name.to_owned(), value);
     }
 
     pub fn set_unknown(&mut self, name: &str, label: String) {
-        self.values.insert(name.to_owned(), Unknown::value(label));
+        Arc::make_mut(&mut self.values).insert(name.to_owned(), Unknown::value(label));
         self.unknown.insert(name.to_owned());
+    }
+
+    pub fn set_run(&mut self, name: &str, value: Value) {
+        Arc::make_mut(&mut self.run).insert(name.to_owned(), value);
+    }
+
+    pub fn set_runbook(&mut self, name: &str, value: Value) {
+        Arc::make_mut(&mut self.runbook).insert(name.to_owned(), value);
+    }
+
+    pub fn set_env(&mut self, name: &str, value: String) {
+        Arc::make_mut(&mut self.env).insert(name.to_owned(), value);
     }
 
     /// Records a finished step under its id, and under the id with `-` → `_` so that
     /// `steps.count_users` reaches step `count-users`.
     pub fn set_step(&mut self, id: &str, value: Value) {
+        let steps = Arc::make_mut(&mut self.steps);
         let alias = id.replace('-', "_");
         if alias != id {
-            self.steps.insert(alias, value.clone());
+            steps.insert(alias, value.clone());
         }
-        self.steps.insert(id.to_owned(), value);
+        steps.insert(id.to_owned(), value);
     }
 
+    /// The context as templates see it. Constant cost however long the run: the maps
+    /// are shared, not copied (a run of 1000 steps would otherwise copy `steps` 1000
+    /// times).
     pub fn to_value(&self) -> Value {
-        // A map Value, not `Value::from_iter` of pairs (which would make a list).
-        let mut values: BTreeMap<String, Value> = self.values.clone();
-        values.insert("steps".into(), Value::from(self.steps.clone()));
-        values.insert("run".into(), Value::from(self.run.clone()));
-        values.insert("runbook".into(), Value::from(self.runbook.clone()));
-        values.insert("env".into(), Value::from(self.env.clone()));
-        Value::from(values)
+        Value::from_object(View(self.clone()))
     }
 
     /// Which of `names` (as reported by `undeclared_variables`) are placeholders now.
@@ -63,5 +78,28 @@ impl Context {
         unknown.sort();
         unknown.dedup();
         unknown
+    }
+}
+
+/// The top-level template namespace over a context.
+#[derive(Debug)]
+struct View(Context);
+
+impl Object for View {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let context = &self.0;
+        match key.as_str()? {
+            "steps" => Some(Value::from_dyn_object(context.steps.clone())),
+            "run" => Some(Value::from_dyn_object(context.run.clone())),
+            "runbook" => Some(Value::from_dyn_object(context.runbook.clone())),
+            "env" => Some(Value::from_dyn_object(context.env.clone())),
+            name => context.values.get(name).cloned(),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<Value> = self.0.values.keys().map(|key| Value::from(key.as_str())).collect();
+        keys.extend(["steps", "run", "runbook", "env"].map(Value::from));
+        Enumerator::Values(keys)
     }
 }

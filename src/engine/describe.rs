@@ -167,11 +167,13 @@ impl Engine<'_> {
                     let described =
                         Box::pin(self.describe(frame, child, &mut child_context, &number)).await;
                     plan.children.push(described);
-                    for (name, value) in child_context.values {
-                        if child_context.unknown.contains(&name) {
+                    for (name, value) in child_context.values.iter() {
+                        if child_context.unknown.contains(name) {
                             merged.unknown.insert(name.clone());
                         }
-                        merged.values.entry(name).or_insert(value);
+                        if !merged.values.contains_key(name) {
+                            std::sync::Arc::make_mut(&mut merged.values).insert(name.clone(), value.clone());
+                        }
                     }
                 }
                 *context = merged;
@@ -268,9 +270,7 @@ impl Engine<'_> {
     pub(crate) fn describe_notify(&self, notify: &Notify, context: &Context) -> String {
         let mut context = context.clone();
         for field in ["status", "summary", "exit_code", "duration"] {
-            context
-                .run
-                .insert(field.into(), Unknown::value(format!("run.{field}")));
+            std::sync::Arc::make_mut(&mut context.run).insert(field.into(), Unknown::value(format!("run.{field}")));
             context.unknown.insert(format!("run.{field}"));
         }
         let on: Vec<String> = notify

@@ -119,6 +119,24 @@ pub enum Event {
 /// cannot record stops the run: nothing runs unrecorded.
 pub trait Recorder {
     fn record(&mut self, event: &Event) -> Result<(), RecordError>;
+
+    /// Makes everything recorded so far durable; called before the run waits for a
+    /// person, so nothing recorded sits unsynced while it waits.
+    fn sync(&mut self) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+impl Event {
+    /// Whether the event must be on disk before the run goes on. The others (a step's
+    /// end, its process group) are written at once — a `kill -9` of `runbook` cannot
+    /// lose them — and fsynced with the next durable event, which always comes before
+    /// anything else happens: the next command starts, a question is asked, or the run
+    /// ends. Only an operating-system crash could lose them, and that would end the
+    /// processes they describe too.
+    pub fn durable(&self) -> bool {
+        !matches!(self, Event::ProcessStarted { .. } | Event::StepFinished { .. })
+    }
 }
 
 #[derive(Debug)]

@@ -22,6 +22,7 @@ use minijinja::value::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the operator asked for on the command line, resolved.
@@ -192,14 +193,10 @@ impl<'a> Engine<'a> {
             Flow::Stop(status) => status,
         };
         if self.options.dry_run {
-            context
-                .run
-                .insert("status".into(), context::Unknown::value("run.status"));
+            std::sync::Arc::make_mut(&mut context.run).insert("status".into(), context::Unknown::value("run.status"));
             context.unknown.insert("run.status".to_owned());
         } else {
-            context
-                .run
-                .insert("status".into(), Value::from(status.as_str()));
+            std::sync::Arc::make_mut(&mut context.run).insert("status".into(), Value::from(status.as_str()));
         }
         // Captures of steps that never ran are empty rather than undefined here, so a
         // cleanup can test them (`{% if test_db %}`) instead of failing to render.
@@ -440,20 +437,14 @@ impl<'a> Engine<'a> {
         if runbook.notify.is_empty() {
             return;
         }
-        context
-            .run
-            .insert("status".into(), Value::from(status.as_str()));
-        context.run.insert(
-            "summary".into(),
+        std::sync::Arc::make_mut(&mut context.run).insert("status".into(), Value::from(status.as_str()));
+        context.set_run("summary",
             Value::from(self.summary_line(runbook, status)),
         );
-        context.run.insert(
-            "duration".into(),
+        context.set_run("duration",
             Value::from(self.started.elapsed().as_secs_f64()),
         );
-        context
-            .run
-            .insert("exit_code".into(), Value::from(status.exit().code()));
+        std::sync::Arc::make_mut(&mut context.run).insert("exit_code".into(), Value::from(status.exit().code()));
         for (index, notify) in runbook.notify.iter().enumerate() {
             if !fires(notify, status) {
                 continue;
@@ -509,26 +500,18 @@ impl<'a> Engine<'a> {
         resolved: &[(String, params::Resolution)],
     ) -> Result<(Context, Vec<(String, String)>), String> {
         let mut context = Context {
-            run: run.clone(),
+            run: Arc::new(run.clone()),
             ..Context::default()
         };
-        context
-            .runbook
-            .insert("name".into(), Value::from(runbook.name.as_str()));
-        context
-            .runbook
-            .insert("title".into(), Value::from(runbook.title.as_str()));
-        context
-            .runbook
-            .insert("kind".into(), Value::from(runbook.kind.as_str()));
-        context.runbook.insert(
-            "rto".into(),
+        std::sync::Arc::make_mut(&mut context.runbook).insert("name".into(), Value::from(runbook.name.as_str()));
+        std::sync::Arc::make_mut(&mut context.runbook).insert("title".into(), Value::from(runbook.title.as_str()));
+        std::sync::Arc::make_mut(&mut context.runbook).insert("kind".into(), Value::from(runbook.kind.as_str()));
+        context.set_runbook("rto",
             runbook
                 .rto
                 .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
         );
-        context.runbook.insert(
-            "rpo".into(),
+        context.set_runbook("rpo",
             runbook
                 .rpo
                 .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
@@ -549,8 +532,9 @@ impl<'a> Engine<'a> {
                 params::Resolution::Missing => context.set_unknown(name, format!("param {name}")),
             }
         }
-        context.env = std::env::vars().collect();
-        context.env.extend(exports.iter().cloned());
+        let mut environment: BTreeMap<String, String> = std::env::vars().collect();
+        environment.extend(exports.iter().cloned());
+        context.env = Arc::new(environment);
         for var in &runbook.vars {
             context::reset_placeholder_flag();
             let value = self.render(&var.value, &context)?;
@@ -562,7 +546,7 @@ impl<'a> Engine<'a> {
         }
         for variable in &runbook.env {
             let value = self.render(&variable.value, &context)?;
-            context.env.insert(variable.name.clone(), value.clone());
+            context.set_env(&variable.name, value.clone());
             exports.push((variable.name.clone(), value));
         }
         Ok((context, exports))

@@ -794,11 +794,15 @@ impl Engine<'_> {
         )
         .await;
         for child_context in contexts {
-            for (name, value) in child_context.values {
-                context.values.entry(name).or_insert(value);
+            for (name, value) in child_context.values.iter() {
+                if !context.values.contains_key(name) {
+                    context.set(name, value.clone());
+                }
             }
-            for (name, value) in child_context.steps {
-                context.steps.entry(name).or_insert(value);
+            for (name, value) in child_context.steps.iter() {
+                if !context.steps.contains_key(name) {
+                    std::sync::Arc::make_mut(&mut context.steps).insert(name.clone(), value.clone());
+                }
             }
         }
         if let Some(Flow::Stop(status)) = flows.iter().find(|flow| matches!(flow, Flow::Stop(_))) {

@@ -355,11 +355,25 @@ impl Analyzer<'_, '_> {
                         .warning(problem, Some(span), &located.path, step_id);
                 }
             }
-            for (offset, name) in quoted_interpolations(&located.text) {
+            let heredocs = heredoc_bodies(&located.text);
+            for (offset, name) in quoted_interpolations(&located.text, &heredocs) {
                 let span = offset_span(located, offset, name.len() + 4);
                 let problem = Problem::QuotedInterpolation { name };
                 self.report
                     .warning(problem, Some(span), &located.path, step_id);
+            }
+            for body in &heredocs {
+                for (offset, name) in interpolations(&located.text[body.range.clone()]) {
+                    let offset = body.range.start + offset;
+                    let span = offset_span(located, offset, name.len() + 4);
+                    if body.expands {
+                        let problem = Problem::HeredocInterpolation { name };
+                        self.report.error(problem, Some(span), &located.path, step_id);
+                    } else {
+                        let problem = Problem::QuotedInterpolation { name };
+                        self.report.warning(problem, Some(span), &located.path, step_id);
+                    }
+                }
             }
         }
         names
@@ -538,7 +552,66 @@ fn offset_span(located: &Located, offset: usize, width: usize) -> Span {
 /// Interpolations written inside shell quotes (`"{{ x }}"`, `'--dir={{ x }}'`): since
 /// values are already shell-quoted, the quotes would become part of the value. Command
 /// substitutions `$( … )` start a fresh quoting context, as they do in the shell.
-fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
+/// The body of a here-document, and whether the shell expands `$(…)` in it (an
+/// unquoted delimiter: `<<EOF`) or not (`<<'EOF'`).
+struct Heredoc {
+    range: std::ops::Range<usize>,
+    expands: bool,
+}
+
+/// Finds here-document bodies. Shell-quoting cannot protect a value inside an unquoted
+/// here-document: the shell expands `$(…)` and backticks there whatever the quotes.
+fn heredoc_bodies(text: &str) -> Vec<Heredoc> {
+    let Ok(start) = regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#) else {
+        return Vec::new();
+    };
+    let mut bodies = Vec::new();
+    let mut offset = 0;
+    let mut lines = text.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        offset += line.len();
+        let Some(found) = start.captures(line) else {
+            continue;
+        };
+        let strip_tabs = &found[2] == "-";
+        let expands = found[3].is_empty();
+        let delimiter = found[4].to_owned();
+        let body_start = offset;
+        let mut body_end = text.len();
+        for body_line in lines.by_ref() {
+            let content = body_line.trim_end_matches(['\n', '\r']);
+            let content = if strip_tabs { content.trim_start_matches('\t') } else { content };
+            if content == delimiter {
+                body_end = offset;
+                offset += body_line.len();
+                break;
+            }
+            offset += body_line.len();
+        }
+        bodies.push(Heredoc {
+            range: body_start..body_end.max(body_start),
+            expands,
+        });
+    }
+    bodies
+}
+
+/// Every `{{ … }}` in a text, with the name it starts with.
+fn interpolations(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    while let Some(open) = text[start..].find("{{") {
+        let index = start + open;
+        let end = text[index..].find("}}").map_or(text.len(), |end| index + end + 2);
+        let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
+        let name = inner.split(['|', ' ', '.', '[', '(']).next().unwrap_or(inner);
+        found.push((index, name.to_owned()));
+        start = end;
+    }
+    found
+}
+
+fn quoted_interpolations(text: &str, heredocs: &[Heredoc]) -> Vec<(usize, String)> {
     #[derive(PartialEq)]
     enum Frame {
         Unquoted { parentheses: usize },
@@ -550,6 +623,10 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
     let mut stack = vec![Frame::Unquoted { parentheses: 0 }];
     let mut index = 0;
     while index < bytes.len() {
+        if let Some(body) = heredocs.iter().find(|body| body.range.contains(&index)) {
+            index = body.range.end;
+            continue;
+        }
         let rest = &text[index..];
         if rest.starts_with("{{") {
             let end = rest.find("}}").map_or(text.len(), |end| index + end + 2);
@@ -615,12 +692,22 @@ fn quoted_interpolations(text: &str) -> Vec<(usize, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::quoted_interpolations;
+    use super::{heredoc_bodies, quoted_interpolations};
+
+    #[test]
+    fn finds_here_document_bodies() {
+        let text = "psql <<SQL\nselect {{ x }};\nSQL\ncat <<-'EOF'\n\t{{ y }}\n\tEOF\necho <<< {{ z }}\n";
+        let bodies = heredoc_bodies(text);
+        assert_eq!(bodies.len(), 2);
+        assert!(bodies[0].expands && !bodies[1].expands);
+        assert_eq!(&text[bodies[0].range.clone()], "select {{ x }};\n");
+        assert_eq!(&text[bodies[1].range.clone()], "\t{{ y }}\n");
+    }
 
     #[test]
     fn finds_interpolations_inside_quotes() {
         let names = |text: &str| -> Vec<String> {
-            quoted_interpolations(text)
+            quoted_interpolations(text, &heredoc_bodies(text))
                 .into_iter()
                 .map(|(_, name)| name)
                 .collect()
@@ -643,6 +730,7 @@ mod tests {
         );
         assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
         assert_eq!(names("echo \"{{ safety_dir }}\""), ["safety_dir"]);
+        assert_eq!(names("cat <<'EOF'\ndon't {{ a }}\nEOF\necho \"{{ b }}\""), ["b"]);
         assert_eq!(names("echo '±5%' \\± \"ü {{ x }}\" {{ y }} ✓"), ["x"]);
     }
 }

@@ -119,6 +119,9 @@ pub enum Problem {
     SecretInCommand {
         name: String,
     },
+    HeredocInterpolation {
+        name: String,
+    },
     QuotedInterpolation {
         name: String,
     },
@@ -236,6 +239,10 @@ impl fmt::Display for Problem {
             Problem::SecretInCommand { name } => write!(
                 f,
                 "secret `{name}` is interpolated into a command line, where `ps` and /proc show it"
+            ),
+            Problem::HeredocInterpolation { name } => write!(
+                f,
+                "`{name}` is interpolated into an unquoted here-document, where the shell runs `$(…)` and backticks in the value"
             ),
             Problem::QuotedInterpolation { name } => write!(
                 f,
@@ -361,9 +368,12 @@ impl Problem {
             Problem::SecretInCommand { .. } => Some(
                 "give the param `env: NAME` and use \"$NAME\" in the command instead".into(),
             ),
-            Problem::QuotedInterpolation { name } => Some(format!(
-                "write {{{{ {name} }}}} without the surrounding quotes, or {{{{ {name} | safe }}}} if you quote it yourself"
+            Problem::HeredocInterpolation { name } => Some(format!(
+                "quote the delimiter (`<<'EOF'`) so the shell leaves the text alone, or pass the value in an environment variable (`env: {{X: \"{{{{ {name} }}}}\"}}`) and use \"$X\""
             )),
+            Problem::QuotedInterpolation { .. } => Some(
+                "remove the surrounding quotes: the value is already quoted for the shell".into(),
+            ),
             Problem::InteractiveCapture => Some("remove `capture`, or `interactive`".into()),
             Problem::ManualInParallel | Problem::InteractiveInParallel => {
                 Some("an operator can only answer one step at a time; move it out of the group".into())

@@ -586,3 +586,21 @@ fn a_secret_split_across_reads_of_a_long_line_is_still_masked() {
     assert!(!outcome.stdout.contains("secret-token"), "secret leaked");
     assert!(outcome.stdout.contains("x••••••y"));
 }
+
+#[test]
+fn an_interpolation_in_an_unquoted_here_document_is_refused() {
+    let unquoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<EOF\n      heredoc {{ v }}\n      EOF\n";
+    let test = Test::new()
+        .runbook("t", &runbook(unquoted))
+        .args(["--color", "never", "run", "t", "-p", "v=$(touch PWNED)"]);
+    let outcome = test.status(2);
+    assert!(outcome.stderr.contains("unquoted here-document"), "{}", outcome.stderr);
+    assert!(!test.path().join("PWNED").exists());
+    let quoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<'EOF'\n      heredoc {{ v }}\n      EOF\n";
+    let test = Test::new()
+        .runbook("t", &runbook(quoted))
+        .args(["--color", "never", "run", "t", "-p", "v=$(touch PWNED)"]);
+    let outcome = test.status(0);
+    assert!(!test.path().join("PWNED").exists());
+    assert_eq!(outcome.stdout, "heredoc '$(touch PWNED)'\n");
+}
