@@ -192,11 +192,31 @@ impl<'a> Engine<'a> {
             Flow::Failed => RunStatus::Failure,
             Flow::Stop(status) => status,
         };
+        // `on_failure` and `finally` know how the run went so far.
         if self.options.dry_run {
-            std::sync::Arc::make_mut(&mut context.run).insert("status".into(), context::Unknown::value("run.status"));
-            context.unknown.insert("run.status".to_owned());
+            for field in ["status", "summary", "exit_code", "duration"] {
+                context.set_run(field, context::Unknown::value(format!("run.{field}")));
+                context.unknown.insert(format!("run.{field}"));
+            }
         } else {
-            std::sync::Arc::make_mut(&mut context.run).insert("status".into(), Value::from(status.as_str()));
+            context.set_run("status", Value::from(status.as_str()));
+            context.set_run("exit_code", Value::from(status.exit().code()));
+            context.set_run("duration", Value::from(self.started.elapsed().as_secs_f64()));
+            context.set_run("summary", Value::from(self.summary_line(runbook, status)));
+            // A step that never ran has a status too, so `steps.ID.status` renders.
+            for step in runbook.all_steps() {
+                if !context.steps.contains_key(&step.id) {
+                    context.set_step(
+                        &step.id,
+                        Value::from(BTreeMap::from([
+                            ("status", Value::from("not_run")),
+                            ("exit_code", Value::from(())),
+                            ("attempts", Value::from(0)),
+                            ("duration", Value::from(0.0)),
+                        ])),
+                    );
+                }
+            }
         }
         // Captures of steps that never ran are empty rather than undefined here, so a
         // cleanup can test them (`{% if test_db %}`) instead of failing to render.

@@ -318,21 +318,17 @@ impl Engine<'_> {
                             "Type {} to confirm (anything else declines): ",
                             styles.strong.apply_to(engine.mask(typed))
                         ));
-                        engine.ui.message(&text);
                         engine
                             .ui
-                            .prompter
-                            .line(&engine.interrupts, false)
+                            .ask(&text, &engine.interrupts, false)
                             .await
                             .map(|answer| answer.trim() == typed.as_str())
                     }
                     None => {
                         text.push_str("Run this step? [y/N] ");
-                        engine.ui.message(&text);
                         engine
                             .ui
-                            .prompter
-                            .line(&engine.interrupts, false)
+                            .ask(&text, &engine.interrupts, false)
                             .await
                             .map(|answer| {
                                 matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
@@ -678,11 +674,11 @@ impl Engine<'_> {
             .decide(step, id, ConfirmPolicy::Allow, |engine| async move {
                 engine
                     .ui
-                    .message("Press Enter when done (type `abort` to stop the run): ");
-                engine
-                    .ui
-                    .prompter
-                    .line(&engine.interrupts, false)
+                    .ask(
+                        "Press Enter when done (type `abort` to stop the run): ",
+                        &engine.interrupts,
+                        false,
+                    )
                     .await
                     .map(|answer| answer.trim() != "abort")
             })
@@ -928,10 +924,8 @@ impl Engine<'_> {
             return StepChoice::Run;
         }
         loop {
-            self.ui.message(&format!(
-                "\n[{counter}] {id} ({name}) — [r]un, [s]kip or [a]bort? "
-            ));
-            match self.ui.prompter.line(&self.interrupts, false).await {
+            let question = format!("\n[{counter}] {id} ({name}) — [r]un, [s]kip or [a]bort? ");
+            match self.ui.ask(&question, &self.interrupts, false).await {
                 Ok(answer) => match answer.trim().to_ascii_lowercase().as_str() {
                     "r" | "run" | "" => return StepChoice::Run,
                     "s" | "skip" => return StepChoice::Skip,

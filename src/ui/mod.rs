@@ -27,6 +27,20 @@ impl Ui {
     pub fn message(&self, text: &str) {
         self.output.message(text);
     }
+
+    /// Asks a question and reads the answer. Spinners are hidden meanwhile: their ticks
+    /// would redraw the line and erase the question while it waits.
+    pub async fn ask(&self, question: &str, interrupts: &Interrupts, secret: bool) -> Result<String, NoAnswer> {
+        if let Progress::Bars(bars) = &self.progress {
+            bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        self.output.message(question);
+        let answer = self.prompter.line(interrupts, secret).await;
+        if let Progress::Bars(bars) = &self.progress {
+            bars.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+        }
+        answer
+    }
 }
 
 /// Asks for a parameter or input value until it is valid.
@@ -47,12 +61,8 @@ pub async fn ask_param(
             .filter(|_| !param.secret)
             .map(|default| format!(" [{default}]"))
             .unwrap_or_default();
-        ui.message(&format!(
-            "  {} ({}){default}: ",
-            question,
-            param.expectation()
-        ));
-        let answer = ui.prompter.line(interrupts, param.secret).await?;
+        let text = format!("  {} ({}){default}: ", question, param.expectation());
+        let answer = ui.ask(&text, interrupts, param.secret).await?;
         let answer = match (&param.default, answer.is_empty()) {
             (Some(default), true) => default.clone(),
             _ => answer,

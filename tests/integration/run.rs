@@ -604,3 +604,11 @@ fn an_interpolation_in_an_unquoted_here_document_is_refused() {
     assert!(!test.path().join("PWNED").exists());
     assert_eq!(outcome.stdout, "heredoc '$(touch PWNED)'\n");
 }
+
+#[test]
+fn finally_sees_the_outcome_and_steps_that_never_ran() {
+    let body = "steps:\n  - id: a\n    run: exit 3\n  - id: later\n    run: 'true'\nfinally:\n  - id: report\n    run: echo {{ run.status }} {{ run.exit_code }} {{ steps.a.status }} {{ steps.later.status }} > report\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["--color", "never", "run", "t"]);
+    test.status(1);
+    assert_eq!(std::fs::read_to_string(test.path().join("report")).expect("report"), "failure 1 failed not_run\n");
+}
