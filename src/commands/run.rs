@@ -187,15 +187,28 @@ fn start(
     );
 
     let interactive = !flags.non_interactive && std::io::stdin().is_terminal();
-    let mut given = match params::parse_assignments(&flags.params) {
-        Ok(given) => given,
-        Err(problems) => return report(config, &problems),
+    let (mut given, mut problems) = match params::parse_assignments(&flags.params) {
+        Ok(given) => (given, Vec::new()),
+        Err(problems) => (BTreeMap::new(), problems),
     };
     let known = known_names(runbook, &library);
-    let mut problems = params::unknown_names(
+    problems.extend(params::unknown_names(
         &given,
         &known.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    ));
+    // A typo in --approve would otherwise only show when that step is reached.
+    let step_ids = step_ids(runbook, &library);
+    for id in &flags.approve {
+        if !step_ids.contains(id) {
+            problems.push(ParamProblem::UnknownStep {
+                id: id.clone(),
+                suggestion: crate::load::suggest::suggest(id, step_ids.iter().map(String::as_str)),
+            });
+        }
+    }
+    if !interactive && !launch.dry_run && launch.prior.is_none() {
+        problems.extend(missing_inputs(runbook, &library, &given));
+    }
     // A resumed run keeps the earlier run's (non-secret) values unless overridden.
     let mut resume_point = None;
     if let Some(prior) = &launch.prior {
@@ -730,6 +743,59 @@ fn collect_library(
             }
         }
     }
+}
+
+/// Every step id `--approve` may name: bare ids, and `include-step/id` paths.
+fn step_ids(runbook: &Runbook, library: &Library) -> Vec<String> {
+    fn walk(runbook: &Runbook, library: &Library, prefix: &str, depth: usize, ids: &mut Vec<String>) {
+        for step in runbook.all_steps() {
+            ids.push(step.id.clone());
+            ids.push(format!("{prefix}{}", step.id));
+            if let Action::Include { runbook: name, .. } = &step.action
+                && let Some(included) = library.get(name)
+                && depth < 16
+            {
+                walk(included, library, &format!("{prefix}{}/", step.id), depth + 1, ids);
+            }
+        }
+    }
+    let mut ids = Vec::new();
+    walk(runbook, library, "", 0, &mut ids);
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Inputs of manual steps that will surely be reached (no `when`) with no `-p` value:
+/// without a terminal they can only be reported, so report them all before anything runs.
+fn missing_inputs(runbook: &Runbook, library: &Library, given: &BTreeMap<String, String>) -> Vec<ParamProblem> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![runbook];
+    while let Some(current) = stack.pop() {
+        if !seen.insert(current.name.clone()) {
+            continue;
+        }
+        for step in current.steps.iter().filter(|step| step.when.is_none()) {
+            match &step.action {
+                Action::Manual { input, .. } => {
+                    for param in input.iter().filter(|param| !given.contains_key(&param.name) && param.default.is_none()) {
+                        problems.push(ParamProblem::MissingInput {
+                            name: param.name.clone(),
+                            step: step.id.clone(),
+                        });
+                    }
+                }
+                Action::Include { runbook: name, .. } => {
+                    if let Some(included) = library.get(name) {
+                        stack.push(included);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    problems
 }
 
 /// Params of the runbook and inputs of every manual step, its includes' too: the names

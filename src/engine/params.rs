@@ -42,6 +42,14 @@ pub enum ParamProblem {
     Malformed {
         argument: String,
     },
+    UnknownStep {
+        id: String,
+        suggestion: Option<String>,
+    },
+    MissingInput {
+        name: String,
+        step: String,
+    },
 }
 
 impl fmt::Display for ParamProblem {
@@ -72,6 +80,17 @@ impl fmt::Display for ParamProblem {
             ParamProblem::Malformed { argument } => {
                 write!(f, "`-p {argument}` is not NAME=VALUE")
             }
+            ParamProblem::UnknownStep { id, suggestion } => {
+                write!(f, "`--approve {id}`: no step `{id}` in this runbook or its includes")?;
+                if let Some(suggestion) = suggestion {
+                    write!(f, " (did you mean `{suggestion}`?)")?;
+                }
+                Ok(())
+            }
+            ParamProblem::MissingInput { name, step } => write!(
+                f,
+                "manual step `{step}` needs input `{name}` and there is no terminal to ask: pass -p {name}=VALUE"
+            ),
         }
     }
 }

@@ -612,3 +612,16 @@ fn finally_sees_the_outcome_and_steps_that_never_ran() {
     test.status(1);
     assert_eq!(std::fs::read_to_string(test.path().join("report")).expect("report"), "failure 1 failed not_run\n");
 }
+
+#[test]
+fn unknown_approvals_and_missing_inputs_are_reported_before_anything_runs() {
+    let body = "steps:\n  - id: first\n    run: touch ran\n  - id: drop\n    confirm: sure?\n    run: 'true'\n  - id: assess\n    manual: Look.\n    input:\n      rate: {type: number}\n      ok: {type: boolean}\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t", "--approve", "dorp", "--approve", "assess"]);
+    let outcome = test.status(2);
+    assert!(outcome.stderr.contains("`--approve dorp`: no step `dorp` in this runbook or its includes (did you mean `drop`?)"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("needs input `rate`"), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("needs input `ok`"), "{}", outcome.stderr);
+    assert!(!test.path().join("ran").exists());
+}
