@@ -16,6 +16,8 @@ pub struct Plan {
     pub finally_steps: Vec<PlanStep>,
     pub notify: Vec<String>,
     pub fidelity: Fidelity,
+    /// How many probe steps ran for real (`--probe`).
+    pub probed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +130,13 @@ impl Fidelity {
 
 impl Plan {
     pub fn finish(&mut self) {
+        fn probed(steps: &[PlanStep]) -> usize {
+            steps
+                .iter()
+                .map(|step| usize::from(step.probed.is_some()) + probed(&step.children))
+                .sum()
+        }
+        self.probed = probed(&self.steps) + probed(&self.on_failure) + probed(&self.finally_steps);
         let mut fidelity = Fidelity::default();
         fidelity.count(&self.steps);
         fidelity.count(&self.on_failure);
@@ -147,7 +156,10 @@ impl Plan {
         let _ = writeln!(
             out,
             "{}",
-            styles.dim.apply_to("dry run: nothing below was executed")
+            styles.dim.apply_to(match self.probed {
+                0 => "dry run: nothing below was executed".to_owned(),
+                probed => format!("dry run: nothing below was executed except {probed} probe step(s) marked `probed`"),
+            })
         );
         if !self.params.is_empty() {
             let _ = writeln!(out, "\nparams:");

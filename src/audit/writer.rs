@@ -89,7 +89,12 @@ impl AuditWriter {
         Ok(())
     }
 
-    fn append(&mut self, event: &str, fields: Map<String, Value>, durable: bool) -> Result<(), AuditError> {
+    fn append(
+        &mut self,
+        event: &str,
+        fields: Map<String, Value>,
+        durable: bool,
+    ) -> Result<(), AuditError> {
         self.seq += 1;
         let mut line = Map::new();
         line.insert("seq".into(), Value::from(self.seq));

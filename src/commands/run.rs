@@ -248,6 +248,9 @@ fn start(
         progress.bars(),
         stdout_is_terminal,
     );
+    if flags.format == OutputFormat::Json {
+        output.keep_stdout_for_results();
+    }
     let ui = Ui {
         styles: config.stderr_styles.clone(),
         output,
@@ -381,7 +384,14 @@ fn start(
     let mut started = serde_json::Map::new();
     started.insert("runbook".into(), json!(runbook.name));
     started.insert("title".into(), json!(runbook.title));
-    started.insert("source".into(), json!(loaded.source.display_name()));
+    // An absolute path, so `resume` finds the file from any directory.
+    let source = match &loaded.source.origin {
+        crate::load::source::Origin::File(path) => std::fs::canonicalize(path)
+            .map(|path| path.display().to_string())
+            .unwrap_or_else(|_| loaded.source.display_name()),
+        crate::load::source::Origin::Embedded => loaded.source.display_name(),
+    };
+    started.insert("source".into(), json!(source));
     started.insert(
         "sha256".into(),
         json!(sha256_hex(loaded.source.text.as_bytes())),
@@ -501,7 +511,7 @@ fn start(
     if let Err(error) = writer.write("run_finished", finished) {
         ui.message(&format!("{}: {error}\n", styles.error.apply_to("error")));
     }
-    finish(config, &ui, runbook, &result, flags.format);
+    finish(config, &ui, runbook, &run_id, &result, flags.format);
     if let Some(path) = &flags.metrics_file
         && !launch.dry_run
     {
@@ -623,7 +633,14 @@ fn run_info(dry_run: bool) -> BTreeMap<String, Value> {
 }
 
 /// The plan (dry-run) or the summary.
-fn finish(config: &Config, ui: &Ui, runbook: &Runbook, result: &RunResult, format: OutputFormat) {
+fn finish(
+    config: &Config,
+    ui: &Ui,
+    runbook: &Runbook,
+    run_id: &str,
+    result: &RunResult,
+    format: OutputFormat,
+) {
     if let Some(plan) = &result.plan {
         match format {
             OutputFormat::Text => ui.output.result(&plan.text(&config.stdout_styles)),
@@ -639,6 +656,7 @@ fn finish(config: &Config, ui: &Ui, runbook: &Runbook, result: &RunResult, forma
         OutputFormat::Json => {
             let summary = json!({
                 "runbook": runbook.name,
+                "run_id": run_id,
                 "status": result.status,
                 "exit_code": result.status.exit().code(),
                 "duration_ms": result.duration.as_millis() as u64,
@@ -747,7 +765,13 @@ fn collect_library(
 
 /// Every step id `--approve` may name: bare ids, and `include-step/id` paths.
 fn step_ids(runbook: &Runbook, library: &Library) -> Vec<String> {
-    fn walk(runbook: &Runbook, library: &Library, prefix: &str, depth: usize, ids: &mut Vec<String>) {
+    fn walk(
+        runbook: &Runbook,
+        library: &Library,
+        prefix: &str,
+        depth: usize,
+        ids: &mut Vec<String>,
+    ) {
         for step in runbook.all_steps() {
             ids.push(step.id.clone());
             ids.push(format!("{prefix}{}", step.id));
@@ -755,7 +779,13 @@ fn step_ids(runbook: &Runbook, library: &Library) -> Vec<String> {
                 && let Some(included) = library.get(name)
                 && depth < 16
             {
-                walk(included, library, &format!("{prefix}{}/", step.id), depth + 1, ids);
+                walk(
+                    included,
+                    library,
+                    &format!("{prefix}{}/", step.id),
+                    depth + 1,
+                    ids,
+                );
             }
         }
     }
@@ -768,7 +798,11 @@ fn step_ids(runbook: &Runbook, library: &Library) -> Vec<String> {
 
 /// Inputs of manual steps that will surely be reached (no `when`) with no `-p` value:
 /// without a terminal they can only be reported, so report them all before anything runs.
-fn missing_inputs(runbook: &Runbook, library: &Library, given: &BTreeMap<String, String>) -> Vec<ParamProblem> {
+fn missing_inputs(
+    runbook: &Runbook,
+    library: &Library,
+    given: &BTreeMap<String, String>,
+) -> Vec<ParamProblem> {
     let mut problems = Vec::new();
     let mut seen = HashSet::new();
     let mut stack = vec![runbook];
@@ -779,7 +813,10 @@ fn missing_inputs(runbook: &Runbook, library: &Library, given: &BTreeMap<String,
         for step in current.steps.iter().filter(|step| step.when.is_none()) {
             match &step.action {
                 Action::Manual { input, .. } => {
-                    for param in input.iter().filter(|param| !given.contains_key(&param.name) && param.default.is_none()) {
+                    for param in input
+                        .iter()
+                        .filter(|param| !given.contains_key(&param.name) && param.default.is_none())
+                    {
                         problems.push(ParamProblem::MissingInput {
                             name: param.name.clone(),
                             step: step.id.clone(),

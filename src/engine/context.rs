@@ -3,8 +3,8 @@
 //! are `Unknown` placeholders that render as `<capture of count-users>`.
 
 use minijinja::value::{Enumerator, Object, Value};
-use std::sync::Arc;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 pub use crate::template::{Unknown, placeholder_rendered, reset_placeholder_flag};
 
@@ -98,7 +98,12 @@ impl Object for View {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Value> = self.0.values.keys().map(|key| Value::from(key.as_str())).collect();
+        let mut keys: Vec<Value> = self
+            .0
+            .values
+            .keys()
+            .map(|key| Value::from(key.as_str()))
+            .collect();
         keys.extend(["steps", "run", "runbook", "env"].map(Value::from));
         Enumerator::Values(keys)
     }

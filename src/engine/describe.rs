@@ -172,7 +172,8 @@ impl Engine<'_> {
                             merged.unknown.insert(name.clone());
                         }
                         if !merged.values.contains_key(name) {
-                            std::sync::Arc::make_mut(&mut merged.values).insert(name.clone(), value.clone());
+                            std::sync::Arc::make_mut(&mut merged.values)
+                                .insert(name.clone(), value.clone());
                         }
                     }
                 }
@@ -270,7 +271,8 @@ impl Engine<'_> {
     pub(crate) fn describe_notify(&self, notify: &Notify, context: &Context) -> String {
         let mut context = context.clone();
         for field in ["status", "summary", "exit_code", "duration"] {
-            std::sync::Arc::make_mut(&mut context.run).insert(field.into(), Unknown::value(format!("run.{field}")));
+            std::sync::Arc::make_mut(&mut context.run)
+                .insert(field.into(), Unknown::value(format!("run.{field}")));
             context.unknown.insert(format!("run.{field}"));
         }
         let on: Vec<String> = notify

@@ -135,7 +135,10 @@ impl Event {
     /// ends. Only an operating-system crash could lose them, and that would end the
     /// processes they describe too.
     pub fn durable(&self) -> bool {
-        !matches!(self, Event::ProcessStarted { .. } | Event::StepFinished { .. })
+        !matches!(
+            self,
+            Event::ProcessStarted { .. } | Event::StepFinished { .. }
+        )
     }
 }
 

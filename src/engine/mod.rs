@@ -201,7 +201,10 @@ impl<'a> Engine<'a> {
         } else {
             context.set_run("status", Value::from(status.as_str()));
             context.set_run("exit_code", Value::from(status.exit().code()));
-            context.set_run("duration", Value::from(self.started.elapsed().as_secs_f64()));
+            context.set_run(
+                "duration",
+                Value::from(self.started.elapsed().as_secs_f64()),
+            );
             context.set_run("summary", Value::from(self.summary_line(runbook, status)));
             // A step that never ran has a status too, so `steps.ID.status` renders.
             for step in runbook.all_steps() {
@@ -457,14 +460,15 @@ impl<'a> Engine<'a> {
         if runbook.notify.is_empty() {
             return;
         }
-        std::sync::Arc::make_mut(&mut context.run).insert("status".into(), Value::from(status.as_str()));
-        context.set_run("summary",
-            Value::from(self.summary_line(runbook, status)),
-        );
-        context.set_run("duration",
+        std::sync::Arc::make_mut(&mut context.run)
+            .insert("status".into(), Value::from(status.as_str()));
+        context.set_run("summary", Value::from(self.summary_line(runbook, status)));
+        context.set_run(
+            "duration",
             Value::from(self.started.elapsed().as_secs_f64()),
         );
-        std::sync::Arc::make_mut(&mut context.run).insert("exit_code".into(), Value::from(status.exit().code()));
+        std::sync::Arc::make_mut(&mut context.run)
+            .insert("exit_code".into(), Value::from(status.exit().code()));
         for (index, notify) in runbook.notify.iter().enumerate() {
             if !fires(notify, status) {
                 continue;
@@ -523,15 +527,20 @@ impl<'a> Engine<'a> {
             run: Arc::new(run.clone()),
             ..Context::default()
         };
-        std::sync::Arc::make_mut(&mut context.runbook).insert("name".into(), Value::from(runbook.name.as_str()));
-        std::sync::Arc::make_mut(&mut context.runbook).insert("title".into(), Value::from(runbook.title.as_str()));
-        std::sync::Arc::make_mut(&mut context.runbook).insert("kind".into(), Value::from(runbook.kind.as_str()));
-        context.set_runbook("rto",
+        std::sync::Arc::make_mut(&mut context.runbook)
+            .insert("name".into(), Value::from(runbook.name.as_str()));
+        std::sync::Arc::make_mut(&mut context.runbook)
+            .insert("title".into(), Value::from(runbook.title.as_str()));
+        std::sync::Arc::make_mut(&mut context.runbook)
+            .insert("kind".into(), Value::from(runbook.kind.as_str()));
+        context.set_runbook(
+            "rto",
             runbook
                 .rto
                 .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
         );
-        context.set_runbook("rpo",
+        context.set_runbook(
+            "rpo",
             runbook
                 .rpo
                 .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),

@@ -81,7 +81,10 @@ impl fmt::Display for ParamProblem {
                 write!(f, "`-p {argument}` is not NAME=VALUE")
             }
             ParamProblem::UnknownStep { id, suggestion } => {
-                write!(f, "`--approve {id}`: no step `{id}` in this runbook or its includes")?;
+                write!(
+                    f,
+                    "`--approve {id}`: no step `{id}` in this runbook or its includes"
+                )?;
                 if let Some(suggestion) = suggestion {
                     write!(f, " (did you mean `{suggestion}`?)")?;
                 }

@@ -88,7 +88,7 @@ impl Engine<'_> {
                         counter,
                         &id,
                         &name,
-                        frame.depth > 0,
+                        frame.depth > 0 || counter.contains('›'),
                         self.budget,
                         &self.ui.styles,
                     );
@@ -135,7 +135,7 @@ impl Engine<'_> {
             counter,
             &id,
             &name,
-            frame.depth > 0,
+            frame.depth > 0 || counter.contains('›'),
             self.budget,
             &self.ui.styles,
         );
@@ -797,7 +797,8 @@ impl Engine<'_> {
             }
             for (name, value) in child_context.steps.iter() {
                 if !context.steps.contains_key(name) {
-                    std::sync::Arc::make_mut(&mut context.steps).insert(name.clone(), value.clone());
+                    std::sync::Arc::make_mut(&mut context.steps)
+                        .insert(name.clone(), value.clone());
                 }
             }
         }

@@ -368,10 +368,12 @@ impl Analyzer<'_, '_> {
                     let span = offset_span(located, offset, name.len() + 4);
                     if body.expands {
                         let problem = Problem::HeredocInterpolation { name };
-                        self.report.error(problem, Some(span), &located.path, step_id);
+                        self.report
+                            .error(problem, Some(span), &located.path, step_id);
                     } else {
                         let problem = Problem::QuotedInterpolation { name };
-                        self.report.warning(problem, Some(span), &located.path, step_id);
+                        self.report
+                            .warning(problem, Some(span), &located.path, step_id);
                     }
                 }
             }
@@ -562,7 +564,9 @@ struct Heredoc {
 /// Finds here-document bodies. Shell-quoting cannot protect a value inside an unquoted
 /// here-document: the shell expands `$(…)` and backticks there whatever the quotes.
 fn heredoc_bodies(text: &str) -> Vec<Heredoc> {
-    let Ok(start) = regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#) else {
+    let Ok(start) =
+        regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#)
+    else {
         return Vec::new();
     };
     let mut bodies = Vec::new();
@@ -580,7 +584,11 @@ fn heredoc_bodies(text: &str) -> Vec<Heredoc> {
         let mut body_end = text.len();
         for body_line in lines.by_ref() {
             let content = body_line.trim_end_matches(['\n', '\r']);
-            let content = if strip_tabs { content.trim_start_matches('\t') } else { content };
+            let content = if strip_tabs {
+                content.trim_start_matches('\t')
+            } else {
+                content
+            };
             if content == delimiter {
                 body_end = offset;
                 offset += body_line.len();
@@ -602,9 +610,14 @@ fn interpolations(text: &str) -> Vec<(usize, String)> {
     let mut start = 0;
     while let Some(open) = text[start..].find("{{") {
         let index = start + open;
-        let end = text[index..].find("}}").map_or(text.len(), |end| index + end + 2);
+        let end = text[index..]
+            .find("}}")
+            .map_or(text.len(), |end| index + end + 2);
         let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
-        let name = inner.split(['|', ' ', '.', '[', '(']).next().unwrap_or(inner);
+        let name = inner
+            .split(['|', ' ', '.', '[', '('])
+            .next()
+            .unwrap_or(inner);
         found.push((index, name.to_owned()));
         start = end;
     }
@@ -696,7 +709,8 @@ mod tests {
 
     #[test]
     fn finds_here_document_bodies() {
-        let text = "psql <<SQL\nselect {{ x }};\nSQL\ncat <<-'EOF'\n\t{{ y }}\n\tEOF\necho <<< {{ z }}\n";
+        let text =
+            "psql <<SQL\nselect {{ x }};\nSQL\ncat <<-'EOF'\n\t{{ y }}\n\tEOF\necho <<< {{ z }}\n";
         let bodies = heredoc_bodies(text);
         assert_eq!(bodies.len(), 2);
         assert!(bodies[0].expands && !bodies[1].expands);
@@ -730,7 +744,10 @@ mod tests {
         );
         assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
         assert_eq!(names("echo \"{{ safety_dir }}\""), ["safety_dir"]);
-        assert_eq!(names("cat <<'EOF'\ndon't {{ a }}\nEOF\necho \"{{ b }}\""), ["b"]);
+        assert_eq!(
+            names("cat <<'EOF'\ndon't {{ a }}\nEOF\necho \"{{ b }}\""),
+            ["b"]
+        );
         assert_eq!(names("echo '±5%' \\± \"ü {{ x }}\" {{ y }} ✓"), ["x"]);
     }
 }

@@ -71,20 +71,32 @@ impl Diagnostic {
         let arrow = styles.dim.apply_to("-->");
         let _ = writeln!(out, "{pad}{arrow} {}{context}", self.location());
         if let (Some(span), Some(line)) = (self.span, &self.source_line) {
+            // A very long line is shown as a window around the column, not whole.
+            const WINDOW: usize = 120;
+            let chars: Vec<char> = line
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            let column = span.column.saturating_sub(1).min(chars.len());
+            let (start, end) = if chars.len() > WINDOW {
+                let start = column.saturating_sub(WINDOW / 3);
+                (start, (start + WINDOW).min(chars.len()))
+            } else {
+                (0, chars.len())
+            };
+            let mut shown: String = chars[start..end].iter().collect();
+            let mut indent = " ".repeat(column - start);
+            if start > 0 {
+                shown.insert(0, '…');
+                indent.push(' ');
+            }
+            if end < chars.len() {
+                shown.push('…');
+            }
             let bar = styles.dim.apply_to("|");
             let _ = writeln!(out, "{pad} {bar}");
-            let _ = writeln!(
-                out,
-                "{} {bar} {}",
-                styles.dim.apply_to(span.line),
-                line.replace('\t', " ")
-            );
-            let indent: String = line
-                .chars()
-                .take(span.column.saturating_sub(1))
-                .map(|_| ' ')
-                .collect();
-            let available = line.chars().count().saturating_sub(span.column - 1).max(1);
+            let _ = writeln!(out, "{} {bar} {shown}", styles.dim.apply_to(span.line));
+            let available = end.saturating_sub(column).max(1);
             let carets = "^".repeat(span.width.clamp(1, available));
             let carets = match self.severity {
                 Severity::Error => styles.error.apply_to(carets),

@@ -30,7 +30,12 @@ impl Ui {
 
     /// Asks a question and reads the answer. Spinners are hidden meanwhile: their ticks
     /// would redraw the line and erase the question while it waits.
-    pub async fn ask(&self, question: &str, interrupts: &Interrupts, secret: bool) -> Result<String, NoAnswer> {
+    pub async fn ask(
+        &self,
+        question: &str,
+        interrupts: &Interrupts,
+        secret: bool,
+    ) -> Result<String, NoAnswer> {
         if let Progress::Bars(bars) = &self.progress {
             bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }

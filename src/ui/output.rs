@@ -23,6 +23,8 @@ pub struct Output {
     stdout_is_terminal: bool,
     /// A copy of everything written, masked (the run's log file).
     log: RefCell<Option<Box<dyn Write>>>,
+    /// With `--format json`, stdout carries only the JSON: child stdout goes to stderr.
+    child_stdout_to_stderr: std::cell::Cell<bool>,
 }
 
 impl Output {
@@ -40,7 +42,13 @@ impl Output {
             bars,
             stdout_is_terminal,
             log: RefCell::new(None),
+            child_stdout_to_stderr: std::cell::Cell::new(false),
         }
+    }
+
+    /// Keeps stdout for results only (JSON), sending child stdout to stderr.
+    pub fn keep_stdout_for_results(&self) {
+        self.child_stdout_to_stderr.set(true);
     }
 
     pub fn set_masker(&self, masker: Masker) {
@@ -82,8 +90,8 @@ impl Output {
         let masked = masker.mask_bytes(bytes);
         let write = || {
             let target = match stream {
-                Stream::Stdout => &self.stdout,
-                Stream::Stderr => &self.stderr,
+                Stream::Stdout if !self.child_stdout_to_stderr.get() => &self.stdout,
+                Stream::Stdout | Stream::Stderr => &self.stderr,
             };
             let mut writer = target.borrow_mut();
             // A closed stdout (`| head`) must not kill the run: the step goes on and

@@ -590,16 +590,30 @@ fn a_secret_split_across_reads_of_a_long_line_is_still_masked() {
 #[test]
 fn an_interpolation_in_an_unquoted_here_document_is_refused() {
     let unquoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<EOF\n      heredoc {{ v }}\n      EOF\n";
-    let test = Test::new()
-        .runbook("t", &runbook(unquoted))
-        .args(["--color", "never", "run", "t", "-p", "v=$(touch PWNED)"]);
+    let test = Test::new().runbook("t", &runbook(unquoted)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "-p",
+        "v=$(touch PWNED)",
+    ]);
     let outcome = test.status(2);
-    assert!(outcome.stderr.contains("unquoted here-document"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("unquoted here-document"),
+        "{}",
+        outcome.stderr
+    );
     assert!(!test.path().join("PWNED").exists());
     let quoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<'EOF'\n      heredoc {{ v }}\n      EOF\n";
-    let test = Test::new()
-        .runbook("t", &runbook(quoted))
-        .args(["--color", "never", "run", "t", "-p", "v=$(touch PWNED)"]);
+    let test = Test::new().runbook("t", &runbook(quoted)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "-p",
+        "v=$(touch PWNED)",
+    ]);
     let outcome = test.status(0);
     assert!(!test.path().join("PWNED").exists());
     assert_eq!(outcome.stdout, "heredoc '$(touch PWNED)'\n");
@@ -608,20 +622,56 @@ fn an_interpolation_in_an_unquoted_here_document_is_refused() {
 #[test]
 fn finally_sees_the_outcome_and_steps_that_never_ran() {
     let body = "steps:\n  - id: a\n    run: exit 3\n  - id: later\n    run: 'true'\nfinally:\n  - id: report\n    run: echo {{ run.status }} {{ run.exit_code }} {{ steps.a.status }} {{ steps.later.status }} > report\n";
-    let test = Test::new().runbook("t", &runbook(body)).args(["--color", "never", "run", "t"]);
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["--color", "never", "run", "t"]);
     test.status(1);
-    assert_eq!(std::fs::read_to_string(test.path().join("report")).expect("report"), "failure 1 failed not_run\n");
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("report")).expect("report"),
+        "failure 1 failed not_run\n"
+    );
 }
 
 #[test]
 fn unknown_approvals_and_missing_inputs_are_reported_before_anything_runs() {
     let body = "steps:\n  - id: first\n    run: touch ran\n  - id: drop\n    confirm: sure?\n    run: 'true'\n  - id: assess\n    manual: Look.\n    input:\n      rate: {type: number}\n      ok: {type: boolean}\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--approve", "dorp", "--approve", "assess"]);
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "--color",
+        "never",
+        "run",
+        "t",
+        "--approve",
+        "dorp",
+        "--approve",
+        "assess",
+    ]);
     let outcome = test.status(2);
     assert!(outcome.stderr.contains("`--approve dorp`: no step `dorp` in this runbook or its includes (did you mean `drop`?)"), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("needs input `rate`"), "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("needs input `ok`"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("needs input `rate`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("needs input `ok`"),
+        "{}",
+        outcome.stderr
+    );
     assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn json_format_keeps_stdout_for_the_json() {
+    let outcome = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: a\n    run: echo step output\n"),
+        )
+        .args(["--color", "never", "run", "t", "--format", "json"])
+        .status(0);
+    let summary: serde_json::Value =
+        serde_json::from_str(&outcome.stdout).expect("stdout is only JSON");
+    assert_eq!(summary["status"], "success");
+    assert_eq!(summary["run_id"].as_str().map(str::len), Some(12));
+    assert!(outcome.stderr.contains("step output"), "{}", outcome.stderr);
 }
