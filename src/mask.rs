@@ -67,9 +67,13 @@ impl Masker {
             return bytes.len();
         };
         let mut cut = bytes.len().saturating_sub(self.longest.saturating_sub(1));
-        for found in automaton.find_iter(bytes) {
-            if found.start() < cut && found.end() > cut {
-                cut = found.start();
+        // Only a secret starting in the last `longest` bytes before the cut can span it.
+        let from = cut.saturating_sub(self.longest);
+        for found in automaton.find_iter(&bytes[from..]) {
+            let (start, end) = (from + found.start(), from + found.end());
+            if start < cut && end > cut {
+                cut = start;
+                break;
             }
         }
         cut

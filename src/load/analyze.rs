@@ -564,9 +564,14 @@ struct Heredoc {
 /// Finds here-document bodies. Shell-quoting cannot protect a value inside an unquoted
 /// here-document: the shell expands `$(…)` and backticks there whatever the quotes.
 fn heredoc_bodies(text: &str) -> Vec<Heredoc> {
-    let Ok(start) =
-        regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#)
-    else {
+    // Compiled once: `validate` checks hundreds of commands.
+    static START: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#).ok()
+    });
+    if !text.contains("<<") {
+        return Vec::new();
+    }
+    let Some(start) = START.as_ref() else {
         return Vec::new();
     };
     let mut bodies = Vec::new();

@@ -14,6 +14,15 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
 
+/// The largest single read from a command's output (and the size its pipes are grown
+/// to): fewer, larger reads and writes when a step streams a lot.
+const MAX_READ: usize = 1024 * 1024;
+
+/// How much of each stream of a command the run's log file keeps. The output itself
+/// always streams in full; the log is for reading what happened, and a step that pipes
+/// a dump through stdout must not copy gigabytes into the audit directory.
+const LOG_LIMIT: usize = 16 * 1024 * 1024;
+
 /// How much of a step's stdout `capture` keeps; the rest is streamed but not stored.
 pub const CAPTURE_LIMIT: usize = 1024 * 1024;
 /// How long a command's output pipes may stay open after it exited, held by a
@@ -115,6 +124,12 @@ pub async fn run(
     });
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
+    if let Some(pipe) = &stdout {
+        grow_pipe(pipe);
+    }
+    if let Some(pipe) = &stderr {
+        grow_pipe(pipe);
+    }
     let reading = async {
         let capture = command.capture.then_some(&capture);
         tokio::join!(
@@ -175,6 +190,16 @@ pub async fn run(
     })
 }
 
+/// Asks for a 1 MiB pipe instead of the default 64 KiB: a command that prints a lot is
+/// then not woken up and put to sleep sixteen times as often. Best effort: the limit in
+/// /proc/sys/fs/pipe-max-size may refuse it.
+fn grow_pipe(pipe: &impl std::os::fd::AsFd) {
+    let _ = nix::fcntl::fcntl(
+        pipe.as_fd(),
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(MAX_READ as i32),
+    );
+}
+
 fn ended(status: ExitStatus) -> Ended {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -193,14 +218,28 @@ async fn pump(
     let Some(mut reader) = reader else {
         return;
     };
+    // Start small (most steps print little) and grow while reads fill the buffer, so a
+    // step that streams gigabytes moves them in 1 MiB reads.
     let mut buffer = vec![0u8; 64 * 1024];
     let mut lines = LineBuffer::new();
     let masker = output.masker();
+    let mut logged = 0usize;
+    let mut omitted = 0usize;
+    let mut emit = |bytes: &[u8]| {
+        let log = logged < LOG_LIMIT;
+        output.child(stream, bytes, log);
+        if log {
+            logged += bytes.len();
+        } else {
+            omitted += bytes.len();
+        }
+    };
     loop {
         let read = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        let filled = read == buffer.len();
         let chunk = &buffer[..read];
         if let Some(capture) = capture {
             let mut capture = capture.borrow_mut();
@@ -208,9 +247,21 @@ async fn pump(
             capture.bytes.extend_from_slice(&chunk[..room.min(read)]);
             capture.truncated |= read > room;
         }
-        lines.push(chunk, &masker, |bytes| output.child(stream, bytes));
+        lines.push(chunk, &masker, &mut emit);
+        if filled && buffer.len() < MAX_READ {
+            buffer.resize(buffer.len() * 2, 0);
+        }
     }
-    lines.finish(|bytes| output.child(stream, bytes));
+    lines.finish(&mut emit);
+    if omitted > 0 {
+        let name = match stream {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        };
+        output.log_note(&format!(
+            "\n[runbook: {omitted} more bytes of this step's {name} are not kept in this log]\n"
+        ));
+    }
 }
 
 /// Ends a running command: SIGTERM to its group, the grace period (cut short by another
@@ -255,8 +306,13 @@ async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, s
 /// Whether any live (non-zombie) process is still in the process group. Zombies are
 /// dead already; they only wait for their parent to reap them.
 pub fn group_alive(group: Pid) -> bool {
+    // The common case, an empty group, costs one system call; only a group with members
+    // left (possibly just zombies) needs the scan of /proc.
+    if killpg(group, None).is_err() {
+        return false;
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return killpg(group, None).is_ok();
+        return true;
     };
     let wanted = group.as_raw();
     entries.filter_map(Result::ok).any(|entry| {

@@ -84,8 +84,16 @@ impl Output {
         self.masker.borrow().mask(text).into_owned()
     }
 
-    /// Writes complete lines (or a forced partial chunk) of child output.
-    pub fn child(&self, stream: Stream, bytes: &[u8]) {
+    /// A note in the log file only.
+    pub fn log_note(&self, text: &str) {
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            let _ = log.write_all(text.as_bytes());
+        }
+    }
+
+    /// Writes complete lines (or a forced partial chunk) of child output; `log` says
+    /// whether they also go to the run's log file.
+    pub fn child(&self, stream: Stream, bytes: &[u8], log: bool) {
         let masker = self.masker.borrow();
         let masked = masker.mask_bytes(bytes);
         let write = || {
@@ -105,7 +113,7 @@ impl Output {
             }
             _ => write(),
         }
-        if let Some(log) = self.log.borrow_mut().as_mut() {
+        if log && let Some(log) = self.log.borrow_mut().as_mut() {
             let _ = log.write_all(&masked);
         }
     }
