@@ -235,10 +235,23 @@ async fn pump(
         }
     };
     loop {
-        let read = match reader.read(&mut buffer).await {
+        let mut read = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(read) => read,
         };
+        // Take whatever else is already waiting before writing: a fast writer then
+        // costs one write per buffer, not one per small chunk it produced.
+        let mut ended = false;
+        while read < buffer.len() {
+            match futures_util::FutureExt::now_or_never(reader.read(&mut buffer[read..])) {
+                Some(Ok(0)) => {
+                    ended = true;
+                    break;
+                }
+                Some(Ok(more)) => read += more,
+                Some(Err(_)) | None => break,
+            }
+        }
         let filled = read == buffer.len();
         let chunk = &buffer[..read];
         if let Some(capture) = capture {
@@ -250,6 +263,9 @@ async fn pump(
         lines.push(chunk, &masker, &mut emit);
         if filled && buffer.len() < MAX_READ {
             buffer.resize(buffer.len() * 2, 0);
+        }
+        if ended {
+            break;
         }
     }
     lines.finish(&mut emit);

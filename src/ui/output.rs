@@ -160,7 +160,31 @@ impl LineBuffer {
 
     /// Feeds a chunk; calls `emit` with the part that can be written now.
     pub fn push(&mut self, chunk: &[u8], masker: &Masker, mut emit: impl FnMut(&[u8])) {
-        match chunk.iter().rposition(|&byte| byte == b'\n') {
+        if self.pending.is_empty() {
+            // The common case: emit straight from the read buffer, copying only an
+            // unterminated tail. Only the last MAX_PENDING bytes need a look for a
+            // newline: a longer unterminated tail is passed on in pieces anyway, so a
+            // megabyte of binary output is not scanned for a newline it does not have.
+            let window = chunk.len().saturating_sub(MAX_PENDING);
+            let mut rest = match memchr::memrchr(b'\n', &chunk[window..]) {
+                Some(position) => {
+                    let last_newline = window + position;
+                    emit(&chunk[..=last_newline]);
+                    &chunk[last_newline + 1..]
+                }
+                None => chunk,
+            };
+            if rest.len() > MAX_PENDING {
+                let cut = masker.safe_cut(rest);
+                if cut > 0 {
+                    emit(&rest[..cut]);
+                    rest = &rest[cut..];
+                }
+            }
+            self.pending.extend_from_slice(rest);
+            return;
+        }
+        match memchr::memrchr(b'\n', chunk) {
             Some(last_newline) => {
                 if self.pending.is_empty() {
                     emit(&chunk[..=last_newline]);
