@@ -61,6 +61,17 @@ fn escape(value: &str) -> String {
         .replace('\n', r"\n")
 }
 
+/// Checks before the run that the metrics file's directory takes a new file.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = directory.join(format!(".runbook-metrics-check.{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
 /// Writes the metrics, replacing this runbook's samples and keeping everyone else's.
 pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
     let label = format!("runbook=\"{}\"", escape(run.runbook));

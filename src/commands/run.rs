@@ -317,6 +317,22 @@ fn start(
         .map(ToString::to_string)
         .unwrap_or_default();
     // Locks first: a second run must be turned away before it writes anything.
+    // A metrics file that cannot be written must fail now, not after the run, when cron
+    // would silently lose the monitoring.
+    if let Some(path) = &flags.metrics_file
+        && !launch.dry_run
+        && let Err(error) = crate::metrics::check_writable(path)
+    {
+        runtime.shutdown_background();
+        let mut stderr = std::io::stderr().lock();
+        writeln!(
+            stderr,
+            "{}: cannot write metrics to {}: {error}; nothing was run",
+            styles.error.apply_to("error"),
+            path.display()
+        )?;
+        return Ok(Exit::Invalid);
+    }
     let _locks = if launch.dry_run {
         Vec::new()
     } else {

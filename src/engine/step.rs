@@ -114,7 +114,13 @@ impl Engine<'_> {
                 }
             }
         }
-        if self.options.step_mode {
+        // Step mode asks about the procedure's own steps; clean-up (`on_failure`,
+        // `finally`, numbered F/E) always runs.
+        let cleanup = counter.starts_with('E')
+            || counter.starts_with('F')
+            || counter.contains("› E")
+            || counter.contains("› F");
+        if self.options.step_mode && !cleanup {
             match self.ask_step_mode(&id, &name, counter).await {
                 StepChoice::Run => {}
                 StepChoice::Skip => {

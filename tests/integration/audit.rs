@@ -689,3 +689,26 @@ fn a_full_disk_stops_the_run_before_the_next_step() {
         "a step ran unaudited"
     );
 }
+
+#[test]
+fn an_unwritable_metrics_file_fails_before_the_run() {
+    let test = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: a\n    run: touch ran\n"))
+        .args([
+            "--color",
+            "never",
+            "run",
+            "t",
+            "--metrics-file",
+            "no/such/dir/m.prom",
+        ]);
+    let outcome = test.status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot write metrics to no/such/dir/m.prom"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
