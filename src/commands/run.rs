@@ -333,6 +333,28 @@ fn start(
         )?;
         return Ok(Exit::Invalid);
     }
+    // A lock is released when its holder dies, but a `kill -9` leaves the step it was
+    // running behind: a new run must not race that step either.
+    if !launch.dry_run
+        && (runbook.lock.is_some() || library.values().any(|included| included.lock.is_some()))
+        && let Some((run, step, pgid)) = orphaned_step(&config.audit_directory, &runbook.name)
+    {
+        runtime.shutdown_background();
+        let mut stderr = std::io::stderr().lock();
+        writeln!(
+            stderr,
+            "{}: run {run} of {} was killed, but its step `{step}` is still running (process group {pgid})",
+            styles.error.apply_to("error"),
+            runbook.name
+        )?;
+        writeln!(
+            stderr,
+            "  {} {}: stop it first (`kill -TERM -- -{pgid}`), then `runbook resume {run}` or start again",
+            styles.dim.apply_to("="),
+            styles.help.apply_to("help")
+        )?;
+        return Ok(Exit::Locked);
+    }
     let _locks = if launch.dry_run {
         Vec::new()
     } else {
@@ -1084,4 +1106,25 @@ fn process_is_runbook(pid: u32) -> bool {
         && Path::new(std::str::from_utf8(program).unwrap_or_default())
             .file_name()
             .is_some_and(|name| name == "runbook")
+}
+
+/// An incomplete run of `runbook` whose process is gone but whose step's process group
+/// is still alive: (run id, step id, process group).
+fn orphaned_step(directory: &Path, runbook: &str) -> Option<(String, String, u32)> {
+    audit::record_files(directory)
+        .iter()
+        .rev()
+        .take(50)
+        .filter_map(|path| Record::read(path).ok())
+        .filter(|record| record.finished().is_none())
+        .filter_map(|record| Prior::from_record(&record))
+        .filter(|prior| prior.runbook == runbook && !process_is_runbook(prior.pid))
+        .find_map(|prior| {
+            let (step, pgid) = prior.running?;
+            crate::steps::shell::group_alive(nix::unistd::Pid::from_raw(pgid as i32)).then_some((
+                prior.run_id,
+                step,
+                pgid,
+            ))
+        })
 }

@@ -12,6 +12,8 @@ pub enum StepStatus {
     Skipped,
     Declined,
     Interrupted,
+    /// Never reached (only in summaries; nothing is recorded for it).
+    NotRun,
 }
 
 impl StepStatus {
@@ -22,6 +24,7 @@ impl StepStatus {
             StepStatus::Skipped => "skipped",
             StepStatus::Declined => "declined",
             StepStatus::Interrupted => "interrupted",
+            StepStatus::NotRun => "not run",
         }
     }
 }

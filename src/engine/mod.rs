@@ -161,9 +161,24 @@ impl<'a> Engine<'a> {
             }
             plan.finish();
         }
+        // The summary also names the main steps that were never reached: at 3 a.m. the
+        // question is what is left to do.
+        let mut summary = self.summary.take();
+        if !self.options.dry_run && status != RunStatus::Success {
+            for step in &runbook.steps {
+                if !summary.iter().any(|row| row.id == step.id) {
+                    summary.push(SummaryRow {
+                        id: step.id.clone(),
+                        status: StepStatus::NotRun,
+                        duration_ms: 0,
+                        reason: None,
+                    });
+                }
+            }
+        }
         RunResult {
             status,
-            summary: self.summary.take(),
+            summary,
             duration: self.started.elapsed(),
             plan,
             message: None,

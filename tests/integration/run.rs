@@ -39,6 +39,11 @@ fn steps_run_in_order_and_a_failure_stops_the_run_with_exit_1() {
     assert!(outcome.stderr.contains("==> [2/3] b"), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("<== failed"), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("exit code 7"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("  not run     c"),
+        "the summary names what is left\n{}",
+        outcome.stderr
+    );
     assert!(!test.path().join("should-not-exist").exists());
 }
 
