@@ -514,6 +514,18 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
     assert!(second.stderr.contains("since 20"), "{}", second.stderr);
     first.kill().expect("kill -9 the holder");
     first.wait().expect("reaped");
+    // Its step outlives a kill -9 (and a new run would refuse to race it); end it.
+    let pgid = events(&records(&test)[0])
+        .iter()
+        .rev()
+        .find(|event| event["event"] == "process_started")
+        .and_then(|event| event["pgid"].as_i64())
+        .expect("pgid");
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    std::thread::sleep(Duration::from_millis(100));
     // A crashed holder leaves no stale lock.
     let body_quick = "lock: chatcard-db\nsteps:\n  - id: quick\n    run: 'true'\n";
     std::fs::write(test.path().join("runbooks/t.yaml"), runbook(body_quick)).expect("write");
