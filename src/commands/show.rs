@@ -112,22 +112,7 @@ fn param_summary(param: &Param) -> String {
 }
 
 fn markers(step: &Step) -> Vec<&'static str> {
-    let mut markers = Vec::new();
-    if step.destructive {
-        markers.push("destructive");
-    }
-    match step.action {
-        Action::Manual { .. } => markers.push("manual"),
-        Action::Parallel(_) => markers.push("parallel"),
-        Action::Include { .. } => markers.push("include"),
-        Action::Run { .. } => {}
-    }
-    if step.probe {
-        markers.push("probe");
-    }
-    if step.interactive {
-        markers.push("interactive");
-    }
+    let mut markers = step.markers();
     if step.continue_on_error {
         markers.push("continue on error");
     }

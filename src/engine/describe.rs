@@ -24,7 +24,7 @@ impl Engine<'_> {
                 Some(name) => self.render_placeholder(name, context).0,
                 None => step.id.clone(),
             },
-            markers: markers(step),
+            markers: step.markers(),
             exact: true,
             ..PlanStep::default()
         };
@@ -312,24 +312,4 @@ impl Engine<'_> {
             context.set_unknown(capture, format!("capture of {} (skipped)", step.id));
         }
     }
-}
-
-fn markers(step: &Step) -> Vec<&'static str> {
-    let mut markers = Vec::new();
-    if step.destructive {
-        markers.push("destructive");
-    }
-    match step.action {
-        Action::Manual { .. } => markers.push("manual"),
-        Action::Parallel(_) => markers.push("parallel"),
-        Action::Include { .. } => markers.push("include"),
-        Action::Run { .. } => {}
-    }
-    if step.probe {
-        markers.push("probe");
-    }
-    if step.interactive {
-        markers.push("interactive");
-    }
-    markers
 }

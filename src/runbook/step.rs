@@ -37,6 +37,27 @@ impl Step {
     pub fn title(&self) -> &str {
         self.name.as_ref().map_or(&self.id, |name| &name.text)
     }
+
+    /// The labels shown next to a step in plans and listings.
+    pub fn markers(&self) -> Vec<&'static str> {
+        let mut markers = Vec::new();
+        if self.destructive {
+            markers.push("destructive");
+        }
+        match self.action {
+            Action::Manual { .. } => markers.push("manual"),
+            Action::Parallel(_) => markers.push("parallel"),
+            Action::Include { .. } => markers.push("include"),
+            Action::Run { .. } => {}
+        }
+        if self.probe {
+            markers.push("probe");
+        }
+        if self.interactive {
+            markers.push("interactive");
+        }
+        markers
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
