@@ -189,7 +189,31 @@ impl<'a> Loader<'a> {
                 report.error(problem, span, &step.path, id);
                 continue;
             };
+            let secrets: Vec<&str> = runbook
+                .params
+                .iter()
+                .filter(|param| param.secret)
+                .map(|param| param.name.as_str())
+                .collect();
             for (name, value) in with {
+                // A secret handed to a param the included runbook does not treat as
+                // secret would be shown, logged and possibly put on a command line.
+                if let (Some(param), Ok(names)) = (
+                    target_runbook.param(name),
+                    self.templates.template_variables(&value.path, &value.text),
+                ) && !param.secret
+                    && let Some(secret) = names
+                        .iter()
+                        .map(|used| used.split('.').next().unwrap_or(used))
+                        .find(|used| secrets.contains(used))
+                {
+                    let problem = Problem::SecretToPlainParam {
+                        secret: secret.to_owned(),
+                        runbook: target.clone(),
+                        param: name.clone(),
+                    };
+                    report.warning(problem, Some(value.span), &step.path, id);
+                }
                 if target_runbook.param(name).is_none() {
                     let problem = Problem::IncludeUnknownParam {
                         runbook: target.clone(),

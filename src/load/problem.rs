@@ -119,6 +119,11 @@ pub enum Problem {
     SecretInCommand {
         name: String,
     },
+    SecretToPlainParam {
+        secret: String,
+        runbook: String,
+        param: String,
+    },
     HeredocInterpolation {
         name: String,
     },
@@ -239,6 +244,14 @@ impl fmt::Display for Problem {
             Problem::SecretInCommand { name } => write!(
                 f,
                 "secret `{name}` is interpolated into a command line, where `ps` and /proc show it"
+            ),
+            Problem::SecretToPlainParam {
+                secret,
+                runbook,
+                param,
+            } => write!(
+                f,
+                "secret `{secret}` is passed to param `{param}` of `{runbook}`, which is not secret there: it would not be masked"
             ),
             Problem::HeredocInterpolation { name } => write!(
                 f,
@@ -368,6 +381,9 @@ impl Problem {
             Problem::SecretInCommand { .. } => Some(
                 "give the param `env: NAME` and use \"$NAME\" in the command instead".into(),
             ),
+            Problem::SecretToPlainParam { param, runbook, .. } => Some(format!(
+                "mark `{param}` with `secret: true` in `{runbook}`"
+            )),
             Problem::HeredocInterpolation { name } => Some(format!(
                 "quote the delimiter (`<<'EOF'`) so the shell leaves the text alone, or pass the value in an environment variable (`env: {{X: \"{{{{ {name} }}}}\"}}`) and use \"$X\""
             )),

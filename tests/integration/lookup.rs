@@ -135,3 +135,21 @@ fn include_cycles_through_other_runbooks_are_named() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_secret_passed_to_a_plain_param_of_an_include_is_warned_about() {
+    let parent = "name: parent\ntitle: Parent\nkind: test\nparams:\n  token: {secret: true, default: s3cret}\nsteps:\n  - id: child\n    include: child\n    with: {key: \"{{ token }}\"}\n";
+    let child = "name: child\ntitle: Child\nkind: test\nparams:\n  key: {type: string}\nsteps:\n  - id: use\n    run: 'true'\n";
+    let outcome = Test::new()
+        .runbook("parent", parent)
+        .runbook("child", child)
+        .args(["--color", "never", "validate", "parent"])
+        .status(0);
+    assert!(
+        outcome.stderr.contains(
+            "secret `token` is passed to param `key` of `child`, which is not secret there"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}
