@@ -38,6 +38,28 @@ fn events(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The process group of the last command a record says was started.
+fn last_process_group(path: &Path) -> nix::unistd::Pid {
+    let pgid = events(path)
+        .iter()
+        .rev()
+        .find(|event| event["event"] == "process_started")
+        .and_then(|event| event["pgid"].as_i64())
+        .expect("a process_started event");
+    nix::unistd::Pid::from_raw(pgid as i32)
+}
+
+/// `runbook resume RUN_ID` run from the test's directory, with its audit directory.
+fn resume(test: &Test, run_id: &str) -> Test {
+    Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["--color", "never", "resume", run_id])
+}
+
 fn verify(test: &Test, path: &Path) -> (i32, String) {
     let outcome = Test::new()
         .env(
@@ -377,23 +399,10 @@ fn kill_9_mid_step_then_resume_completes_and_both_records_verify() {
     let (code, stdout) = verify(&test, &killed);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.starts_with("incomplete"), "{stdout}");
-    let resume = || {
-        Test::new()
-            .current_dir(test.path())
-            .env(
-                "XDG_STATE_HOME",
-                &test.path().join("state").display().to_string(),
-            )
-            .args(["--color", "never", "resume", &run_id])
-    };
+    let resume = || resume(&test, &run_id);
     // The killed step's processes may outlive a kill -9 (resume refuses to race them:
     // see `resume_refuses_while_the_interrupted_step_still_runs`); end them.
-    let pgid = events(&killed)
-        .iter()
-        .rev()
-        .find(|event| event["event"] == "process_started")
-        .and_then(|event| event["pgid"].as_i64())
-        .expect("pgid recorded");
+    let pgid = last_process_group(&killed).as_raw() as i64;
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pgid as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -515,12 +524,7 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
     first.kill().expect("kill -9 the holder");
     first.wait().expect("reaped");
     // Its step outlives a kill -9 (and a new run would refuse to race it); end it.
-    let pgid = events(&records(&test)[0])
-        .iter()
-        .rev()
-        .find(|event| event["event"] == "process_started")
-        .and_then(|event| event["pgid"].as_i64())
-        .expect("pgid");
+    let pgid = last_process_group(&records(&test)[0]).as_raw() as i64;
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pgid as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -615,15 +619,7 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
         .as_str()
         .expect("id")
         .to_owned();
-    let resume = || {
-        Test::new()
-            .current_dir(test.path())
-            .env(
-                "XDG_STATE_HOME",
-                &test.path().join("state").display().to_string(),
-            )
-            .args(["--color", "never", "resume", &run_id])
-    };
+    let resume = || resume(&test, &run_id);
     // The run itself is still going.
     let refused = resume().status(2);
     assert!(
@@ -635,12 +631,7 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
     );
     // The step's process group, as `resume` sees it when the run itself is gone.
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let pgid = events(&records(&test)[0])
-        .iter()
-        .rev()
-        .find(|event| event["event"] == "process_started")
-        .and_then(|event| event["pgid"].as_i64())
-        .expect("pgid");
+    let pgid = last_process_group(&records(&test)[0]).as_raw() as i64;
     assert!(runbook::steps::shell::group_alive(
         nix::unistd::Pid::from_raw(pgid as i32)
     ));
