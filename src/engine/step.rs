@@ -328,7 +328,17 @@ impl Engine<'_> {
                             .ui
                             .ask(&text, &engine.interrupts, false)
                             .await
-                            .map(|answer| answer.trim() == typed.as_str())
+                            .map(|answer| {
+                                let matches = answer.trim() == typed.as_str();
+                                if !matches {
+                                    engine.ui.message(&format!(
+                                        "you typed `{}`, not `{}`: declined, the step was not run\n",
+                                        engine.mask(answer.trim()),
+                                        engine.mask(typed)
+                                    ));
+                                }
+                                matches
+                            })
                     }
                     None => {
                         text.push_str("Run this step? [y/N] ");

@@ -54,6 +54,9 @@ fn a_typed_confirmation_is_rejected_on_anything_else() {
         .expect("asks to type");
     session.send_line("y").expect("answer");
     session
+        .exp_string("you typed `y`, not `chatcard`")
+        .expect("says what was typed");
+    session
         .exp_string("confirmation declined")
         .expect("says why");
     assert_eq!(exit_code(&mut session), 3);
