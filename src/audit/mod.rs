@@ -45,6 +45,11 @@ pub enum AuditError {
     },
     /// No record with this run id.
     NotFound { run_id: String, directory: PathBuf },
+    /// A prefix that fits several run ids.
+    Ambiguous {
+        run_id: String,
+        matches: Vec<String>,
+    },
 }
 
 impl fmt::Display for AuditError {
@@ -56,6 +61,9 @@ impl fmt::Display for AuditError {
                     "cannot use the audit log {}: {error}; nothing was run",
                     path.display()
                 )
+            }
+            AuditError::Ambiguous { run_id, matches } => {
+                write!(f, "`{run_id}` fits several runs: {}", matches.join(", "))
             }
             AuditError::NotFound { run_id, directory } => {
                 write!(
@@ -75,7 +83,9 @@ impl AuditError {
                 "runs are never executed unaudited: fix the directory's permissions or space, or choose another with --audit-dir / RUNBOOK_AUDIT_DIR"
                     .to_owned(),
             ),
-            AuditError::NotFound { .. } => Some("`runbook audit list` shows the recorded runs".to_owned()),
+            AuditError::NotFound { .. } | AuditError::Ambiguous { .. } => {
+                Some("`runbook audit list` shows the recorded runs".to_owned())
+            }
         }
     }
 }
@@ -105,17 +115,35 @@ pub fn record_files(directory: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The record of a run, by run id (the last part of the file name).
+/// The record of a run, by run id (the last part of the file name), or by an
+/// unambiguous prefix of one (`3f2a` for `3f2a9c1b7d4e`).
 pub fn find_record(directory: &Path, run_id: &str) -> Result<PathBuf, AuditError> {
-    record_files(directory)
-        .into_iter()
-        .find(|path| {
-            path.file_stem()
-                .and_then(|stem| stem.to_str())
-                .is_some_and(|stem| stem.ends_with(&format!("-{run_id}")))
-        })
-        .ok_or_else(|| AuditError::NotFound {
+    let id_of = |path: &PathBuf| {
+        path.file_stem()
+            .and_then(|stem| stem.to_str())
+            .and_then(|stem| stem.rsplit('-').next())
+            .map(str::to_owned)
+    };
+    let files = record_files(directory);
+    if let Some(exact) = files
+        .iter()
+        .find(|path| id_of(path).as_deref() == Some(run_id))
+    {
+        return Ok(exact.clone());
+    }
+    let matching: Vec<&PathBuf> = files
+        .iter()
+        .filter(|path| !run_id.is_empty() && id_of(path).is_some_and(|id| id.starts_with(run_id)))
+        .collect();
+    match matching.as_slice() {
+        [only] => Ok((*only).clone()),
+        [] => Err(AuditError::NotFound {
             run_id: run_id.to_owned(),
             directory: directory.to_owned(),
-        })
+        }),
+        several => Err(AuditError::Ambiguous {
+            run_id: run_id.to_owned(),
+            matches: several.iter().filter_map(|path| id_of(path)).collect(),
+        }),
+    }
 }

@@ -324,7 +324,7 @@ fn list_and_show_read_the_records() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "audit", "show", run_id])
+        .args(["--color", "never", "audit", "show", &run_id[..6]])
         .status(0);
     assert!(
         shown.stdout.contains(&format!("run {run_id} t — Test")),
