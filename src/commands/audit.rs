@@ -169,6 +169,7 @@ fn show(config: &Config, run_id: &str) -> Result<Exit, Error> {
         if let Some(reason) = started.text("reason") {
             out.push_str(&format!("  reason   {reason}\n"));
         }
+        out.push_str(&format!("  started  {}\n", started.ts));
         out.push_str(&format!("  mode     {}", text("mode")));
         if let Some(resumes) = started.text("resumes") {
             out.push_str(&format!(" (resumes run {resumes})"));
