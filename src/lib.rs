@@ -49,15 +49,8 @@ pub fn main() -> ExitCode {
             let mut stderr = std::io::stderr().lock();
             if !matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe)
             {
-                let _ = writeln!(stderr, "{}: {error}", styles.error.apply_to("error"));
-                if let Some(help) = error.help() {
-                    let _ = writeln!(
-                        stderr,
-                        "  {} {}: {help}",
-                        styles.dim.apply_to("="),
-                        styles.help.apply_to("help")
-                    );
-                }
+                let text = styles.error_message(&error.to_string(), error.help().as_deref());
+                let _ = stderr.write_all(text.as_bytes());
             }
             error.exit().into()
         }

@@ -340,19 +340,14 @@ fn start(
         && let Some((run, step, pgid)) = orphaned_step(&config.audit_directory, &runbook.name)
     {
         runtime.shutdown_background();
-        let mut stderr = std::io::stderr().lock();
-        writeln!(
-            stderr,
-            "{}: run {run} of {} was killed, but its step `{step}` is still running (process group {pgid})",
-            styles.error.apply_to("error"),
-            runbook.name
-        )?;
-        writeln!(
-            stderr,
-            "  {} {}: stop it first (`kill -TERM -- -{pgid}`), then `runbook resume {run}` or start again",
-            styles.dim.apply_to("="),
-            styles.help.apply_to("help")
-        )?;
+        let text = styles.error_message(
+            &format!(
+                "run {run} of {} was killed, but its step `{step}` is still running (process group {pgid})",
+                runbook.name
+            ),
+            Some(&format!("stop it first (`kill -TERM -- -{pgid}`), then `runbook resume {run}` or start again")),
+        );
+        std::io::stderr().lock().write_all(text.as_bytes())?;
         return Ok(Exit::Locked);
     }
     let _locks = if launch.dry_run {
@@ -376,16 +371,8 @@ fn start(
             Ok(locks) => locks,
             Err(error) => {
                 runtime.shutdown_background();
-                let mut stderr = std::io::stderr().lock();
-                writeln!(stderr, "{}: {error}", styles.error.apply_to("error"))?;
-                if let Some(help) = error.help() {
-                    writeln!(
-                        stderr,
-                        "  {} {}: {help}",
-                        styles.dim.apply_to("="),
-                        styles.help.apply_to("help")
-                    )?;
-                }
+                let text = styles.error_message(&error.to_string(), error.help().as_deref());
+                std::io::stderr().lock().write_all(text.as_bytes())?;
                 return Ok(match error {
                     lock::LockError::Held { .. } => Exit::Locked,
                     lock::LockError::Io { .. } => Exit::Invalid,

@@ -144,15 +144,8 @@ pub fn validate(
         }
     }
     for error in &unreadable {
-        writeln!(stderr, "{}: {error}", errs.error.apply_to("error"))?;
-        if let Some(help) = error.help() {
-            writeln!(
-                stderr,
-                "  {} {}: {help}",
-                errs.dim.apply_to("="),
-                errs.help.apply_to("help")
-            )?;
-        }
+        let text = errs.error_message(&error.to_string(), error.help().as_deref());
+        stderr.write_all(text.as_bytes())?;
     }
     if format == OutputFormat::Json {
         serde_json::to_writer_pretty(&mut stdout, &json).map_err(std::io::Error::other)?;

@@ -84,17 +84,7 @@ impl Engine<'_> {
             match self.eval(when, context) {
                 Ok(true) => {}
                 Ok(false) => {
-                    let (line, text) = self.ui.progress.start(
-                        counter,
-                        &id,
-                        &name,
-                        frame.depth > 0 || counter.contains('›'),
-                        self.budget,
-                        &self.ui.styles,
-                    );
-                    if let Some(text) = text {
-                        self.ui.message(&text);
-                    }
+                    let line = self.show_start(frame, counter, &id, &name);
                     let reason = format!("when: {}", when.text.trim());
                     if let Some(text) = self.ui.progress.finish(
                         line,
@@ -137,19 +127,29 @@ impl Engine<'_> {
             }
         }
 
-        let (line, text) = self.ui.progress.start(
-            counter,
-            &id,
-            &name,
-            frame.depth > 0 || counter.contains('›'),
-            self.budget,
-            &self.ui.styles,
-        );
+        let line = self.show_start(frame, counter, &id, &name);
+        let outcome = self.guarded(frame, step, context, &id, counter).await;
+        self.finish(frame, step, context, outcome, started, Some(line))
+    }
+
+    /// Shows a step as started; nested steps (includes, parallel groups) name themselves
+    /// again when they end.
+    fn show_start(
+        &self,
+        frame: &Frame<'_>,
+        counter: &str,
+        id: &str,
+        name: &str,
+    ) -> crate::ui::progress::StepLine {
+        let nested = frame.depth > 0 || counter.contains('›');
+        let (line, text) =
+            self.ui
+                .progress
+                .start(counter, id, name, nested, self.budget, &self.ui.styles);
         if let Some(text) = text {
             self.ui.message(&text);
         }
-        let outcome = self.guarded(frame, step, context, &id, counter).await;
-        self.finish(frame, step, context, outcome, started, Some(line))
+        line
     }
 
     /// Guards, confirmation and the action itself.

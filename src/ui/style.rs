@@ -30,6 +30,20 @@ impl Styles {
         }
     }
 
+    /// `error: MESSAGE` and, when there is one, `  = help: HELP`, newline-terminated:
+    /// the one shape every fatal message takes.
+    pub fn error_message(&self, message: &str, help: Option<&str>) -> String {
+        let mut text = format!("{}: {message}\n", self.error.apply_to("error"));
+        if let Some(help) = help {
+            text.push_str(&format!(
+                "  {} {}: {help}\n",
+                self.dim.apply_to("="),
+                self.help.apply_to("help")
+            ));
+        }
+        text
+    }
+
     pub fn plain() -> Styles {
         Styles::new(false)
     }
