@@ -4,9 +4,7 @@ use crate::cli::OutputFormat;
 use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::load::Loader;
 use crate::load::source::Origin;
-use crate::template::{Templates, system_clock};
 use serde::Serialize;
 use std::io::Write;
 
@@ -20,8 +18,6 @@ struct Entry {
 }
 
 pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
-    let templates = Templates::new(system_clock());
-    let loader = Loader::new(&config.catalog, &templates);
     let mut entries = Vec::new();
     for source in config.catalog.list_all() {
         let source = match source {
@@ -40,7 +36,7 @@ pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
             Origin::Embedded => "built-in".to_owned(),
         };
         let name = source.stem.clone();
-        let loaded = loader.load_structure(source);
+        let loaded = crate::load::load_structure(source);
         let valid = loaded.error_count() == 0;
         let (kind, title) = match &loaded.runbook {
             Some(runbook) if valid => (runbook.kind.as_str().to_owned(), runbook.title.clone()),

@@ -11,10 +11,11 @@ use crate::config::Config;
 use crate::engine::context::Context;
 use crate::engine::event::{RunStatus, StepStatus};
 use crate::engine::params::{self, ParamProblem, Resolution};
-use crate::engine::{Engine, Library, RunOptions, RunResult, signals};
+use crate::engine::{Engine, RunOptions, RunResult, preflight, signals};
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::load::{Loaded, Loader};
+use crate::load::Loaded;
+use crate::load::library::Library;
 use crate::lock::{self, Holder};
 use crate::runbook::{Action, Param, Runbook};
 use crate::template::{Templates, system_clock};
@@ -24,7 +25,7 @@ use crate::ui::prompt::{NoAnswer, Prompter};
 use crate::ui::{self, Ui};
 use minijinja::value::Value;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -38,15 +39,14 @@ struct Launch<'a> {
 
 pub fn run(config: &Config, args: &RunArgs) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
-    let mut loader = Loader::new(&config.catalog, &templates);
-    let loaded = loader.load_argument(&args.runbook)?;
+    let library = Library::load_argument(&config.catalog, &templates, &args.runbook)?;
     let launch = Launch {
         flags: &args.flags,
         dry_run: args.dry_run,
         probe: args.probe,
         prior: None,
     };
-    start(config, &templates, &mut loader, loaded, launch)
+    start(config, &templates, &library, launch)
 }
 
 pub fn resume(config: &Config, args: &ResumeArgs) -> Result<Exit, Error> {
@@ -128,14 +128,13 @@ pub fn resume(config: &Config, args: &ResumeArgs) -> Result<Exit, Error> {
         }
     }
     let templates = Templates::new(system_clock());
-    let mut loader = Loader::new(&config.catalog, &templates);
     let argument = match prior.source.strip_prefix("embedded:") {
         Some(_) => prior.runbook.clone(),
         None if Path::new(&prior.source).is_file() => prior.source.clone(),
         None => prior.runbook.clone(),
     };
-    let loaded = loader.load_argument(&argument)?;
-    let current = sha256_hex(loaded.source.text.as_bytes());
+    let library = Library::load_argument(&config.catalog, &templates, &argument)?;
+    let current = sha256_hex(library.root().loaded.source.text.as_bytes());
     if current != prior.sha256 && !args.force {
         return Err(Error::Resume {
             message: format!(
@@ -154,16 +153,16 @@ pub fn resume(config: &Config, args: &ResumeArgs) -> Result<Exit, Error> {
         probe: false,
         prior: Some(prior),
     };
-    start(config, &templates, &mut loader, loaded, launch)
+    start(config, &templates, &library, launch)
 }
 
 fn start(
     config: &Config,
     templates: &Templates,
-    loader: &mut Loader,
-    loaded: Loaded,
+    library: &Library,
     launch: Launch,
 ) -> Result<Exit, Error> {
+    let loaded = &library.root().loaded;
     let flags = launch.flags;
     let styles = &config.stderr_styles;
     {
@@ -178,36 +177,19 @@ fn start(
             errors: loaded.error_count().max(1),
         });
     };
-    let mut library = Library::new();
-    collect_library(
-        runbook,
-        loaded.source.directory().as_deref(),
-        loader,
-        &mut library,
-    );
-
     let interactive = !flags.non_interactive && std::io::stdin().is_terminal();
     let (mut given, mut problems) = match params::parse_assignments(&flags.params) {
         Ok(given) => (given, Vec::new()),
         Err(problems) => (BTreeMap::new(), problems),
     };
-    let known = known_names(runbook, &library);
+    let known = preflight::known_names(library);
     problems.extend(params::unknown_names(
         &given,
         &known.iter().map(String::as_str).collect::<Vec<_>>(),
     ));
-    // A typo in --approve would otherwise only show when that step is reached.
-    let step_ids = step_ids(runbook, &library);
-    for id in &flags.approve {
-        if !step_ids.contains(id) {
-            problems.push(ParamProblem::UnknownStep {
-                id: id.clone(),
-                suggestion: crate::load::suggest::suggest(id, step_ids.iter().map(String::as_str)),
-            });
-        }
-    }
+    problems.extend(preflight::unknown_approvals(library, &flags.approve));
     if !interactive && !launch.dry_run && launch.prior.is_none() {
-        problems.extend(missing_inputs(runbook, &library, &given));
+        problems.extend(preflight::missing_inputs(library, &given));
     }
     // A resumed run keeps the earlier run's (non-secret) values unless overridden.
     let mut resume_point = None;
@@ -217,7 +199,7 @@ fn start(
         }
         resume_point = Some(prior.resume_point(runbook));
     }
-    problems.extend(check_inputs(runbook, &library, &given));
+    problems.extend(preflight::check_inputs(library, &given));
     let (mut resolved, resolve_problems) =
         params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
     problems.extend(resolve_problems);
@@ -336,7 +318,7 @@ fn start(
     // A lock is released when its holder dies, but a `kill -9` leaves the step it was
     // running behind: a new run must not race that step either.
     if !launch.dry_run
-        && (runbook.lock.is_some() || library.values().any(|included| included.lock.is_some()))
+        && !preflight::locks(library).is_empty()
         && let Some((run, step, pgid)) = orphaned_step(&config.audit_directory, &runbook.name)
     {
         runtime.shutdown_background();
@@ -353,12 +335,7 @@ fn start(
     let _locks = if launch.dry_run {
         Vec::new()
     } else {
-        let mut names: Vec<String> = runbook.lock.iter().cloned().collect();
-        names.extend(
-            library
-                .values()
-                .filter_map(|included| included.lock.clone()),
-        );
+        let names = preflight::locks(library);
         let holder = Holder {
             runbook: runbook.name.clone(),
             run_id: run_id.clone(),
@@ -468,7 +445,7 @@ fn start(
             &ui,
             &options,
             interrupts,
-            &library,
+            library,
             &mut writer,
             runbook.rto.map(|rto| rto.0),
         );
@@ -483,16 +460,11 @@ fn start(
                         &ui,
                         runbook,
                         &run_id,
-                        &loaded,
+                        loaded,
                         launch.prior.as_ref(),
                     ));
                 }
-                let mut result = runtime.block_on(engine.run(
-                    runbook,
-                    context,
-                    exports,
-                    loaded.source.directory(),
-                ));
+                let mut result = runtime.block_on(engine.run(runbook, context, exports));
                 if let Some(plan) = result.plan.as_mut() {
                     plan.params = plan_params(runbook, &resolved);
                 }
@@ -757,175 +729,6 @@ fn report(config: &Config, problems: &[ParamProblem]) -> Result<Exit, Error> {
         config.stderr_styles.error.apply_to("error")
     )?;
     Ok(Exit::Invalid)
-}
-
-/// Every runbook reachable through includes, loaded once each.
-fn collect_library(
-    runbook: &Runbook,
-    directory: Option<&Path>,
-    loader: &mut Loader,
-    library: &mut Library,
-) {
-    for step in runbook.all_steps() {
-        if let Action::Include { runbook: name, .. } = &step.action {
-            if library.contains_key(name) {
-                continue;
-            }
-            let Some(source) = loader.find_include(name, directory) else {
-                continue;
-            };
-            let loaded = loader.load(source);
-            if let Some(included) = loaded.runbook {
-                library.insert(name.clone(), included.clone());
-                collect_library(
-                    &included,
-                    loaded.source.directory().as_deref(),
-                    loader,
-                    library,
-                );
-            }
-        }
-    }
-}
-
-/// Every step id `--approve` may name: bare ids, and `include-step/id` paths.
-fn step_ids(runbook: &Runbook, library: &Library) -> Vec<String> {
-    fn walk(
-        runbook: &Runbook,
-        library: &Library,
-        prefix: &str,
-        depth: usize,
-        ids: &mut Vec<String>,
-    ) {
-        for step in runbook.all_steps() {
-            ids.push(step.id.clone());
-            ids.push(format!("{prefix}{}", step.id));
-            if let Action::Include { runbook: name, .. } = &step.action
-                && let Some(included) = library.get(name)
-                && depth < 16
-            {
-                walk(
-                    included,
-                    library,
-                    &format!("{prefix}{}/", step.id),
-                    depth + 1,
-                    ids,
-                );
-            }
-        }
-    }
-    let mut ids = Vec::new();
-    walk(runbook, library, "", 0, &mut ids);
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-/// Inputs of manual steps that will surely be reached (no `when`) with no `-p` value:
-/// without a terminal they can only be reported, so report them all before anything runs.
-fn missing_inputs(
-    runbook: &Runbook,
-    library: &Library,
-    given: &BTreeMap<String, String>,
-) -> Vec<ParamProblem> {
-    let mut problems = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![runbook];
-    while let Some(current) = stack.pop() {
-        if !seen.insert(current.name.clone()) {
-            continue;
-        }
-        for step in current.steps.iter().filter(|step| step.when.is_none()) {
-            match &step.action {
-                Action::Manual { input, .. } => {
-                    for param in input
-                        .iter()
-                        .filter(|param| !given.contains_key(&param.name) && param.default.is_none())
-                    {
-                        problems.push(ParamProblem::MissingInput {
-                            name: param.name.clone(),
-                            step: step.id.clone(),
-                        });
-                    }
-                }
-                Action::Include { runbook: name, .. } => {
-                    if let Some(included) = library.get(name) {
-                        stack.push(included);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    problems
-}
-
-/// Params of the runbook and inputs of every manual step, its includes' too: the names
-/// `-p` may set.
-fn known_names(runbook: &Runbook, library: &Library) -> Vec<String> {
-    let mut names: Vec<String> = runbook
-        .params
-        .iter()
-        .map(|param| param.name.clone())
-        .collect();
-    let mut seen = HashSet::new();
-    collect_inputs(runbook, library, &mut seen, &mut |param| {
-        names.push(param.name.clone())
-    });
-    names.sort();
-    names.dedup();
-    names
-}
-
-fn collect_inputs(
-    runbook: &Runbook,
-    library: &Library,
-    seen: &mut HashSet<String>,
-    visit: &mut dyn FnMut(&Param),
-) {
-    if !seen.insert(runbook.name.clone()) {
-        return;
-    }
-    for step in runbook.all_steps() {
-        match &step.action {
-            Action::Manual { input, .. } => input.iter().for_each(&mut *visit),
-            Action::Include { runbook: name, .. } => {
-                if let Some(included) = library.get(name) {
-                    collect_inputs(included, library, seen, visit);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Input values given with `-p` are checked before anything runs.
-fn check_inputs(
-    runbook: &Runbook,
-    library: &Library,
-    given: &BTreeMap<String, String>,
-) -> Vec<ParamProblem> {
-    let mut problems = Vec::new();
-    let mut seen = HashSet::new();
-    collect_inputs(runbook, library, &mut seen, &mut |param| {
-        if runbook.param(&param.name).is_some() {
-            return;
-        }
-        if let Some(value) = given.get(&param.name)
-            && let Err(error) = param.check(value)
-        {
-            problems.push(ParamProblem::Invalid {
-                name: param.name.clone(),
-                shown: if param.secret {
-                    crate::mask::MASK.to_owned()
-                } else {
-                    value.clone()
-                },
-                error,
-            });
-        }
-    });
-    problems
 }
 
 /// What a run's record says, as far as resuming it needs.

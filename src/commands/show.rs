@@ -6,19 +6,19 @@ use crate::cli::ShowFormat;
 use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
-use crate::load::{Loaded, Loader};
+use crate::load::Loaded;
+use crate::load::library::Library;
 use crate::runbook::{Action, ConfirmPolicy, GuardCheck, NotifyEvent, Param, Runbook, Step};
 use crate::template::{Templates, system_clock};
 use crate::ui::style::Styles;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::Path;
 
 pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
-    let mut loader = Loader::new(&config.catalog, &templates);
-    let loaded = loader.load_argument(argument)?;
-    let Some(runbook) = valid(&loaded, config)? else {
+    let library = Library::load_argument(&config.catalog, &templates, argument)?;
+    let loaded = &library.root().loaded;
+    let Some(runbook) = valid(loaded, config)? else {
         return Err(Error::Invalid {
             errors: loaded.error_count(),
         });
@@ -30,13 +30,12 @@ pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit,
             &config.stdout_styles,
         ),
         ShowFormat::Markdown => {
-            let mut includes = Vec::new();
-            collect_includes(
-                runbook,
-                loaded.source.directory().as_deref(),
-                &mut loader,
-                &mut includes,
-            );
+            let includes: Vec<Runbook> = library
+                .reachable(library.root_index())
+                .into_iter()
+                .skip(1)
+                .filter_map(|index| library.entry(index).runbook().cloned())
+                .collect();
             markdown(runbook, &includes)
         }
     };
@@ -59,30 +58,6 @@ fn valid<'a>(loaded: &'a Loaded, config: &Config) -> Result<Option<&'a Runbook>,
         writeln!(stderr)?;
     }
     Ok(None)
-}
-
-/// Every runbook reachable through includes, each once, in first-use order.
-fn collect_includes(
-    runbook: &Runbook,
-    directory: Option<&Path>,
-    loader: &mut Loader,
-    out: &mut Vec<Runbook>,
-) {
-    for step in runbook.all_steps() {
-        if let Action::Include { runbook: name, .. } = &step.action {
-            if name == &runbook.name || out.iter().any(|included| &included.name == name) {
-                continue;
-            }
-            let Some(source) = loader.find_include(name, directory) else {
-                continue;
-            };
-            let loaded = loader.load(source);
-            if let Some(included) = loaded.runbook {
-                out.push(included.clone());
-                collect_includes(&included, loaded.source.directory().as_deref(), loader, out);
-            }
-        }
-    }
 }
 
 fn param_summary(param: &Param) -> String {

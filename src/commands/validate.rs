@@ -5,9 +5,10 @@ use crate::cli::OutputFormat;
 use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::load::Loaded;
 use crate::load::diagnostic::{Diagnostic, Severity};
+use crate::load::library::Library;
 use crate::load::source::SourceError;
-use crate::load::{Loaded, Loader};
 use crate::template::{Templates, system_clock};
 use serde::Serialize;
 use std::io::Write;
@@ -41,17 +42,28 @@ pub fn validate(
     format: OutputFormat,
 ) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
-    let mut loader = Loader::new(&config.catalog, &templates);
-    let mut results: Vec<Result<Loaded, SourceError>> = Vec::new();
-    if arguments.is_empty() {
-        for source in config.catalog.list_all() {
-            results.push(source.map(|source| loader.load(source)));
-        }
+    // Every argument (or every runbook on the search path) is a root of one library, so
+    // a runbook included by several is loaded and checked once.
+    let found: Vec<Result<crate::load::source::Source, SourceError>> = if arguments.is_empty() {
+        config.catalog.list_all()
     } else {
-        for argument in arguments {
-            results.push(loader.load_argument(argument));
-        }
-    }
+        arguments
+            .iter()
+            .map(|argument| config.catalog.resolve(argument))
+            .collect()
+    };
+    let sources = found
+        .iter()
+        .filter_map(|found| found.as_ref().ok().cloned());
+    let library = Library::load(&config.catalog, &templates, sources.collect());
+    let mut roots = library.roots().iter();
+    let results: Vec<Result<&Loaded, &SourceError>> = found
+        .iter()
+        .filter_map(|found| match found {
+            Ok(_) => roots.next().map(|&root| Ok(&library.entry(root).loaded)),
+            Err(error) => Some(Err(error)),
+        })
+        .collect();
 
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
@@ -67,7 +79,7 @@ pub fn validate(
             Err(error) => {
                 failed += 1;
                 total_errors += 1;
-                unreadable.push(error);
+                unreadable.push(*error);
                 continue;
             }
         };

@@ -219,7 +219,7 @@ impl Engine<'_> {
         name: &str,
         with: &[(String, Located)],
     ) -> Vec<PlanStep> {
-        let Some(runbook) = self.library.get(name) else {
+        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
             return Vec::new();
         };
         let mut given = std::collections::BTreeMap::new();
@@ -249,7 +249,8 @@ impl Engine<'_> {
             path: format!("{}{}/", frame.path, step.id),
             counter: String::new(),
             depth: frame.depth + 1,
-            directory: frame.directory.clone(),
+            entry,
+            cleanup: frame.cleanup,
             probes: frame.probes && step.probe,
         };
         let mut steps = Vec::new();

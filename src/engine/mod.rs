@@ -7,6 +7,7 @@ pub mod context;
 mod describe;
 pub mod event;
 pub mod params;
+pub mod preflight;
 pub mod signals;
 mod step;
 
@@ -20,8 +21,7 @@ use crate::ui::Ui;
 use crate::ui::progress::Budget;
 use minijinja::value::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,8 +40,7 @@ pub struct RunOptions {
     pub resume: Option<(String, usize)>,
 }
 
-/// Included runbooks, loaded and validated before the run, by name.
-pub type Library = HashMap<String, Runbook>;
+pub use crate::load::library::Library;
 
 /// One step's row in the final summary.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -63,6 +62,7 @@ pub enum Flow {
 }
 
 /// One runbook being executed: the top-level one, or an include.
+#[derive(Clone)]
 pub(crate) struct Frame<'r> {
     pub runbook: &'r Runbook,
     /// Environment exported to every step: params with `env:` and the runbook's `env`.
@@ -72,7 +72,11 @@ pub(crate) struct Frame<'r> {
     /// The including step's counter (`11/20 › `), so nested steps show where they are.
     pub counter: String,
     pub depth: usize,
-    pub directory: Option<PathBuf>,
+    /// The runbook's entry in the library, where its include steps were resolved.
+    pub entry: usize,
+    /// In `on_failure` or `finally` (here or in an including runbook): clean-up, which
+    /// step mode never asks about.
+    pub cleanup: bool,
     /// Whether `probe: true` steps may run in a dry-run: at the top level, and inside an
     /// include only when the include step itself is a probe.
     pub probes: bool,
@@ -135,7 +139,6 @@ impl<'a> Engine<'a> {
         runbook: &Runbook,
         context: Context,
         exports: Vec<(String, String)>,
-        directory: Option<PathBuf>,
     ) -> RunResult {
         let frame = Frame {
             runbook,
@@ -143,7 +146,8 @@ impl<'a> Engine<'a> {
             path: String::new(),
             counter: String::new(),
             depth: 0,
-            directory,
+            entry: self.library.root_index(),
+            cleanup: false,
             probes: true,
         };
         let mut context = context;
@@ -246,6 +250,11 @@ impl<'a> Engine<'a> {
                 context.set(capture, Value::from(""));
             }
         }
+        let cleanup = Frame {
+            cleanup: true,
+            ..frame.clone()
+        };
+        let frame = &cleanup;
         if status == RunStatus::Failure || (self.options.dry_run && !runbook.on_failure.is_empty())
         {
             let saved = self.stop.take();

@@ -104,13 +104,9 @@ impl Engine<'_> {
                 }
             }
         }
-        // Step mode asks about the procedure's own steps; clean-up (`on_failure`,
-        // `finally`, numbered F/E) always runs.
-        let cleanup = counter.starts_with('E')
-            || counter.starts_with('F')
-            || counter.contains("› E")
-            || counter.contains("› F");
-        if self.options.step_mode && !cleanup {
+        // Step mode asks about the procedure's own steps; clean-up (`on_failure` and
+        // `finally`, at any depth, parallel children included) always runs.
+        if self.options.step_mode && !frame.cleanup {
             match self.ask_step_mode(&id, &name, counter).await {
                 StepChoice::Run => {}
                 StepChoice::Skip => {
@@ -721,7 +717,7 @@ impl Engine<'_> {
         with: &[(String, crate::runbook::Located)],
         counter: &str,
     ) -> Outcome {
-        let Some(runbook) = self.library.get(name) else {
+        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
             return Outcome::failed(format!("included runbook `{name}` was not loaded"));
         };
         let mut given = std::collections::BTreeMap::new();
@@ -759,7 +755,8 @@ impl Engine<'_> {
             path: format!("{}{}/", frame.path, step.id),
             counter: format!("{counter} › "),
             depth: frame.depth + 1,
-            directory: frame.directory.clone(),
+            entry,
+            cleanup: frame.cleanup,
             probes: false,
         };
         let mut child_context = child_context;

@@ -200,6 +200,9 @@ impl Analyzer<'_, '_> {
         scope
     }
 
+    /// Checks one step against `scope` and returns the scope after it. The scope is
+    /// grown in place, never copied per step (a copy per step made validation quadratic);
+    /// only the children of a parallel group each get a copy of the scope before it.
     fn step(&mut self, step: &Step, scope: Scope, in_parallel: bool) -> Scope {
         let id = Some(step.id.as_str());
         self.current_step = step.id.clone();
@@ -232,7 +235,7 @@ impl Analyzer<'_, '_> {
         if let Some(workdir) = &step.workdir {
             self.template(workdir, &scope, id);
         }
-        let mut after = scope.clone();
+        let mut after = scope;
         match &step.action {
             Action::Run { command } => {
                 if step.interactive && step.capture.is_some() {
@@ -247,7 +250,7 @@ impl Analyzer<'_, '_> {
                         id,
                     );
                 }
-                self.template(command, &scope, id);
+                self.template(command, &after, id);
             }
             Action::Manual {
                 instructions,
@@ -257,7 +260,7 @@ impl Analyzer<'_, '_> {
                     self.report
                         .error(Problem::ManualInParallel, Some(step.span), &step.path, id);
                 }
-                self.template(instructions, &scope, id);
+                self.template(instructions, &after, id);
                 for param in input {
                     self.param(param);
                     self.define(
@@ -275,7 +278,7 @@ impl Analyzer<'_, '_> {
             }
             Action::Include { with, .. } => {
                 for (_, value) in with {
-                    self.template(value, &scope, id);
+                    self.template(value, &after, id);
                 }
             }
             Action::Parallel(children) => {
@@ -285,9 +288,10 @@ impl Analyzer<'_, '_> {
                 }
                 // Siblings run at the same time: none sees another's captures, and two
                 // of them must not capture the same name.
+                let before = after.clone();
                 for child in children {
-                    let child_scope = self.step(child, scope.clone(), true);
-                    for name in child_scope.names.difference(&scope.names) {
+                    let child_scope = self.step(child, before.clone(), true);
+                    for name in child_scope.names.difference(&before.names) {
                         if after.names.contains(name) {
                             let problem = Problem::DuplicateVariable {
                                 name: name.clone(),
@@ -311,12 +315,10 @@ impl Analyzer<'_, '_> {
             self.define(&mut after, capture, "capture", step.span, &step.path, id);
         }
         after.step_ids.insert(step.id.clone());
-        let mut expect_scope = after.clone();
-        expect_scope.step_ids.insert(step.id.clone());
         for expectation in &step.expect {
-            self.expression(&expectation.expr, &expect_scope, id);
+            self.expression(&expectation.expr, &after, id);
             if let Some(message) = &expectation.message {
-                self.template(message, &expect_scope, id);
+                self.template(message, &after, id);
             }
         }
         after

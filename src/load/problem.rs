@@ -90,6 +90,15 @@ pub enum Problem {
     IncludeCycle {
         chain: Vec<String>,
     },
+    IncludeTooDeep {
+        /// The deepest chain of includes from this runbook, by name.
+        chain: Vec<String>,
+        limit: usize,
+    },
+    IncludeUnreadable {
+        name: String,
+        error: String,
+    },
     IncludeInvalid {
         name: String,
         errors: usize,
@@ -210,6 +219,25 @@ impl fmt::Display for Problem {
                 write!(f, "included runbook `{name}` not found")
             }
             Problem::IncludeCycle { chain } => write!(f, "include cycle: {}", chain.join(" -> ")),
+            Problem::IncludeTooDeep { chain, limit } => {
+                let shown = if chain.len() > 8 {
+                    format!(
+                        "{} -> … -> {}",
+                        chain[..4].join(" -> "),
+                        chain[chain.len() - 2..].join(" -> ")
+                    )
+                } else {
+                    chain.join(" -> ")
+                };
+                write!(
+                    f,
+                    "includes nest {} levels deep ({shown}); the limit is {limit}",
+                    chain.len() - 1
+                )
+            }
+            Problem::IncludeUnreadable { name, error } => {
+                write!(f, "included runbook `{name}` cannot be read: {error}")
+            }
             Problem::IncludeInvalid { name, errors } => write!(
                 f,
                 "included runbook `{name}` is invalid ({errors} error{})",
@@ -346,6 +374,10 @@ impl Problem {
                 Some("`runbook list` shows the runbooks that can be included".into())
             }
             Problem::IncludeCycle { .. } => Some("a runbook cannot include itself, directly or through others".into()),
+            Problem::IncludeTooDeep { .. } => Some(
+                "flatten the procedure: include the deeper runbooks from a shallower level".into(),
+            ),
+            Problem::IncludeUnreadable { .. } => Some("fix the file's permissions or encoding".into()),
             Problem::IncludeInvalid { name, .. } => Some(format!("run `runbook validate {name}` for details")),
             Problem::IncludeUnknownParam { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))

@@ -17,6 +17,15 @@ pub enum Origin {
     Embedded,
 }
 
+/// Which runbook a source is, whatever name it was found under: a file by its canonical
+/// path, a built-in runbook by its embedded name. Includes, cycles and the run's library
+/// are keyed by this, never by the `name:` a file declares.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    File(PathBuf),
+    Embedded(String),
+}
+
 /// A runbook's text and where it came from.
 #[derive(Clone, Debug)]
 pub struct Source {
@@ -41,6 +50,41 @@ impl Source {
             Origin::File(path) => path.parent().map(Path::to_owned),
             Origin::Embedded => None,
         }
+    }
+
+    pub fn id(&self) -> SourceId {
+        match &self.origin {
+            Origin::File(path) => {
+                SourceId::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+            }
+            Origin::Embedded => SourceId::Embedded(self.stem.clone()),
+        }
+    }
+
+    /// The runbook an include step of this one names: a sibling first (a file beside
+    /// this file; for a built-in runbook, the built-in one), then the search path. The
+    /// search path is the operator's order for names they type; an include is part of
+    /// the procedure its author wrote and must not be taken over by a file that happens
+    /// to sit in `./runbooks`.
+    pub fn include(&self, name: &str, catalog: &Catalog) -> Result<Source, SourceError> {
+        match &self.origin {
+            Origin::File(path) => {
+                if let Some(directory) = path.parent() {
+                    for extension in ["yaml", "yml"] {
+                        let sibling = directory.join(format!("{name}.{extension}"));
+                        if sibling.is_file() {
+                            return Source::read(&sibling);
+                        }
+                    }
+                }
+            }
+            Origin::Embedded => {
+                if let Some(source) = embedded(name) {
+                    return Ok(source);
+                }
+            }
+        }
+        catalog.find(name)
     }
 
     pub fn read(path: &Path) -> Result<Source, SourceError> {
@@ -246,6 +290,13 @@ impl Catalog {
     pub fn list(&self) -> Vec<Source> {
         self.list_all().into_iter().filter_map(Result::ok).collect()
     }
+}
+
+/// The built-in runbook of this name.
+pub fn embedded(name: &str) -> Option<Source> {
+    embedded_sources()
+        .into_iter()
+        .find(|source| source.stem == name)
 }
 
 fn embedded_sources() -> Vec<Source> {

@@ -10,6 +10,7 @@ mod dry_run;
 mod e2e;
 mod fixtures;
 mod help;
+mod includes;
 mod list;
 mod lookup;
 mod run;

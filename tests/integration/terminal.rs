@@ -190,3 +190,23 @@ fn an_interactive_step_gets_the_terminal() {
         "hi ops\n"
     );
 }
+
+#[test]
+fn step_mode_never_asks_about_clean_up_steps_even_in_a_parallel_group_or_an_include() {
+    let body = "steps:\n  - id: main\n    run: touch main\nfinally:\n  - id: tidy\n    parallel:\n      - id: tidy-a\n        run: touch tidy-a\n      - id: tidy-b\n        run: touch tidy-b\n  - id: tidy-included\n    include: helper\n";
+    let helper =
+        "name: helper\ntitle: Helper\nkind: test\nsteps:\n  - id: inner\n    run: touch inner\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .runbook("helper", helper)
+        .args(["--color", "never", "run", "t", "--step"]);
+    let mut session = start(&test);
+    session
+        .exp_string("[r]un, [s]kip or [a]bort?")
+        .expect("asks about the main step");
+    session.send_line("r").expect("run");
+    assert_eq!(exit_code(&mut session), 0);
+    for file in ["main", "tidy-a", "tidy-b", "inner"] {
+        assert!(test.path().join(file).exists(), "{file} ran");
+    }
+}

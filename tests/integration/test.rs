@@ -150,3 +150,29 @@ pub fn minimal(name: &str, title: &str) -> String {
 pub fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Text written indented inside a test, with its common indentation and the first and
+/// last (empty) lines removed, so runbooks in tests read like the files they stand for.
+pub fn unindent(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let body = match lines.as_slice() {
+        [first, rest @ ..] if first.trim().is_empty() => rest,
+        all => all,
+    };
+    let body = match body {
+        [rest @ .., last] if last.trim().is_empty() => rest,
+        all => all,
+    };
+    let indent = body
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for line in body {
+        out.push_str(line.get(indent..).unwrap_or("").trim_end());
+        out.push('\n');
+    }
+    out
+}

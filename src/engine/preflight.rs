@@ -1,0 +1,204 @@
+//! What is checked before anything runs, across the runbook and everything it includes:
+//! the names `-p` may set, input values given with `-p`, the step ids `--approve` may
+//! name, inputs that an unattended run will need, and the locks to take. Each question
+//! walks the library once (every reachable runbook once, by identity), so a runbook
+//! included from several places costs nothing extra and a deep chain stays linear.
+
+use crate::engine::params::ParamProblem;
+use crate::load::library::Library;
+use crate::runbook::{Action, Param, Runbook};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+/// The runbooks a run of `library`'s root can reach, the root first.
+fn reachable(library: &Library) -> impl Iterator<Item = &Runbook> {
+    library
+        .reachable(library.root_index())
+        .into_iter()
+        .filter_map(|index| library.entry(index).runbook())
+}
+
+/// Params of the runbook and inputs of every manual step, its includes' too: the names
+/// `-p` may set.
+pub fn known_names(library: &Library) -> Vec<String> {
+    let mut names: Vec<String> = library
+        .root()
+        .runbook()
+        .map(|runbook| {
+            runbook
+                .params
+                .iter()
+                .map(|param| param.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for runbook in reachable(library) {
+        names.extend(inputs(runbook).map(|(_, param)| param.name.clone()));
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Input values given with `-p` are checked before anything runs.
+pub fn check_inputs(library: &Library, given: &BTreeMap<String, String>) -> Vec<ParamProblem> {
+    let root = library.root().runbook();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for runbook in reachable(library) {
+        for (_, param) in inputs(runbook) {
+            if root.is_some_and(|root| root.param(&param.name).is_some())
+                || !seen.insert(param.name.clone())
+            {
+                continue;
+            }
+            if let Some(value) = given.get(&param.name)
+                && let Err(error) = param.check(value)
+            {
+                problems.push(ParamProblem::Invalid {
+                    name: param.name.clone(),
+                    shown: if param.secret {
+                        crate::mask::MASK.to_owned()
+                    } else {
+                        value.clone()
+                    },
+                    error,
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// `--approve` ids that name no step: a typo would otherwise only show when that step
+/// is reached, after the steps before it ran.
+pub fn unknown_approvals(library: &Library, approve: &[String]) -> Vec<ParamProblem> {
+    let mut bare = HashSet::new();
+    for runbook in reachable(library) {
+        bare.extend(runbook.all_steps().into_iter().map(|step| step.id.as_str()));
+    }
+    approve
+        .iter()
+        .filter(|id| !bare.contains(id.as_str()) && !step_path_exists(library, id))
+        .map(|id| {
+            let mut candidates: Vec<String> = bare.iter().map(|id| (*id).to_owned()).collect();
+            candidates.extend(first_level_paths(library));
+            ParamProblem::UnknownStep {
+                id: id.clone(),
+                suggestion: crate::load::suggest::suggest(
+                    id,
+                    candidates.iter().map(String::as_str),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Whether `include-step/…/step` names a step through a chain of include steps.
+fn step_path_exists(library: &Library, path: &str) -> bool {
+    let mut entry = library.root_index();
+    let mut segments = path.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let Some(runbook) = library.entry(entry).runbook() else {
+            return false;
+        };
+        let Some(step) = runbook
+            .all_steps()
+            .into_iter()
+            .find(|step| step.id == segment)
+        else {
+            return false;
+        };
+        if segments.peek().is_none() {
+            return true;
+        }
+        let Action::Include { runbook: name, .. } = &step.action else {
+            return false;
+        };
+        let Some((next, _)) = library.include(entry, name) else {
+            return false;
+        };
+        entry = next;
+    }
+    false
+}
+
+/// `include-step/step` for the root's includes, as suggestions for a mistyped path.
+fn first_level_paths(library: &Library) -> Vec<String> {
+    let root = library.root_index();
+    let Some(runbook) = library.root().runbook() else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for step in runbook.all_steps() {
+        if let Action::Include { runbook: name, .. } = &step.action
+            && let Some((_, included)) = library.include(root, name)
+        {
+            for child in included.all_steps() {
+                paths.push(format!("{}/{}", step.id, child.id));
+            }
+        }
+    }
+    paths
+}
+
+/// Inputs of manual steps that will surely be reached (no `when` on the step or on any
+/// include step leading to it) with no `-p` value: without a terminal they can only be
+/// reported, so report them all before anything runs.
+pub fn missing_inputs(library: &Library, given: &BTreeMap<String, String>) -> Vec<ParamProblem> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::from([library.root_index()]);
+    let mut queue = VecDeque::from([library.root_index()]);
+    while let Some(entry) = queue.pop_front() {
+        let Some(runbook) = library.entry(entry).runbook() else {
+            continue;
+        };
+        for step in runbook.steps.iter().filter(|step| step.when.is_none()) {
+            match &step.action {
+                Action::Manual { input, .. } => {
+                    for param in input
+                        .iter()
+                        .filter(|param| !given.contains_key(&param.name) && param.default.is_none())
+                    {
+                        problems.push(ParamProblem::MissingInput {
+                            name: param.name.clone(),
+                            step: step.id.clone(),
+                        });
+                    }
+                }
+                Action::Include { runbook: name, .. } => {
+                    if let Some((next, _)) = library.include(entry, name)
+                        && seen.insert(next)
+                    {
+                        queue.push_back(next);
+                    }
+                }
+                Action::Run { .. } | Action::Parallel(_) => {}
+            }
+        }
+    }
+    problems
+}
+
+/// The locks a run takes: the runbook's own and those of everything it may include.
+pub fn locks(library: &Library) -> Vec<String> {
+    let mut names: Vec<String> = reachable(library)
+        .filter_map(|runbook| runbook.lock.clone())
+        .collect();
+    let mut seen = HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
+    names
+}
+
+/// Manual-step inputs of one runbook, with the id of their step.
+fn inputs(runbook: &Runbook) -> impl Iterator<Item = (&str, &Param)> {
+    runbook
+        .all_steps()
+        .into_iter()
+        .flat_map(|step| match &step.action {
+            Action::Manual { input, .. } => input
+                .iter()
+                .map(|param| (step.id.as_str(), param))
+                .collect::<Vec<_>>(),
+            Action::Run { .. } | Action::Include { .. } | Action::Parallel(_) => Vec::new(),
+        })
+}
