@@ -1,8 +1,12 @@
-//! Errors that end a command, with the exit code each one means.
+//! Errors that end a command, with the exit code each one means. They are printed once,
+//! in `lib.rs`, in one shape (`error: …` and `= help: …`).
 
+use crate::engine::params::ParamProblem;
 use crate::exit::Exit;
 use crate::load::source::SourceError;
+use crate::lock::LockError;
 use std::fmt;
+use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum Error {
@@ -19,15 +23,39 @@ pub enum Error {
         message: String,
         help: Option<String>,
     },
+    /// Params, inputs or `--approve` ids are wrong or missing: all of them, at once.
+    Params(Vec<ParamProblem>),
+    /// A param was being asked for and no answer came.
+    NoAnswer { param: String, exit: Exit },
+    /// The metrics file named with `--metrics-file` cannot be written.
+    Metrics {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// A lock the run needs is held, or the lock directory is unusable.
+    Lock(LockError),
+    /// A killed run of the same runbook left its step running.
+    OrphanedStep {
+        run_id: String,
+        runbook: String,
+        step_id: String,
+        pgid: u32,
+    },
 }
 
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Source(_) | Error::Invalid { .. } | Error::Audit(_) | Error::Resume { .. } => {
-                Exit::Invalid
-            }
+            Error::Source(_)
+            | Error::Invalid { .. }
+            | Error::Audit(_)
+            | Error::Resume { .. }
+            | Error::Params(_)
+            | Error::Metrics { .. } => Exit::Invalid,
             Error::Output(_) => Exit::Failure,
+            Error::NoAnswer { exit, .. } => *exit,
+            Error::Lock(LockError::Held { .. }) | Error::OrphanedStep { .. } => Exit::Locked,
+            Error::Lock(LockError::Io { .. }) => Exit::Invalid,
         }
     }
 
@@ -36,7 +64,29 @@ impl Error {
             Error::Source(error) => error.help(),
             Error::Audit(error) => error.help(),
             Error::Resume { help, .. } => help.clone(),
-            Error::Invalid { .. } | Error::Output(_) => None,
+            Error::Lock(error) => error.help(),
+            Error::OrphanedStep { run_id, pgid, .. } => Some(format!(
+                "stop it first (`kill -TERM -- -{pgid}`), then `runbook resume {run_id}` or start again"
+            )),
+            Error::Metrics { .. } => Some(
+                "cron would lose the monitoring silently: fix the path or its directory's permissions"
+                    .to_owned(),
+            ),
+            Error::Invalid { .. } | Error::Output(_) | Error::Params(_) | Error::NoAnswer { .. } => {
+                None
+            }
+        }
+    }
+
+    /// The lines to print: most errors are one, a params error names every problem.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Params(problems) => {
+                let mut lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                lines.push("nothing was run".to_owned());
+                lines
+            }
+            other => vec![other.to_string()],
         }
     }
 }
@@ -53,6 +103,31 @@ impl fmt::Display for Error {
             Error::Output(error) => write!(f, "cannot write output: {error}"),
             Error::Audit(error) => write!(f, "{error}"),
             Error::Resume { message, .. } => write!(f, "cannot resume: {message}"),
+            Error::Params(problems) => {
+                let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                write!(f, "{}", lines.join("; "))
+            }
+            Error::NoAnswer { param, exit } => match exit {
+                Exit::Interrupted | Exit::Terminated => {
+                    write!(f, "interrupted while asking for `{param}`; nothing was run")
+                }
+                _ => write!(f, "no answer for `{param}`; nothing was run"),
+            },
+            Error::Metrics { path, error } => write!(
+                f,
+                "cannot write metrics to {}: {error}; nothing was run",
+                path.display()
+            ),
+            Error::Lock(error) => write!(f, "{error}"),
+            Error::OrphanedStep {
+                run_id,
+                runbook,
+                step_id,
+                pgid,
+            } => write!(
+                f,
+                "run {run_id} of {runbook} was killed, but its step `{step_id}` is still running (process group {pgid})"
+            ),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! `runbook`: execute declarative YAML runbooks with guards, confirmations and an audit
-//! log. The data flow reads off the module list: `cli` → `config` → `load` (find, parse,
-//! check, build, analyse) → `runbook` (the model) → `template` → commands.
+//! log. The data flow reads off the module list: `cli` → `settings` → `load` (find,
+//! parse, check, build, analyse, the library of includes) → `runbook` (the model) →
+//! `engine` (preflight, prepare, the step loop) → `process` → `audit`; docs/architecture.md
+//! follows one runbook through them.
 
 pub mod audit;
 pub mod cli;
 pub mod commands;
-pub mod config;
 pub mod engine;
 pub mod error;
 pub mod exit;
@@ -14,9 +15,10 @@ pub mod lock;
 pub mod mask;
 pub mod metrics;
 pub mod plan;
+pub mod process;
 pub mod runbook;
 pub mod schema;
-pub mod steps;
+pub mod settings;
 pub mod template;
 pub mod ui;
 
@@ -40,17 +42,23 @@ pub fn main() -> ExitCode {
             return exit.into();
         }
     };
-    let config = config::Config::resolve(&cli.global);
-    init_tracing(config.verbose);
-    match commands::dispatch(&cli.command, &config) {
+    let settings = settings::Settings::resolve(&cli.global);
+    init_tracing(settings.verbose);
+    match commands::dispatch(&cli.command, &settings) {
         Ok(exit) => exit.into(),
         Err(error) => {
-            let styles = &config.stderr_styles;
-            let mut stderr = std::io::stderr().lock();
-            if !matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                let text = styles.error_message(&error.to_string(), error.help().as_deref());
-                let _ = stderr.write_all(text.as_bytes());
+            // A closed stdout (`runbook list | head`) is not worth a message.
+            let broken_pipe = matches!(error, error::Error::Output(ref io) if io.kind() == std::io::ErrorKind::BrokenPipe);
+            if !broken_pipe {
+                let styles = &settings.stderr_styles;
+                let mut text = String::new();
+                let messages = error.messages();
+                let last = messages.len().saturating_sub(1);
+                for (index, message) in messages.iter().enumerate() {
+                    let help = if index == last { error.help() } else { None };
+                    text.push_str(&styles.error_message(message, help.as_deref()));
+                }
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
             }
             error.exit().into()
         }

@@ -3,6 +3,7 @@
 //! moves past the event it records, so a `kill -9` loses nothing already reported, and
 //! `audit verify` can prove a record was not edited, reordered or cut.
 
+pub mod event;
 pub mod record;
 pub mod verify;
 pub mod writer;

@@ -1,21 +1,19 @@
-//! Reading a run's record back: its events in order, for `audit list`, `audit show` and
-//! `resume`. Reading is lenient (a cut-off last line is skipped); `verify` is strict.
+//! Reading a run's record back as typed events, for `audit list`, `audit show` and
+//! `resume`. Reading is lenient (a cut-off last line, or an event this version does not
+//! know, is skipped); `verify` is strict.
 
-use serde_json::{Map, Value};
+use crate::audit::event::{Event, RunFinished, RunStarted};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug)]
+/// One line of a record: the envelope and its event.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Entry {
     pub seq: u64,
     pub ts: String,
-    pub event: String,
-    pub fields: Map<String, Value>,
-}
-
-impl Entry {
-    pub fn text(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(Value::as_str)
-    }
+    pub run_id: String,
+    #[serde(flatten)]
+    pub event: Event,
 }
 
 #[derive(Clone, Debug)]
@@ -28,39 +26,14 @@ pub struct Record {
 impl Record {
     pub fn read(path: &Path) -> std::io::Result<Record> {
         let text = std::fs::read_to_string(path)?;
-        let mut entries = Vec::new();
-        let mut run_id = String::new();
-        for line in text.lines() {
-            let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let seq = fields
-                .remove("seq")
-                .and_then(|seq| seq.as_u64())
-                .unwrap_or(0);
-            let ts = fields
-                .remove("ts")
-                .and_then(|ts| ts.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let event = fields
-                .remove("event")
-                .and_then(|event| event.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            if let Some(id) = fields
-                .remove("run_id")
-                .and_then(|id| id.as_str().map(str::to_owned))
-            {
-                run_id = id;
-            }
-            fields.remove("prev");
-            fields.remove("hash");
-            entries.push(Entry {
-                seq,
-                ts,
-                event,
-                fields,
-            });
-        }
+        let entries: Vec<Entry> = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Entry>(line).ok())
+            .collect();
+        let run_id = entries
+            .first()
+            .map(|entry| entry.run_id.clone())
+            .unwrap_or_default();
         Ok(Record {
             path: path.to_owned(),
             run_id,
@@ -68,24 +41,27 @@ impl Record {
         })
     }
 
-    pub fn started(&self) -> Option<&Entry> {
-        self.entries
-            .iter()
-            .find(|entry| entry.event == "run_started")
+    /// The `run_started` event and when it was written.
+    pub fn started(&self) -> Option<(&Entry, &RunStarted)> {
+        self.entries.iter().find_map(|entry| match &entry.event {
+            Event::RunStarted(started) => Some((entry, &**started)),
+            _ => None,
+        })
     }
 
-    pub fn finished(&self) -> Option<&Entry> {
+    pub fn finished(&self) -> Option<&RunFinished> {
         self.entries
             .iter()
             .rev()
-            .find(|entry| entry.event == "run_finished")
+            .find_map(|entry| match &entry.event {
+                Event::RunFinished(finished) => Some(finished),
+                _ => None,
+            })
     }
 
     /// `success`, `failure`, … or `incomplete` for a run that never finished.
-    pub fn status(&self) -> String {
+    pub fn status(&self) -> &'static str {
         self.finished()
-            .and_then(|entry| entry.text("status"))
-            .unwrap_or("incomplete")
-            .to_owned()
+            .map_or("incomplete", |finished| finished.status.as_str())
     }
 }

@@ -4,7 +4,8 @@
 //! edit to any line — the last one included — shows.
 
 use super::{AuditError, GENESIS, io_error, sha256_hex};
-use crate::engine::event::{Event, RecordError, Recorder};
+use crate::audit::event::Event;
+use crate::engine::event::{RecordError, Recorder};
 use serde_json::{Map, Value};
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
@@ -75,9 +76,20 @@ impl AuditWriter {
         &self.path
     }
 
-    /// Appends one event, durably: written, flushed and fsynced before returning.
-    pub fn write(&mut self, event: &str, fields: Map<String, Value>) -> Result<(), AuditError> {
-        self.append(event, fields, true)
+    /// Appends one event: written and flushed before returning, and fsynced too when
+    /// the event is durable (see `Event::durable`).
+    pub fn write(&mut self, event: &Event) -> Result<(), AuditError> {
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(event) else {
+            return Err(AuditError::Io {
+                path: self.path.clone(),
+                error: std::io::Error::other("an event could not be serialised"),
+            });
+        };
+        let name = fields
+            .remove("event")
+            .and_then(|name| name.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.append(&name, fields, event.durable())
     }
 
     /// fsyncs what was written since the last fsync.
@@ -141,14 +153,11 @@ impl AuditWriter {
 
 impl Recorder for AuditWriter {
     fn record(&mut self, event: &Event) -> Result<(), RecordError> {
-        let Ok(Value::Object(mut fields)) = serde_json::to_value(event) else {
-            return Err(RecordError("an event could not be serialised".to_owned()));
-        };
-        let name = fields
-            .remove("event")
-            .and_then(|name| name.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned());
-        self.write(&name, fields)
+        self.write(event)
             .map_err(|error| RecordError(error.to_string()))
+    }
+
+    fn sync(&mut self) -> Result<(), RecordError> {
+        AuditWriter::sync(self).map_err(|error| RecordError(error.to_string()))
     }
 }

@@ -1,18 +1,20 @@
 //! `runbook audit list | show | verify`: what ran, who ran it, and proof that the record
 //! was not changed afterwards.
 
-use crate::audit::record::Record;
+use crate::audit::event::{Approval, Event, RunStarted};
+use crate::audit::record::{Entry, Record};
 use crate::audit::verify::{Verdict, verify};
 use crate::audit::{self, AuditError};
 use crate::cli::{AuditCommand, OutputFormat};
-use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::settings::Settings;
+use crate::ui::style::Styles;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub fn audit(config: &Config, command: &AuditCommand) -> Result<Exit, Error> {
+pub fn audit(config: &Settings, command: &AuditCommand) -> Result<Exit, Error> {
     match command {
         AuditCommand::List { format } => list(config, *format),
         AuditCommand::Show { run_id } => show(config, run_id),
@@ -39,27 +41,17 @@ fn rows(directory: &std::path::Path) -> Vec<Row> {
         .iter()
         .filter_map(|path| Record::read(path).ok())
         .filter_map(|record| {
-            let started = record.started()?.clone();
-            let text = |name: &str| started.text(name).map(str::to_owned);
+            let (entry, started) = record.started()?;
             Some(Row {
                 run_id: record.run_id.clone(),
-                started: started.ts.clone(),
-                runbook: text("runbook").unwrap_or_default(),
-                user: format!(
-                    "{}@{}",
-                    text("user").unwrap_or_default(),
-                    text("host").unwrap_or_default()
-                ),
-                operator: text("operator"),
-                mode: text("mode").unwrap_or_default(),
-                status: record.status(),
-                duration_ms: record.finished().and_then(|entry| {
-                    entry
-                        .fields
-                        .get("duration_ms")
-                        .and_then(serde_json::Value::as_u64)
-                }),
-                resumes: text("resumes"),
+                started: entry.ts.clone(),
+                runbook: started.runbook.clone(),
+                user: format!("{}@{}", started.user, started.host),
+                operator: started.operator.clone(),
+                mode: started.mode.as_str().to_owned(),
+                status: record.status().to_owned(),
+                duration_ms: record.finished().map(|finished| finished.duration_ms),
+                resumes: started.resumes.clone(),
                 file: record.path.display().to_string(),
             })
         })
@@ -68,7 +60,7 @@ fn rows(directory: &std::path::Path) -> Vec<Row> {
     rows
 }
 
-fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
+fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
     let rows = rows(&config.audit_directory);
     let mut stdout = std::io::stdout().lock();
     if format == OutputFormat::Json {
@@ -128,7 +120,7 @@ fn who(row: &Row) -> String {
     }
 }
 
-fn show(config: &Config, run_id: &str) -> Result<Exit, Error> {
+fn show(config: &Settings, run_id: &str) -> Result<Exit, Error> {
     let path = audit::find_record(&config.audit_directory, run_id).map_err(Error::Audit)?;
     let record = Record::read(&path).map_err(|error| {
         Error::Audit(AuditError::Io {
@@ -139,59 +131,11 @@ fn show(config: &Config, run_id: &str) -> Result<Exit, Error> {
     let styles = &config.stdout_styles;
     let mut out = String::new();
     let started = record.started();
-    if let Some(started) = started {
-        let text = |name: &str| started.text(name).unwrap_or_default().to_owned();
-        out.push_str(&format!(
-            "{} {} — {}\n",
-            styles.strong.apply_to(format!("run {}", record.run_id)),
-            text("runbook"),
-            text("title")
-        ));
-        out.push_str(&format!(
-            "  source   {} (sha256 {})\n",
-            text("source"),
-            &text("sha256")[..text("sha256").len().min(16)]
-        ));
-        out.push_str(&format!(
-            "  by       {}@{} pid {}",
-            text("user"),
-            text("host"),
-            started
-                .fields
-                .get("pid")
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        ));
-        if let Some(operator) = started.text("operator") {
-            out.push_str(&format!(", operator {operator}"));
-        }
-        out.push('\n');
-        if let Some(reason) = started.text("reason") {
-            out.push_str(&format!("  reason   {reason}\n"));
-        }
-        out.push_str(&format!("  started  {}\n", started.ts));
-        out.push_str(&format!("  mode     {}", text("mode")));
-        if let Some(resumes) = started.text("resumes") {
-            out.push_str(&format!(" (resumes run {resumes})"));
-        }
-        out.push('\n');
-        if let Some(params) = started
-            .fields
-            .get("params")
-            .and_then(serde_json::Value::as_object)
-        {
-            for (name, value) in params {
-                out.push_str(&format!(
-                    "  param    {name} = {}\n",
-                    value
-                        .as_str()
-                        .map_or_else(|| value.to_string(), str::to_owned)
-                ));
-            }
-        }
+    if let Some((entry, started)) = started {
+        out.push_str(&header(&record.run_id, entry, started, styles));
     }
     out.push('\n');
-    let start = started.and_then(|entry| chrono::DateTime::parse_from_rfc3339(&entry.ts).ok());
+    let start = started.and_then(|(entry, _)| chrono::DateTime::parse_from_rfc3339(&entry.ts).ok());
     for entry in &record.entries {
         let offset = chrono::DateTime::parse_from_rfc3339(&entry.ts)
             .ok()
@@ -199,115 +143,10 @@ fn show(config: &Config, run_id: &str) -> Result<Exit, Error> {
             .map(|(at, start)| format!("+{:.1}s", (at - start).num_milliseconds() as f64 / 1000.0))
             .unwrap_or_default();
         let time = entry.ts.get(11..23).unwrap_or(&entry.ts);
-        let step = entry.text("step_id").unwrap_or_default();
-        let detail = match entry.event.as_str() {
-            "run_started" => format!("started ({})", entry.text("mode").unwrap_or_default()),
-            "step_started" => {
-                let attempt = entry
-                    .fields
-                    .get("attempt")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(1);
-                let command = entry
-                    .text("command")
-                    .map(|command| {
-                        format!(
-                            "\n{:28}$ {}",
-                            "",
-                            command.trim().replace('\n', &format!("\n{:30}", ""))
-                        )
-                    })
-                    .unwrap_or_default();
-                let attempt = if attempt > 1 {
-                    format!(" (attempt {attempt})")
-                } else {
-                    String::new()
-                };
-                format!("{step} started{attempt}{command}")
-            }
-            "process_started" => format!(
-                "{step} process group {}",
-                entry
-                    .fields
-                    .get("pgid")
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
-            "guard" => format!(
-                "{step} guard {} {}",
-                if entry
-                    .fields
-                    .get("passed")
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true)
-                {
-                    "passed:"
-                } else {
-                    "FAILED:"
-                },
-                entry.text("check").unwrap_or_default()
-            ),
-            "confirmation" => format!(
-                "{step} confirmation {} ({})",
-                if entry
-                    .fields
-                    .get("approved")
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true)
-                {
-                    "approved"
-                } else {
-                    "refused"
-                },
-                entry.text("how").unwrap_or("no way to ask")
-            ),
-            "input" => format!(
-                "{step} input {} = {}",
-                entry.text("name").unwrap_or_default(),
-                entry.text("value").unwrap_or_default()
-            ),
-            "step_finished" => {
-                let mut text = format!("{step} {}", entry.text("status").unwrap_or_default());
-                if let Some(code) = entry
-                    .fields
-                    .get("exit_code")
-                    .and_then(serde_json::Value::as_i64)
-                {
-                    text.push_str(&format!(" exit {code}"));
-                }
-                if let Some(ms) = entry
-                    .fields
-                    .get("duration_ms")
-                    .and_then(serde_json::Value::as_u64)
-                {
-                    text.push_str(&format!(
-                        " in {}",
-                        crate::ui::progress::short(std::time::Duration::from_millis(ms))
-                    ));
-                }
-                if let Some(reason) = entry.text("reason") {
-                    text.push_str(&format!(": {reason}"));
-                }
-                if let Some(capture) = entry.text("capture") {
-                    let capture: String = capture.chars().take(80).collect();
-                    text.push_str(&format!(" → {capture:?}"));
-                }
-                text
-            }
-            "run_finished" => format!(
-                "finished: {} (exit {})",
-                entry.text("status").unwrap_or_default(),
-                entry
-                    .fields
-                    .get("exit_code")
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
-            other => other.to_owned(),
-        };
         out.push_str(&format!(
-            "{time} {:>8}  {detail}\n",
-            styles.dim.apply_to(offset)
+            "{time} {:>8}  {}\n",
+            styles.dim.apply_to(offset),
+            timeline(&entry.event)
         ));
     }
     if record.finished().is_none() {
@@ -326,7 +165,136 @@ fn show(config: &Config, run_id: &str) -> Result<Exit, Error> {
     Ok(Exit::Success)
 }
 
-fn verify_records(config: &Config, arguments: &[String]) -> Result<Exit, Error> {
+/// Who ran what, from which text, with which params.
+fn header(run_id: &str, entry: &Entry, started: &RunStarted, styles: &Styles) -> String {
+    let mut out = format!(
+        "{} {} — {}\n",
+        styles.strong.apply_to(format!("run {run_id}")),
+        started.runbook,
+        started.title
+    );
+    out.push_str(&format!(
+        "  source   {} (sha256 {})\n",
+        started.source,
+        &started.sha256[..started.sha256.len().min(16)]
+    ));
+    out.push_str(&format!(
+        "  by       {}@{} pid {}",
+        started.user, started.host, started.pid
+    ));
+    if let Some(operator) = &started.operator {
+        out.push_str(&format!(", operator {operator}"));
+    }
+    out.push('\n');
+    if let Some(reason) = &started.reason {
+        out.push_str(&format!("  reason   {reason}\n"));
+    }
+    out.push_str(&format!("  started  {}\n", entry.ts));
+    out.push_str(&format!("  mode     {}", started.mode.as_str()));
+    if let Some(resumes) = &started.resumes {
+        out.push_str(&format!(" (resumes run {resumes})"));
+    }
+    out.push('\n');
+    for (name, value) in &started.params {
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        out.push_str(&format!("  param    {name} = {value}\n"));
+    }
+    out
+}
+
+/// One line (or a few) of the timeline per event.
+fn timeline(event: &Event) -> String {
+    match event {
+        Event::RunStarted(started) => format!("started ({})", started.mode.as_str()),
+        Event::StepStarted {
+            step_id,
+            command,
+            attempt,
+            ..
+        } => {
+            let command = command
+                .as_ref()
+                .map(|command| {
+                    format!(
+                        "\n{:28}$ {}",
+                        "",
+                        command.trim().replace('\n', &format!("\n{:30}", ""))
+                    )
+                })
+                .unwrap_or_default();
+            let attempt = if *attempt > 1 {
+                format!(" (attempt {attempt})")
+            } else {
+                String::new()
+            };
+            format!("{step_id} started{attempt}{command}")
+        }
+        Event::ProcessStarted { step_id, pgid } => format!("{step_id} process group {pgid}"),
+        Event::Guard {
+            step_id,
+            check,
+            passed,
+            ..
+        } => format!(
+            "{step_id} guard {} {check}",
+            if *passed { "passed:" } else { "FAILED:" }
+        ),
+        Event::Confirmation {
+            step_id,
+            approved,
+            how,
+        } => format!(
+            "{step_id} confirmation {} ({})",
+            if *approved { "approved" } else { "refused" },
+            match how {
+                Some(Approval::Terminal) => "terminal",
+                Some(Approval::Yes) => "yes",
+                Some(Approval::Approve) => "approve",
+                None => "no way to ask",
+            }
+        ),
+        Event::Input {
+            step_id,
+            name,
+            value,
+        } => format!("{step_id} input {name} = {value}"),
+        Event::StepFinished {
+            step_id,
+            status,
+            exit_code,
+            duration_ms,
+            capture,
+            reason,
+            ..
+        } => {
+            let mut text = format!("{step_id} {}", status.key());
+            if let Some(code) = exit_code {
+                text.push_str(&format!(" exit {code}"));
+            }
+            text.push_str(&format!(
+                " in {}",
+                crate::ui::progress::short(std::time::Duration::from_millis(*duration_ms))
+            ));
+            if let Some(reason) = reason {
+                text.push_str(&format!(": {reason}"));
+            }
+            if let Some(capture) = capture {
+                let capture: String = capture.chars().take(80).collect();
+                text.push_str(&format!(" → {capture:?}"));
+            }
+            text
+        }
+        Event::RunFinished(finished) => format!(
+            "finished: {} (exit {})",
+            finished.status.as_str(),
+            finished.exit_code
+        ),
+    }
+}
+
+fn verify_records(config: &Settings, arguments: &[String]) -> Result<Exit, Error> {
     let paths: Vec<PathBuf> = if arguments.is_empty() {
         audit::record_files(&config.audit_directory)
     } else {

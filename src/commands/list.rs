@@ -1,10 +1,10 @@
 //! `runbook list`: every runbook on the search path with its kind, title and origin.
 
 use crate::cli::OutputFormat;
-use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::source::Origin;
+use crate::settings::Settings;
 use serde::Serialize;
 use std::io::Write;
 
@@ -17,7 +17,7 @@ struct Entry {
     valid: bool,
 }
 
-pub fn list(config: &Config, format: OutputFormat) -> Result<Exit, Error> {
+pub fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
     let mut entries = Vec::new();
     for source in config.catalog.list_all() {
         let source = match source {

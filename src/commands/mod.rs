@@ -8,12 +8,12 @@ mod show;
 mod validate;
 
 use crate::cli::Command;
-use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
+use crate::settings::Settings;
 use std::io::Write;
 
-pub fn dispatch(command: &Command, config: &Config) -> Result<Exit, Error> {
+pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
     match command {
         Command::List { format } => list::list(config, *format),
         Command::Show { runbook, format } => show::show(config, runbook, *format),

@@ -3,18 +3,18 @@
 //! with every included runbook appended once.
 
 use crate::cli::ShowFormat;
-use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::Loaded;
 use crate::load::library::Library;
 use crate::runbook::{Action, ConfirmPolicy, GuardCheck, NotifyEvent, Param, Runbook, Step};
+use crate::settings::Settings;
 use crate::template::{Templates, system_clock};
 use crate::ui::style::Styles;
 use std::fmt::Write as _;
 use std::io::Write;
 
-pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit, Error> {
+pub fn show(config: &Settings, argument: &str, format: ShowFormat) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
     let library = Library::load_argument(&config.catalog, &templates, argument)?;
     let loaded = &library.root().loaded;
@@ -44,7 +44,7 @@ pub fn show(config: &Config, argument: &str, format: ShowFormat) -> Result<Exit,
 }
 
 /// Prints the diagnostics of an invalid runbook; returns the runbook when it is valid.
-fn valid<'a>(loaded: &'a Loaded, config: &Config) -> Result<Option<&'a Runbook>, Error> {
+fn valid<'a>(loaded: &'a Loaded, config: &Settings) -> Result<Option<&'a Runbook>, Error> {
     if loaded.error_count() == 0 {
         return Ok(loaded.runbook.as_ref());
     }

@@ -2,13 +2,13 @@
 //! problem, execute nothing.
 
 use crate::cli::OutputFormat;
-use crate::config::Config;
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::Loaded;
 use crate::load::diagnostic::{Diagnostic, Severity};
 use crate::load::library::Library;
 use crate::load::source::SourceError;
+use crate::settings::Settings;
 use crate::template::{Templates, system_clock};
 use serde::Serialize;
 use std::io::Write;
@@ -36,7 +36,7 @@ struct JsonResult<'a> {
 }
 
 pub fn validate(
-    config: &Config,
+    config: &Settings,
     arguments: &[String],
     strict: bool,
     format: OutputFormat,

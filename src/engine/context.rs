@@ -2,6 +2,7 @@
 //! `env`, `run`, `runbook` and `steps`. In a dry-run, values that only exist at run time
 //! are `Unknown` placeholders that render as `<capture of count-users>`.
 
+use crate::audit::event::StepStatus;
 use minijinja::value::{Enumerator, Object, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -47,9 +48,29 @@ impl Context {
         Arc::make_mut(&mut self.env).insert(name.to_owned(), value);
     }
 
+    /// `steps.ID` of a step: its status, exit code, attempts and duration. The one
+    /// place that builds it, for steps that ran, were skipped, never ran or were done in
+    /// the run being resumed.
+    pub fn set_step_result(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        attempts: u32,
+        duration: f64,
+    ) {
+        let value = Value::from(BTreeMap::from([
+            ("status", Value::from(status.key())),
+            ("exit_code", exit_code.map_or(Value::from(()), Value::from)),
+            ("attempts", Value::from(attempts)),
+            ("duration", Value::from(duration)),
+        ]));
+        self.set_step(id, value);
+    }
+
     /// Records a finished step under its id, and under the id with `-` → `_` so that
     /// `steps.count_users` reaches step `count-users`.
-    pub fn set_step(&mut self, id: &str, value: Value) {
+    fn set_step(&mut self, id: &str, value: Value) {
         let steps = Arc::make_mut(&mut self.steps);
         let alias = id.replace('-', "_");
         if alias != id {

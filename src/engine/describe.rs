@@ -48,7 +48,7 @@ impl Engine<'_> {
                         plan.exact = false;
                         plan.when = Some(PlanWhen::AtRunTime {
                             expression,
-                            depends_on: vec![self.mask(&error)],
+                            depends_on: vec![error.to_string()],
                         });
                     }
                 }
@@ -239,7 +239,7 @@ impl Engine<'_> {
                 *resolution = Resolution::Missing;
             }
         }
-        let Ok((mut child_context, exports)) = self.child_context(runbook, context, &resolved)
+        let Ok((mut child_context, exports)) = self.prepare(runbook, &context.run, &resolved)
         else {
             return Vec::new();
         };

@@ -5,24 +5,31 @@
 
 pub mod context;
 mod describe;
+pub mod error;
 pub mod event;
 pub mod params;
 pub mod preflight;
-pub mod signals;
+mod prepare;
+pub mod resume;
 mod step;
 
+pub use prepare::run_values;
+
 use crate::engine::context::Context;
+use crate::engine::error::{Doing, RunError};
 use crate::engine::event::{Event, Recorder, RunStatus, StepStatus};
-use crate::engine::signals::{Interrupts, Signal};
+use crate::engine::params::Resolution;
+use crate::engine::resume::Prior;
 use crate::plan::{Plan, PlanStep};
+use crate::process::signals::{Interrupts, Signal};
 use crate::runbook::{Located, Notify, NotifyEvent, Runbook, Step};
+use crate::settings::RunIdentity;
 use crate::template::Templates;
 use crate::ui::Ui;
 use crate::ui::progress::Budget;
 use minijinja::value::Value;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the operator asked for on the command line, resolved.
@@ -104,7 +111,14 @@ pub struct RunResult {
     pub summary: Vec<SummaryRow>,
     pub duration: Duration,
     pub plan: Option<Plan>,
-    pub message: Option<String>,
+}
+
+/// What the engine is asked to run: the library's root runbook with its resolved params,
+/// as this run, possibly continuing an earlier one.
+pub struct Launch<'r> {
+    pub identity: &'r RunIdentity,
+    pub resolved: &'r [(String, Resolution)],
+    pub prior: Option<&'r Prior>,
 }
 
 impl<'a> Engine<'a> {
@@ -133,27 +147,38 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Runs (or, in a dry-run, describes) a whole runbook with its resolved context.
-    pub async fn run(
-        &self,
-        runbook: &Runbook,
-        context: Context,
-        exports: Vec<(String, String)>,
-    ) -> RunResult {
+    /// Runs (or, in a dry-run, describes) the library's root runbook: prepares its
+    /// context, restores what a resumed run already did, then the step loop.
+    pub async fn run(&self, launch: Launch<'_>) -> RunResult {
+        let root = self.library.root_index();
+        let Some(runbook) = self.library.entry(root).runbook() else {
+            return self.result(RunStatus::Failure, None);
+        };
+        let run = run_values(launch.identity, self.options.dry_run);
+        let (mut context, exports) = match self.prepare(runbook, &run, launch.resolved) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                self.report(root, None, &error);
+                return self.result(RunStatus::Failure, None);
+            }
+        };
+        if let (Some(prior), Some((_, done))) = (launch.prior, &self.options.resume) {
+            prior.restore(runbook, *done, &mut context);
+        }
         let frame = Frame {
             runbook,
             exports,
             path: String::new(),
             counter: String::new(),
             depth: 0,
-            entry: self.library.root_index(),
+            entry: root,
             cleanup: false,
             probes: true,
         };
-        let mut context = context;
         let mut plan = self.options.dry_run.then(|| Plan {
             runbook: runbook.name.clone(),
             title: runbook.title.clone(),
+            params: prepare::plan_params(runbook, launch.resolved),
             ..Plan::default()
         });
         let status = self.run_frame(&frame, &mut context, plan.as_mut()).await;
@@ -165,10 +190,17 @@ impl<'a> Engine<'a> {
             }
             plan.finish();
         }
-        // The summary also names the main steps that were never reached: at 3 a.m. the
-        // question is what is left to do.
+        self.result(status, plan)
+    }
+
+    /// The result of the run so far. The summary also names the main steps that were
+    /// never reached: at 3 a.m. the question is what is left to do.
+    fn result(&self, status: RunStatus, plan: Option<Plan>) -> RunResult {
         let mut summary = self.summary.take();
-        if !self.options.dry_run && status != RunStatus::Success {
+        if !self.options.dry_run
+            && status != RunStatus::Success
+            && let Some(runbook) = self.library.root().runbook()
+        {
             for step in &runbook.steps {
                 if !summary.iter().any(|row| row.id == step.id) {
                     summary.push(SummaryRow {
@@ -185,8 +217,14 @@ impl<'a> Engine<'a> {
             summary,
             duration: self.started.elapsed(),
             plan,
-            message: None,
         }
+    }
+
+    /// Prints a run-time error located in the file of library entry `entry`.
+    pub(crate) fn report(&self, entry: usize, step_id: Option<&str>, error: &RunError) {
+        let source = &self.library.entry(entry).loaded.source;
+        let diagnostic = error.diagnostic(&source.display_name(), &source.text, step_id);
+        self.ui.message(&diagnostic.render(&self.ui.styles));
     }
 
     /// Main steps, then `on_failure` when they failed, then `finally`, always.
@@ -228,15 +266,7 @@ impl<'a> Engine<'a> {
             // A step that never ran has a status too, so `steps.ID.status` renders.
             for step in runbook.all_steps() {
                 if !context.steps.contains_key(&step.id) {
-                    context.set_step(
-                        &step.id,
-                        Value::from(BTreeMap::from([
-                            ("status", Value::from("not_run")),
-                            ("exit_code", Value::from(())),
-                            ("attempts", Value::from(0)),
-                            ("duration", Value::from(0.0)),
-                        ])),
-                    );
+                    context.set_step_result(&step.id, StepStatus::NotRun, None, 0, 0.0);
                 }
             }
         }
@@ -397,25 +427,77 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Renders a template with the context; errors name the YAML path.
-    pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, String> {
+    /// Renders a template with the context; an error says where and with what values.
+    pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, RunError> {
         self.templates
             .render(&located.path, &located.text, &context.to_value())
-            .map_err(|error| format!("cannot render {}: {}", located.path, error_text(&error)))
+            .map_err(|error| self.run_error(Doing::Render, located, context, &error))
     }
 
-    pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, String> {
+    pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, RunError> {
         self.templates
             .eval(&located.text, &context.to_value())
             .map(|value| value.is_true())
-            .map_err(|error| {
-                format!(
-                    "cannot evaluate {} `{}`: {}",
-                    located.path,
-                    located.text.trim(),
-                    error_text(&error)
-                )
-            })
+            .map_err(|error| self.run_error(Doing::Evaluate, located, context, &error))
+    }
+
+    /// A located error with the values of the variables the template reads, masked.
+    fn run_error(
+        &self,
+        doing: Doing,
+        located: &Located,
+        context: &Context,
+        error: &minijinja::Error,
+    ) -> RunError {
+        let mut run_error = RunError::new(doing, located, error);
+        run_error.details_mut().detail = self.mask(&run_error.detail);
+        let names = match doing {
+            Doing::Render => self
+                .templates
+                .template_variables(&located.path, &located.text),
+            Doing::Evaluate => self.templates.expression_variables(&located.text),
+        };
+        let mut names: Vec<String> = names
+            .map(|names| names.into_iter().collect())
+            .unwrap_or_default();
+        names.sort();
+        let root = context.to_value();
+        let lookup = |name: &str| {
+            let mut value = root.clone();
+            for part in name.split('.') {
+                value = value.get_attr(part).unwrap_or_default();
+            }
+            value
+        };
+        let show = |value: &Value| {
+            if value.is_undefined() {
+                return "undefined".to_owned();
+            }
+            let text = self.mask(&format!("{value:?}"));
+            if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(60).collect::<String>())
+            } else {
+                text
+            }
+        };
+        for name in names {
+            let value = lookup(&name);
+            // `info.port` undefined: what `info` is says why.
+            if value.is_undefined()
+                && let Some((parent, _)) = name.rsplit_once('.')
+                && !run_error.values.iter().any(|(known, _)| known == parent)
+            {
+                let parent_value = lookup(parent);
+                if !parent_value.is_undefined() {
+                    run_error
+                        .details_mut()
+                        .values
+                        .push((parent.to_owned(), show(&parent_value)));
+                }
+            }
+            run_error.details_mut().values.push((name, show(&value)));
+        }
+        run_error
     }
 
     pub(crate) fn mask(&self, text: &str) -> String {
@@ -434,6 +516,18 @@ impl<'a> Engine<'a> {
                 self.stop.set(Some(RunStatus::Failure));
                 false
             }
+        }
+    }
+
+    /// Makes everything recorded so far durable before the run waits for a person: an
+    /// event must not sit unsynced for as long as someone takes to answer.
+    pub(crate) fn sync_record(&self) {
+        if let Err(error) = self.recorder.borrow_mut().sync() {
+            self.ui.message(&format!(
+                "{}: cannot record the run ({error}); stopping before anything else runs\n",
+                self.ui.styles.error.apply_to("error")
+            ));
+            self.stop.set(Some(RunStatus::Failure));
         }
     }
 
@@ -502,11 +596,7 @@ impl<'a> Engine<'a> {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(error) => {
-                        self.ui.message(&format!(
-                            "{}: notify[{index}]: {}\n",
-                            self.ui.styles.warning.apply_to("warning"),
-                            self.mask(&error)
-                        ));
+                        self.report(frame.entry, None, &error);
                         continue;
                     }
                 }
@@ -537,82 +627,6 @@ impl<'a> Engine<'a> {
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
-
-    /// The context and environment of a runbook about to run: its params (placeholders
-    /// for missing ones in a dry-run), `run.*` and `runbook.*`, its vars rendered in
-    /// order, and its `env`. Secret values are added to the masker here.
-    pub fn prepare(
-        &self,
-        runbook: &Runbook,
-        run: &BTreeMap<String, Value>,
-        resolved: &[(String, params::Resolution)],
-    ) -> Result<(Context, Vec<(String, String)>), String> {
-        let mut context = Context {
-            run: Arc::new(run.clone()),
-            ..Context::default()
-        };
-        std::sync::Arc::make_mut(&mut context.runbook)
-            .insert("name".into(), Value::from(runbook.name.as_str()));
-        std::sync::Arc::make_mut(&mut context.runbook)
-            .insert("title".into(), Value::from(runbook.title.as_str()));
-        std::sync::Arc::make_mut(&mut context.runbook)
-            .insert("kind".into(), Value::from(runbook.kind.as_str()));
-        context.set_runbook(
-            "rto",
-            runbook
-                .rto
-                .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
-        );
-        context.set_runbook(
-            "rpo",
-            runbook
-                .rpo
-                .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
-        );
-        let mut exports = Vec::new();
-        for (name, resolution) in resolved {
-            let param = runbook.param(name);
-            match resolution {
-                params::Resolution::Value(value) => {
-                    if param.is_some_and(|param| param.secret) {
-                        self.ui.output.add_secret(&value.text);
-                    }
-                    if let Some(env) = param.and_then(|param| param.env.as_ref()) {
-                        exports.push((env.clone(), value.text.clone()));
-                    }
-                    context.set(name, value.typed.to_template_value());
-                }
-                params::Resolution::Missing => context.set_unknown(name, format!("param {name}")),
-            }
-        }
-        let mut environment: BTreeMap<String, String> = std::env::vars().collect();
-        environment.extend(exports.iter().cloned());
-        context.env = Arc::new(environment);
-        for var in &runbook.vars {
-            context::reset_placeholder_flag();
-            let value = self.render(&var.value, &context)?;
-            if context::placeholder_rendered() {
-                context.set_unknown(&var.name, format!("var {}", var.name));
-            } else {
-                context.set(&var.name, Value::from(value));
-            }
-        }
-        for variable in &runbook.env {
-            let value = self.render(&variable.value, &context)?;
-            context.set_env(&variable.name, value.clone());
-            exports.push((variable.name.clone(), value));
-        }
-        Ok((context, exports))
-    }
-
-    pub(crate) fn child_context(
-        &self,
-        runbook: &Runbook,
-        parent: &Context,
-        resolved: &[(String, params::Resolution)],
-    ) -> Result<(Context, Vec<(String, String)>), String> {
-        self.prepare(runbook, &parent.run, resolved)
-    }
 }
 
 fn fires(notify: &Notify, status: RunStatus) -> bool {
@@ -630,14 +644,4 @@ fn fires(notify: &Notify, status: RunStatus) -> bool {
 /// The id a step is known by in approvals, the audit log and summaries.
 pub(crate) fn qualified(frame: &Frame<'_>, id: &str) -> String {
     format!("{}{id}", frame.path)
-}
-
-pub(crate) fn error_text(error: &minijinja::Error) -> String {
-    let mut text = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
-    if let Some(line) = error.line() {
-        text.push_str(&format!(" (line {line} of the template)"));
-    }
-    text
 }

@@ -4,10 +4,65 @@
 //! walks the library once (every reachable runbook once, by identity), so a runbook
 //! included from several places costs nothing extra and a deep chain stays linear.
 
-use crate::engine::params::ParamProblem;
+use crate::engine::params::{self, ParamProblem, Resolution};
+use crate::engine::resume::Prior;
+use crate::error::Error;
 use crate::load::library::Library;
 use crate::runbook::{Action, Param, Runbook};
+use crate::settings::RunSettings;
 use std::collections::{BTreeMap, HashSet, VecDeque};
+
+/// Everything that can be known wrong before the run starts, reported at once: `-p`
+/// names, values and inputs, `--approve` ids, and — when nobody can be asked — missing
+/// params and inputs. Returns the root runbook's params resolved (a resumed run keeps
+/// the earlier run's non-secret values unless they are given again).
+pub fn check(
+    library: &Library,
+    run: &RunSettings,
+    prior: Option<&Prior>,
+) -> Result<Vec<(String, Resolution)>, Error> {
+    let Some(runbook) = library.root().runbook() else {
+        return Err(Error::Invalid { errors: 1 });
+    };
+    let mut problems = run.malformed.clone();
+    let mut given = run.given.clone();
+    let known = known_names(library);
+    problems.extend(params::unknown_names(
+        &given,
+        &known.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    problems.extend(unknown_approvals(library, &run.approve));
+    let unattended = !run.interactive && !run.dry_run;
+    if unattended && prior.is_none() {
+        problems.extend(missing_inputs(library, &given));
+    }
+    if let Some(prior) = prior {
+        for (name, value) in &prior.params {
+            given.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    problems.extend(check_inputs(library, &given));
+    let (resolved, resolve_problems) =
+        params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
+    problems.extend(resolve_problems);
+    if unattended {
+        problems.extend(
+            resolved
+                .iter()
+                .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
+                .filter_map(|(name, _)| runbook.param(name))
+                .map(|param| ParamProblem::Missing {
+                    name: param.name.clone(),
+                    env: param.env.clone(),
+                }),
+        );
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(Error::Params(problems))
+    }
+}
 
 /// The runbooks a run of `library`'s root can reach, the root first.
 fn reachable(library: &Library) -> impl Iterator<Item = &Runbook> {

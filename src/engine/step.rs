@@ -4,10 +4,12 @@
 
 use super::{Engine, Flow, Frame, SummaryRow, qualified};
 use crate::engine::context::Context;
+use crate::engine::error::RunError;
 use crate::engine::event::{Approval, Event, RunStatus, StepStatus};
 use crate::engine::params::{self, Resolution};
+use crate::process::Program;
+use crate::process::shell::{self, Ended, ShellCommand};
 use crate::runbook::{Action, Confirm, ConfirmPolicy, GuardCheck, Notify, Param, Step};
-use crate::steps::shell::{self, Ended, ShellCommand};
 use crate::ui::prompt::NoAnswer;
 use minijinja::value::Value;
 use std::path::PathBuf;
@@ -22,6 +24,8 @@ struct Outcome {
     capture: Option<String>,
     /// The whole run must stop with this status.
     stop: Option<RunStatus>,
+    /// A template or expression of the step failed: shown located when the step ends.
+    error: Option<RunError>,
 }
 
 impl Outcome {
@@ -33,6 +37,14 @@ impl Outcome {
             reason: None,
             capture: None,
             stop: None,
+            error: None,
+        }
+    }
+
+    fn error(error: RunError) -> Outcome {
+        Outcome {
+            error: Some(error.clone()),
+            ..Outcome::failed(error.to_string())
         }
     }
 
@@ -95,11 +107,11 @@ impl Engine<'_> {
                         self.ui.message(&text);
                     }
                     self.skip(frame, step, &reason);
-                    self.set_step(context, step, StepStatus::Skipped, None, 0, Duration::ZERO);
+                    context.set_step_result(&step.id, StepStatus::Skipped, None, 0, 0.0);
                     return Flow::Continue;
                 }
                 Err(error) => {
-                    let outcome = Outcome::failed(error);
+                    let outcome = Outcome::error(error);
                     return self.finish(frame, step, context, outcome, started, None);
                 }
             }
@@ -112,7 +124,7 @@ impl Engine<'_> {
                 StepChoice::Skip => {
                     self.ui.message(&format!("    skipped {id} (step mode)\n"));
                     self.skip(frame, step, "skipped in step mode");
-                    self.set_step(context, step, StepStatus::Skipped, None, 0, Duration::ZERO);
+                    context.set_step_result(&step.id, StepStatus::Skipped, None, 0, 0.0);
                     return Flow::Continue;
                 }
                 StepChoice::Abort(status) => {
@@ -165,7 +177,7 @@ impl Engine<'_> {
         let command = match &step.action {
             Action::Run { command } => match self.render(command, context) {
                 Ok(command) => Some(command),
-                Err(error) => return Outcome::failed(self.mask(&error)),
+                Err(error) => return Outcome::error(error),
             },
             _ => None,
         };
@@ -210,18 +222,20 @@ impl Engine<'_> {
         let (description, passed) = match &guard.check {
             GuardCheck::Expr(expr) => match self.eval(expr, context) {
                 Ok(value) => (expr.text.trim().to_owned(), value),
-                Err(error) => return Some(Outcome::failed(self.mask(&error))),
+                Err(error) => return Some(Outcome::error(error)),
             },
             GuardCheck::Command(command) => {
                 let rendered = match self.render(command, context) {
                     Ok(rendered) => rendered,
-                    Err(error) => return Some(Outcome::failed(self.mask(&error))),
+                    Err(error) => return Some(Outcome::error(error)),
                 };
                 let env = self.step_env(frame, step, context);
                 let workdir = self.workdir(step, context);
                 let finished = shell::run(
                     &ShellCommand {
-                        shell: step.shell.as_deref().unwrap_or(&frame.runbook.shell),
+                        program: Program::Local {
+                            shell: step.shell.as_deref().unwrap_or(&frame.runbook.shell),
+                        },
                         script: &rendered,
                         env: &env,
                         workdir: workdir.as_deref(),
@@ -288,12 +302,9 @@ impl Engine<'_> {
         }
         let message = self
             .render(&confirm.message, context)
-            .map_err(|error| Outcome::failed(self.mask(&error)))?;
+            .map_err(Outcome::error)?;
         let typed = match &confirm.typed {
-            Some(typed) => Some(
-                self.render(typed, context)
-                    .map_err(|error| Outcome::failed(self.mask(&error)))?,
-            ),
+            Some(typed) => Some(self.render(typed, context).map_err(Outcome::error)?),
             None => None,
         };
         let decision = self
@@ -437,6 +448,7 @@ impl Engine<'_> {
             }
             return Decision::Impossible(flags);
         }
+        self.sync_record();
         match ask(self).await {
             Ok(true) => Decision::Approved(Approval::Terminal),
             Ok(false) => Decision::Declined,
@@ -475,7 +487,7 @@ impl Engine<'_> {
             }
             let finished = shell::run(
                 &ShellCommand {
-                    shell: shell_name,
+                    program: Program::Local { shell: shell_name },
                     script: &command,
                     env: &env,
                     workdir: workdir.as_deref(),
@@ -569,13 +581,12 @@ impl Engine<'_> {
         if outcome.status != StepStatus::Ok {
             return outcome;
         }
-        self.set_step(
-            context,
-            step,
+        context.set_step_result(
+            &step.id,
             StepStatus::Ok,
             outcome.exit_code,
             outcome.attempts,
-            Duration::ZERO,
+            0.0,
         );
         for expectation in &step.expect {
             match self.eval(&expectation.expr, context) {
@@ -593,7 +604,7 @@ impl Engine<'_> {
                     failed.capture = outcome.capture;
                     return failed;
                 }
-                Err(error) => return Outcome::failed(self.mask(&error)),
+                Err(error) => return Outcome::error(error),
             }
         }
         outcome
@@ -609,7 +620,7 @@ impl Engine<'_> {
     ) -> Outcome {
         let text = match self.render(instructions, context) {
             Ok(text) => text,
-            Err(error) => return Outcome::failed(self.mask(&error)),
+            Err(error) => return Outcome::error(error),
         };
         let styles = &self.ui.styles;
         let mut shown = format!(
@@ -705,6 +716,7 @@ impl Engine<'_> {
         &self,
         param: &Param,
     ) -> Result<(String, crate::runbook::param::TypedValue), NoAnswer> {
+        self.sync_record();
         crate::ui::ask_param(self.ui, &self.interrupts, param).await
     }
 
@@ -726,7 +738,7 @@ impl Engine<'_> {
                 Ok(text) => {
                     given.insert(param.clone(), text);
                 }
-                Err(error) => return Outcome::failed(self.mask(&error)),
+                Err(error) => return Outcome::error(error),
             }
         }
         let (resolved, problems) =
@@ -745,9 +757,9 @@ impl Engine<'_> {
             );
             return Outcome::failed(format!("cannot run `{name}`: {}", reasons.join("; ")));
         }
-        let (child_context, exports) = match self.child_context(runbook, context, &resolved) {
+        let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved) {
             Ok(prepared) => prepared,
-            Err(error) => return Outcome::failed(self.mask(&error)),
+            Err(error) => return Outcome::error(error),
         };
         let child = Frame {
             runbook,
@@ -843,6 +855,9 @@ impl Engine<'_> {
     ) -> Flow {
         let id = qualified(frame, &step.id);
         let duration = started.elapsed();
+        if let Some(error) = &outcome.error {
+            self.report(frame.entry, Some(&id), error);
+        }
         if let Some(line) = line
             && let Some(text) = self.ui.progress.finish(
                 line,
@@ -868,13 +883,12 @@ impl Engine<'_> {
             duration_ms: duration.as_millis() as u64,
             reason: outcome.reason.clone(),
         });
-        self.set_step(
-            context,
-            step,
+        context.set_step_result(
+            &step.id,
             outcome.status,
             outcome.exit_code,
             outcome.attempts,
-            duration,
+            duration.as_secs_f64(),
         );
         if let Some(status) = outcome.stop {
             self.stop_with(status);
@@ -884,27 +898,6 @@ impl Engine<'_> {
             StepStatus::Failed => Flow::Failed,
             _ => Flow::Continue,
         }
-    }
-
-    fn set_step(
-        &self,
-        context: &mut Context,
-        step: &Step,
-        status: StepStatus,
-        exit_code: Option<i32>,
-        attempts: u32,
-        duration: Duration,
-    ) {
-        let value = Value::from(std::collections::BTreeMap::from([
-            ("status", Value::from(status.as_str())),
-            (
-                "exit_code",
-                exit_code.map(Value::from).unwrap_or(Value::from(())),
-            ),
-            ("attempts", Value::from(attempts)),
-            ("duration", Value::from(duration.as_secs_f64())),
-        ]));
-        context.set_step(&step.id, value);
     }
 
     /// The environment of a step's command: the runbook's exports, then the step's own.
@@ -937,6 +930,7 @@ impl Engine<'_> {
         if !self.ui.interactive {
             return StepChoice::Run;
         }
+        self.sync_record();
         loop {
             let question = format!("\n[{counter}] {id} ({name}) — [r]un, [s]kip or [a]bort? ");
             match self.ui.ask(&question, &self.interrupts, false).await {
@@ -962,17 +956,15 @@ impl Engine<'_> {
         let command = match self.render(&notify.run, context) {
             Ok(command) => command,
             Err(error) => {
-                self.ui.message(&format!(
-                    "{}: notify[{index}]: {}\n",
-                    self.ui.styles.warning.apply_to("warning"),
-                    self.mask(&error)
-                ));
+                self.report(frame.entry, None, &error);
                 return;
             }
         };
         let finished = shell::run(
             &ShellCommand {
-                shell: &frame.runbook.shell,
+                program: Program::Local {
+                    shell: &frame.runbook.shell,
+                },
                 script: &command,
                 env: &frame.exports,
                 workdir: None,

@@ -483,7 +483,7 @@ fn error_message(error: &minijinja::Error) -> String {
 }
 
 /// Where a minijinja error points inside a located text.
-fn error_span(located: &Located, error: &minijinja::Error) -> Span {
+pub(crate) fn error_span(located: &Located, error: &minijinja::Error) -> Span {
     match error.range() {
         Some(range) => offset_span(located, range.start, range.end.saturating_sub(range.start)),
         None => match error.line() {

@@ -99,6 +99,12 @@ pub enum Problem {
         name: String,
         error: String,
     },
+    /// A template or expression failed while running (see engine/error.rs).
+    RunTime {
+        message: String,
+        /// The variables it reads and their values, masked.
+        values: Vec<(String, String)>,
+    },
     IncludeInvalid {
         name: String,
         errors: usize,
@@ -238,6 +244,7 @@ impl fmt::Display for Problem {
             Problem::IncludeUnreadable { name, error } => {
                 write!(f, "included runbook `{name}` cannot be read: {error}")
             }
+            Problem::RunTime { message, .. } => write!(f, "{message}"),
             Problem::IncludeInvalid { name, errors } => write!(
                 f,
                 "included runbook `{name}` is invalid ({errors} error{})",
@@ -378,6 +385,15 @@ impl Problem {
                 "flatten the procedure: include the deeper runbooks from a shallower level".into(),
             ),
             Problem::IncludeUnreadable { .. } => Some("fix the file's permissions or encoding".into()),
+            Problem::RunTime { values, .. } if values.is_empty() => None,
+            Problem::RunTime { values, .. } => Some(format!(
+                "values here: {}",
+                values
+                    .iter()
+                    .map(|(name, value)| format!("{name} = {value}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
             Problem::IncludeInvalid { name, .. } => Some(format!("run `runbook validate {name}` for details")),
             Problem::IncludeUnknownParam { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))

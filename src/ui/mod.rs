@@ -4,9 +4,12 @@ pub mod output;
 pub mod progress;
 pub mod prompt;
 pub mod style;
+pub mod summary;
 
-use crate::engine::signals::Interrupts;
+use crate::cli::OutputFormat;
+use crate::process::signals::Interrupts;
 use crate::runbook::Param;
+use crate::settings::{ProgressStyle, RunSettings, Settings};
 use output::Output;
 use progress::Progress;
 use prompt::NoAnswer;
@@ -24,6 +27,36 @@ pub struct Ui {
 }
 
 impl Ui {
+    /// The terminal of a run, set up as its settings say.
+    pub fn for_run(settings: &Settings, run: &RunSettings) -> Ui {
+        let progress = match run.progress {
+            ProgressStyle::Quiet => Progress::Quiet,
+            ProgressStyle::Plain => Progress::Plain,
+            ProgressStyle::Bars => Progress::Bars(indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr_with_hz(10),
+            )),
+        };
+        let output = Output::new(
+            Box::new(std::io::BufWriter::with_capacity(
+                64 * 1024,
+                std::io::stdout(),
+            )),
+            Box::new(std::io::stderr()),
+            progress.bars(),
+            run.stdout_is_terminal,
+        );
+        if run.format == OutputFormat::Json {
+            output.keep_stdout_for_results();
+        }
+        Ui {
+            styles: settings.stderr_styles.clone(),
+            output,
+            progress,
+            prompter: Prompter::Terminal,
+            interactive: run.interactive,
+        }
+    }
+
     pub fn message(&self, text: &str) {
         self.output.message(text);
     }

@@ -2,7 +2,7 @@
 //! Ctrl-C still reaches the engine while a prompt waits; tests replace the terminal
 //! with a script of answers.
 
-use crate::engine::signals::Interrupts;
+use crate::process::signals::Interrupts;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::BufRead;

@@ -632,9 +632,7 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
     // The step's process group, as `resume` sees it when the run itself is gone.
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let pgid = last_process_group(&records(&test)[0]).as_raw() as i64;
-    assert!(runbook::steps::shell::group_alive(
-        nix::unistd::Pid::from_raw(pgid as i32)
-    ));
+    assert!(runbook::process::group_alive(pgid as u32));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
     child.wait().expect("reaped");
     let _ = nix::sys::signal::killpg(
@@ -642,9 +640,7 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
         nix::sys::signal::Signal::SIGKILL,
     );
     std::thread::sleep(Duration::from_millis(100));
-    assert!(!runbook::steps::shell::group_alive(
-        nix::unistd::Pid::from_raw(pgid as i32)
-    ));
+    assert!(!runbook::process::group_alive(pgid as u32));
 }
 
 #[test]

@@ -680,3 +680,71 @@ fn json_format_keeps_stdout_for_the_json() {
     assert_eq!(summary["run_id"].as_str().map(str::len), Some(12));
     assert!(outcome.stderr.contains("step output"), "{}", outcome.stderr);
 }
+
+#[test]
+fn a_render_error_at_run_time_says_where_and_shows_the_values_involved() {
+    let runbook = crate::test::unindent(
+        "
+        name: t
+        title: T
+        kind: test
+        params:
+          token: {secret: true, default: hunter22, env: TOKEN}
+        steps:
+          - id: read
+            capture: info
+            run: echo hello
+          - id: use
+            run: |
+              echo start
+              echo {{ info.port }} {{ token | length }}
+        ",
+    );
+    let outcome = Test::new()
+        .runbook("t", &runbook)
+        .args(["run", "t"])
+        .status(1);
+    let expected = crate::test::unindent(
+        "
+        error: cannot render steps[1].run: undefined value: `info.port` is undefined
+          --> runbooks/t.yaml:13:15 (at steps[1].run, step `use`)
+           |
+        13 |       echo {{ info.port }} {{ token | length }}
+           |               ^^^^^^^^^
+           = help: values here: info = 'hello', info.port = undefined, token = '••••••'
+        ",
+    );
+    assert!(outcome.stderr.contains(&expected), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("hunter22"), "{}", outcome.stderr);
+    assert!(!outcome.stdout.contains("start"), "{}", outcome.stdout);
+}
+
+#[test]
+fn an_expression_error_at_run_time_is_located_in_the_included_file() {
+    let outcome = Test::new()
+        .runbook(
+            "t",
+            "name: t\ntitle: T\nkind: test\nsteps:\n  - id: inner\n    include: child\n",
+        )
+        .runbook(
+            "child",
+            "name: child\ntitle: Child\nkind: test\nsteps:\n  - id: count\n    capture: n\n    run: echo abc\n  - id: check\n    when: n.size > 2\n    run: echo never\n",
+        )
+        .args(["run", "t"])
+        .status(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("error: cannot evaluate steps[1].when `n.size > 2`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("--> runbooks/child.yaml:9:11 (at steps[1].when, step `inner/check`)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("n = 'abc'"), "{}", outcome.stderr);
+}

@@ -3,7 +3,8 @@
 //! a timeout and interrupts that terminate the whole group (SIGTERM, grace, SIGKILL),
 //! and no process of the group left behind when the step ends.
 
-use crate::engine::signals::Interrupts;
+use crate::process::liveness::alive_group as group_alive;
+use crate::process::signals::Interrupts;
 use crate::ui::output::{LineBuffer, Output, Stream};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -12,7 +13,7 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// The largest single read from a command's output (and the size its pipes are grown
 /// to): fewer, larger reads and writes when a step streams a lot.
@@ -30,7 +31,7 @@ pub const CAPTURE_LIMIT: usize = 1024 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct ShellCommand<'a> {
-    pub shell: &'a str,
+    pub program: crate::process::Program<'a>,
     pub script: &'a str,
     pub env: &'a [(String, String)],
     pub workdir: Option<&'a Path>,
@@ -63,19 +64,6 @@ pub struct Finished {
     pub leftovers: bool,
 }
 
-/// The flags that make a shell stop at the first failure, per shell.
-pub fn shell_arguments(shell: &str) -> &'static [&'static str] {
-    let name = Path::new(shell)
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or(shell);
-    match name {
-        "bash" | "zsh" => &["-euo", "pipefail", "-c"],
-        "sh" | "dash" | "ash" | "ksh" => &["-eu", "-c"],
-        _ => &["-c"],
-    }
-}
-
 struct Capture {
     bytes: Vec<u8>,
     truncated: bool,
@@ -86,10 +74,7 @@ pub async fn run(
     output: &Output,
     interrupts: &Interrupts,
 ) -> std::io::Result<Finished> {
-    let mut process = Command::new(command.shell);
-    process
-        .args(shell_arguments(command.shell))
-        .arg(command.script);
+    let mut process = command.program.command(command.script);
     process.envs(command.env.iter().map(|(name, value)| (name, value)));
     if let Some(workdir) = command.workdir {
         process.current_dir(workdir);
@@ -317,38 +302,4 @@ async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, s
     while group_alive(group) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Whether any live (non-zombie) process is still in the process group. Zombies are
-/// dead already; they only wait for their parent to reap them.
-pub fn group_alive(group: Pid) -> bool {
-    // The common case, an empty group, costs one system call; only a group with members
-    // left (possibly just zombies) needs the scan of /proc.
-    if killpg(group, None).is_err() {
-        return false;
-    }
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    let wanted = group.as_raw();
-    entries.filter_map(Result::ok).any(|entry| {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|name| name.bytes().all(|byte| byte.is_ascii_digit()))
-        else {
-            return false;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // Fields after the parenthesised command name: state, ppid, pgrp, ...
-        let Some(rest) = stat.rsplit_once(") ").map(|(_, rest)| rest) else {
-            return false;
-        };
-        let mut fields = rest.split(' ');
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|field| field.parse::<i32>().ok());
-        state != "Z" && state != "X" && pgrp == Some(wanted)
-    })
 }

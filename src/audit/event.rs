@@ -1,0 +1,202 @@
+//! The audit schema: every event of a run, as one typed enum, from `RunStarted` to
+//! `RunFinished`. The engine records these, the writer puts them on disk as JSON Lines
+//! (docs/audit.md, "Events"), and `audit show`, `audit list` and `resume` read them back
+//! as the same types, so a field is named in one place only.
+
+use serde::{Deserialize, Serialize};
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    Skipped,
+    Declined,
+    Interrupted,
+    /// Never reached (only in summaries; nothing is recorded for it).
+    NotRun,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Declined => "declined",
+            StepStatus::Interrupted => "interrupted",
+            StepStatus::NotRun => "not run",
+        }
+    }
+
+    /// The name templates see in `steps.ID.status`, as the audit log writes it.
+    pub fn key(self) -> &'static str {
+        match self {
+            StepStatus::NotRun => "not_run",
+            other => other.as_str(),
+        }
+    }
+}
+
+/// How a whole run ended; decides the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Success,
+    Failure,
+    /// A confirmation was declined or could not be asked, or the operator aborted.
+    Aborted,
+    /// SIGINT (Ctrl-C).
+    Interrupted,
+    /// SIGTERM.
+    Terminated,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Terminated => "terminated",
+        }
+    }
+
+    pub fn exit(self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            RunStatus::Success => Exit::Success,
+            RunStatus::Failure => Exit::Failure,
+            RunStatus::Aborted => Exit::Declined,
+            RunStatus::Interrupted => Exit::Interrupted,
+            RunStatus::Terminated => Exit::Terminated,
+        }
+    }
+}
+
+/// How a confirmation or acknowledgement was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// A person answered at the terminal.
+    Terminal,
+    /// `--yes` (policy `allow`).
+    Yes,
+    /// `--approve STEP_ID`.
+    Approve,
+}
+
+/// Whether a record is a run, a dry-run or the continuation of an earlier run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Run,
+    DryRun,
+    Resume,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Run => "run",
+            Mode::DryRun => "dry-run",
+            Mode::Resume => "resume",
+        }
+    }
+}
+
+/// The first event of every record: what ran, from which text, by whom, with what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub runbook: String,
+    pub title: String,
+    /// An absolute path, or `embedded:NAME.yaml`, so `resume` finds the same text.
+    pub source: String,
+    pub sha256: String,
+    pub version: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub operator: Option<String>,
+    pub reason: Option<String>,
+    pub mode: Mode,
+    /// Param values in the runbook's order; secrets masked, missing ones null.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub rto_seconds: Option<u64>,
+    /// The run this one continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+}
+
+/// The last event of a record that was not killed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunFinished {
+    pub status: RunStatus,
+    pub exit_code: u8,
+    pub duration_ms: u64,
+    pub rto_seconds: Option<u64>,
+    /// Fraction of the RTO used, when the runbook has one.
+    pub rto_used: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted(Box<RunStarted>),
+    StepStarted {
+        step_id: String,
+        name: String,
+        /// The rendered command, secrets masked.
+        command: Option<String>,
+        attempt: u32,
+    },
+    /// The step's command started, in process group `pgid`: `resume` checks that an
+    /// interrupted step's processes are gone before running it again.
+    ProcessStarted {
+        step_id: String,
+        pgid: u32,
+    },
+    Guard {
+        step_id: String,
+        check: String,
+        passed: bool,
+        message: Option<String>,
+    },
+    Confirmation {
+        step_id: String,
+        approved: bool,
+        how: Option<Approval>,
+    },
+    Input {
+        step_id: String,
+        name: String,
+        value: String,
+    },
+    StepFinished {
+        step_id: String,
+        status: StepStatus,
+        exit_code: Option<i32>,
+        attempts: u32,
+        duration_ms: u64,
+        capture: Option<String>,
+        reason: Option<String>,
+    },
+    RunFinished(RunFinished),
+}
+
+impl Event {
+    /// Whether the event must be on disk before the run goes on. The others (a step's
+    /// end, its process group) are written at once — a `kill -9` of `runbook` cannot
+    /// lose them — and fsynced with the next durable event, which always comes before
+    /// anything else happens: the next command starts, a question is asked, or the run
+    /// ends. Only an operating-system crash could lose them, and that would end the
+    /// processes they describe too.
+    pub fn durable(&self) -> bool {
+        !matches!(
+            self,
+            Event::ProcessStarted { .. } | Event::StepFinished { .. }
+        )
+    }
+}

@@ -1,0 +1,125 @@
+//! Preparing a runbook's context before its first step: params (placeholders for missing
+//! ones in a dry-run), `run.*`, `runbook.*`, vars rendered in order and `env`. The same
+//! preparation serves the runbook that is run and every runbook it includes.
+
+use crate::engine::Engine;
+use crate::engine::context::{self, Context, Shared};
+use crate::engine::error::RunError;
+use crate::engine::params::{Resolution, ValueSource};
+use crate::plan::PlanParam;
+use crate::runbook::Runbook;
+use crate::settings::RunIdentity;
+use minijinja::value::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+impl Engine<'_> {
+    /// The context and environment of a runbook about to run: its params (placeholders
+    /// for missing ones in a dry-run), `run.*` and `runbook.*`, its vars rendered in
+    /// order, and its `env`. Secret values are added to the masker here.
+    pub(crate) fn prepare(
+        &self,
+        runbook: &Runbook,
+        run: &Shared<Value>,
+        resolved: &[(String, Resolution)],
+    ) -> Result<(Context, Vec<(String, String)>), RunError> {
+        let mut context = Context {
+            run: run.clone(),
+            ..Context::default()
+        };
+        context.set_runbook("name", Value::from(runbook.name.as_str()));
+        context.set_runbook("title", Value::from(runbook.title.as_str()));
+        context.set_runbook("kind", Value::from(runbook.kind.as_str()));
+        context.set_runbook(
+            "rto",
+            runbook
+                .rto
+                .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
+        );
+        context.set_runbook(
+            "rpo",
+            runbook
+                .rpo
+                .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
+        );
+        let mut exports = Vec::new();
+        for (name, resolution) in resolved {
+            let param = runbook.param(name);
+            match resolution {
+                Resolution::Value(value) => {
+                    if param.is_some_and(|param| param.secret) {
+                        self.ui.output.add_secret(&value.text);
+                    }
+                    if let Some(env) = param.and_then(|param| param.env.as_ref()) {
+                        exports.push((env.clone(), value.text.clone()));
+                    }
+                    context.set(name, value.typed.to_template_value());
+                }
+                Resolution::Missing => context.set_unknown(name, format!("param {name}")),
+            }
+        }
+        let mut environment: BTreeMap<String, String> = std::env::vars().collect();
+        environment.extend(exports.iter().cloned());
+        context.env = Arc::new(environment);
+        for var in &runbook.vars {
+            context::reset_placeholder_flag();
+            let value = self.render(&var.value, &context)?;
+            if context::placeholder_rendered() {
+                context.set_unknown(&var.name, format!("var {}", var.name));
+            } else {
+                context.set(&var.name, Value::from(value));
+            }
+        }
+        for variable in &runbook.env {
+            let value = self.render(&variable.value, &context)?;
+            context.set_env(&variable.name, value.clone());
+            exports.push((variable.name.clone(), value));
+        }
+        Ok((context, exports))
+    }
+}
+
+/// `run.*` for templates: who, where and when, and whether it is a dry-run.
+pub fn run_values(identity: &RunIdentity, dry_run: bool) -> Shared<Value> {
+    Arc::new(BTreeMap::from([
+        ("id".to_owned(), Value::from(identity.id.as_str())),
+        (
+            "started_at".to_owned(),
+            Value::from(identity.started_at.as_str()),
+        ),
+        ("user".to_owned(), Value::from(identity.user.as_str())),
+        ("host".to_owned(), Value::from(identity.host.as_str())),
+        ("dry_run".to_owned(), Value::from(dry_run)),
+    ]))
+}
+
+/// The params as the plan shows them: secrets masked, missing ones as placeholders.
+pub fn plan_params(runbook: &Runbook, resolved: &[(String, Resolution)]) -> Vec<PlanParam> {
+    resolved
+        .iter()
+        .map(|(name, resolution)| {
+            let secret = runbook.param(name).is_some_and(|param| param.secret);
+            match resolution {
+                Resolution::Value(value) => PlanParam {
+                    name: name.clone(),
+                    value: if secret {
+                        crate::mask::MASK.to_owned()
+                    } else {
+                        value.text.clone()
+                    },
+                    source: match value.source {
+                        ValueSource::Given => "given",
+                        ValueSource::Environment => "environment",
+                        ValueSource::Default => "default",
+                        ValueSource::Prompted => "prompted",
+                    },
+                },
+                Resolution::Missing => PlanParam {
+                    name: name.clone(),
+                    value: format!("<param {name}>"),
+                    source: "not given",
+                },
+            }
+        })
+        .collect()
+}

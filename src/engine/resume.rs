@@ -1,0 +1,277 @@
+//! Continuing an earlier run (docs/audit.md, "Resume"): read its record as typed events,
+//! refuse when continuing would be wrong (a dry-run, a finished or already resumed run,
+//! its process or its step still alive, a changed runbook), and give the engine what it
+//! restores — the results, captures and inputs of the main steps that were done.
+
+use crate::audit::event::{Event, Mode, StepStatus};
+use crate::audit::record::Record;
+use crate::audit::{self, AuditError};
+use crate::engine::context::Context;
+use crate::error::Error;
+use crate::process;
+use crate::runbook::{Action, Runbook, Step};
+use minijinja::value::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a run's record says, as far as resuming it needs.
+#[derive(Clone, Debug)]
+pub struct Prior {
+    pub run_id: String,
+    pub runbook: String,
+    pub source: String,
+    pub sha256: String,
+    pub mode: Mode,
+    pub status: &'static str,
+    /// Non-secret param values of that run.
+    pub params: BTreeMap<String, String>,
+    /// The last `step_finished` of each step: status and (masked) capture.
+    finished: BTreeMap<String, (StepStatus, Option<String>)>,
+    /// Inputs answered, by name (masked when secret).
+    inputs: BTreeMap<String, String>,
+    /// A step that started a process and never finished: its id and process group.
+    pub running: Option<(String, u32)>,
+    /// The pid of the `runbook` process that made the record.
+    pub pid: u32,
+}
+
+impl Prior {
+    pub fn from_record(record: &Record) -> Option<Prior> {
+        let (_, started) = record.started()?;
+        let params = started
+            .params
+            .iter()
+            .filter_map(|(name, value)| {
+                value.as_str().map(|value| (name.clone(), value.to_owned()))
+            })
+            .filter(|(_, value)| value != crate::mask::MASK)
+            .collect();
+        let mut finished = BTreeMap::new();
+        let mut inputs = BTreeMap::new();
+        let mut running: Option<(String, u32)> = None;
+        for entry in &record.entries {
+            match &entry.event {
+                Event::StepFinished {
+                    step_id,
+                    status,
+                    capture,
+                    ..
+                } => {
+                    if running.as_ref().is_some_and(|(id, _)| id == step_id) {
+                        running = None;
+                    }
+                    finished.insert(step_id.clone(), (*status, capture.clone()));
+                }
+                Event::ProcessStarted { step_id, pgid } => {
+                    running = Some((step_id.clone(), *pgid));
+                }
+                Event::Input { name, value, .. } => {
+                    inputs.insert(name.clone(), value.clone());
+                }
+                Event::RunStarted(_)
+                | Event::StepStarted { .. }
+                | Event::Guard { .. }
+                | Event::Confirmation { .. }
+                | Event::RunFinished(_) => {}
+            }
+        }
+        Some(Prior {
+            run_id: record.run_id.clone(),
+            runbook: started.runbook.clone(),
+            source: started.source.clone(),
+            sha256: started.sha256.clone(),
+            mode: started.mode,
+            status: record.status(),
+            params,
+            finished,
+            inputs,
+            running,
+            pid: started.pid,
+        })
+    }
+
+    /// Reads the record of `run_id` and refuses what must not be resumed.
+    pub fn load(directory: &Path, run_id: &str) -> Result<Prior, Error> {
+        let path = audit::find_record(directory, run_id).map_err(Error::Audit)?;
+        let record = Record::read(&path).map_err(|error| {
+            Error::Audit(AuditError::Io {
+                path: path.clone(),
+                error,
+            })
+        })?;
+        let refuse = |message: String, help: Option<String>| Err(Error::Resume { message, help });
+        let Some(prior) = Prior::from_record(&record) else {
+            return refuse(
+                format!("the record {} has no run_started event", path.display()),
+                None,
+            );
+        };
+        if prior.mode == Mode::DryRun {
+            return refuse(
+                format!(
+                    "run {} was a dry-run; there is nothing to resume",
+                    prior.run_id
+                ),
+                Some(format!(
+                    "start it for real with `runbook run {}`",
+                    prior.runbook
+                )),
+            );
+        }
+        // A run is continued once; a later resume continues the latest link of the chain.
+        if let Some(successor) = audit::record_files(directory)
+            .iter()
+            .filter_map(|path| Record::read(path).ok())
+            .find(|record| {
+                record
+                    .started()
+                    .and_then(|(_, started)| started.resumes.as_deref())
+                    == Some(prior.run_id.as_str())
+            })
+        {
+            return refuse(
+                format!(
+                    "run {} was already resumed by run {} ({})",
+                    prior.run_id,
+                    successor.run_id,
+                    successor.status()
+                ),
+                Some(format!(
+                    "resume run {} instead, if it did not finish",
+                    successor.run_id
+                )),
+            );
+        }
+        if prior.status == "success" {
+            return refuse(
+                format!(
+                    "run {} finished successfully; there is nothing to resume",
+                    prior.run_id
+                ),
+                None,
+            );
+        }
+        tracing::debug!(running = ?prior.running, pid = prior.pid, "resume: the interrupted run");
+        if prior.pid != 0 && process::is_runbook(prior.pid) {
+            return refuse(
+                format!("run {} is still going (pid {})", prior.run_id, prior.pid),
+                Some(
+                    "wait for it to end, or stop it (Ctrl-C or `kill` lets it run its `finally`)"
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some((step, pgid)) = &prior.running
+            && process::group_alive(*pgid)
+        {
+            return refuse(
+                format!(
+                    "step `{step}` of run {} is still running (process group {pgid})",
+                    prior.run_id
+                ),
+                Some(format!(
+                    "a resumed run must not race the old one: stop it first (`kill -TERM -- -{pgid}`)"
+                )),
+            );
+        }
+        Ok(prior)
+    }
+
+    /// What to load again: the same file when it is still there, else the same name.
+    pub fn argument(&self) -> String {
+        match self.source.strip_prefix("embedded:") {
+            Some(_) => self.runbook.clone(),
+            None if Path::new(&self.source).is_file() => self.source.clone(),
+            None => self.runbook.clone(),
+        }
+    }
+
+    /// Refuses a runbook whose text changed since the run, unless forced.
+    pub fn check_unchanged(&self, text: &str, force: bool) -> Result<(), Error> {
+        let current = audit::sha256_hex(text.as_bytes());
+        if current == self.sha256 || force {
+            return Ok(());
+        }
+        Err(Error::Resume {
+            message: format!(
+                "runbook `{}` changed since run {} ({} now, {} then)",
+                self.runbook,
+                self.run_id,
+                &current[..12],
+                &self.sha256[..self.sha256.len().min(12)]
+            ),
+            help: Some("check the change, then resume with --force, or start a new run".to_owned()),
+        })
+    }
+
+    /// How many main steps are done (ok or skipped, with a restorable capture).
+    pub fn done(&self, runbook: &Runbook) -> usize {
+        runbook
+            .steps
+            .iter()
+            .position(|step| !self.is_done(step))
+            .unwrap_or(runbook.steps.len())
+    }
+
+    fn is_done(&self, step: &Step) -> bool {
+        let Some((status, capture)) = self.finished.get(&step.id) else {
+            return false;
+        };
+        let finished = matches!(status, StepStatus::Ok | StepStatus::Skipped);
+        // A masked capture cannot be restored, so its step runs again.
+        let capture_lost = step.capture.is_some()
+            && *status == StepStatus::Ok
+            && capture
+                .as_deref()
+                .is_none_or(|capture| capture.contains(crate::mask::MASK));
+        finished && !capture_lost && !secret_input(step)
+    }
+
+    /// Puts the captures, inputs and step results of the done steps back in the context.
+    pub fn restore(&self, runbook: &Runbook, done: usize, context: &mut Context) {
+        for step in runbook.steps.iter().take(done) {
+            let Some((status, capture)) = self.finished.get(&step.id) else {
+                continue;
+            };
+            if let (Some(name), Some(value)) = (&step.capture, capture) {
+                context.set(name, Value::from(value.as_str()));
+            }
+            if let Action::Manual { input, .. } = &step.action {
+                for param in input {
+                    if let Some(value) = self.inputs.get(&param.name)
+                        && let Ok(typed) = param.check(value)
+                    {
+                        context.set(&param.name, typed.to_template_value());
+                    }
+                }
+            }
+            context.set_step_result(&step.id, *status, None, 0, 0.0);
+        }
+    }
+}
+
+/// A manual step whose secret input was masked in the record must be asked again, so it
+/// is not counted as done.
+fn secret_input(step: &Step) -> bool {
+    match &step.action {
+        Action::Manual { input, .. } => input.iter().any(|param| param.secret),
+        Action::Run { .. } | Action::Include { .. } | Action::Parallel(_) => false,
+    }
+}
+
+/// An incomplete run of `runbook` whose process is gone but whose step's process group
+/// is still alive: (run id, step id, process group).
+pub fn orphaned_step(directory: &Path, runbook: &str) -> Option<(String, String, u32)> {
+    audit::record_files(directory)
+        .iter()
+        .rev()
+        .take(50)
+        .filter_map(|path| Record::read(path).ok())
+        .filter(|record| record.finished().is_none())
+        .filter_map(|record| Prior::from_record(&record))
+        .filter(|prior| prior.runbook == runbook && !process::is_runbook(prior.pid))
+        .find_map(|prior| {
+            let (step, pgid) = prior.running?;
+            process::group_alive(pgid).then_some((prior.run_id, step, pgid))
+        })
+}

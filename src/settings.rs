@@ -1,0 +1,192 @@
+//! Every decision that flags, environment and the terminal make, resolved once, in two
+//! stages like ripgrep's low and high arguments: `Settings` for every command (where
+//! runbooks are searched, where records go, colour per stream), and `RunSettings` for
+//! `run` and `resume` (interactive or not, how progress is shown, what is approved, who
+//! is running it). Nothing below this module reads argv, the environment or asks
+//! whether a stream is a terminal.
+
+use crate::cli::{ColorChoice, GlobalArgs, OutputFormat, RunFlags};
+use crate::engine::RunOptions;
+use crate::engine::params::{self, ParamProblem};
+use crate::load::source::Catalog;
+use crate::ui::style::Styles;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Settings {
+    pub catalog: Catalog,
+    /// Where run records go: `--audit-dir`, `RUNBOOK_AUDIT_DIR`, or the state directory.
+    pub audit_directory: PathBuf,
+    /// Styles for stdout (results) and stderr (conversation), decided separately.
+    pub stdout_styles: Styles,
+    pub stderr_styles: Styles,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Settings {
+    pub fn resolve(args: &GlobalArgs) -> Settings {
+        let mut directories = args.dirs.clone();
+        if let Some(path) = std::env::var_os("RUNBOOK_PATH") {
+            directories
+                .extend(std::env::split_paths(&path).filter(|path| !path.as_os_str().is_empty()));
+        }
+        directories.push(PathBuf::from("runbooks"));
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        let enabled = |is_terminal: bool| match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && !no_color,
+        };
+        Settings {
+            catalog: Catalog::new(directories, true),
+            audit_directory: args
+                .audit_dir
+                .clone()
+                .unwrap_or_else(crate::audit::default_directory),
+            stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
+            stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
+            quiet: args.quiet,
+            verbose: args.verbose,
+        }
+    }
+}
+
+/// How progress is shown on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressStyle {
+    /// `-q`: results and errors only.
+    Quiet,
+    /// A terminal: live bars with the RTO left.
+    Bars,
+    /// Anything else (a pipe, a log, `TERM=dumb`, a dry-run): one line per event.
+    Plain,
+}
+
+/// What a run or resume was asked to do, resolved.
+pub struct RunSettings {
+    pub dry_run: bool,
+    pub probe: bool,
+    /// Prompts may be shown: stdin is a terminal and `--non-interactive` was not given.
+    pub interactive: bool,
+    pub progress: ProgressStyle,
+    pub stdout_is_terminal: bool,
+    pub format: OutputFormat,
+    /// `-p` values (params, and answers to manual steps' inputs).
+    pub given: BTreeMap<String, String>,
+    /// `-p` arguments that are not `NAME=VALUE`, reported with every other problem.
+    pub malformed: Vec<ParamProblem>,
+    pub yes: bool,
+    pub approve: Vec<String>,
+    pub step_mode: bool,
+    pub grace: Duration,
+    pub metrics_file: Option<PathBuf>,
+    pub operator: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl RunSettings {
+    pub fn resolve(
+        settings: &Settings,
+        flags: &RunFlags,
+        dry_run: bool,
+        probe: bool,
+    ) -> RunSettings {
+        let (given, malformed) = match params::parse_assignments(&flags.params) {
+            Ok(given) => (given, Vec::new()),
+            Err(problems) => (BTreeMap::new(), problems),
+        };
+        let stderr_is_terminal = std::io::stderr().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
+        let progress = if settings.quiet {
+            ProgressStyle::Quiet
+        } else if stderr_is_terminal && !dry_run && !dumb {
+            ProgressStyle::Bars
+        } else {
+            ProgressStyle::Plain
+        };
+        RunSettings {
+            dry_run,
+            probe,
+            interactive: !flags.non_interactive && std::io::stdin().is_terminal(),
+            progress,
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+            format: flags.format,
+            given,
+            malformed,
+            yes: flags.yes,
+            approve: flags.approve.clone(),
+            step_mode: flags.step,
+            grace: flags.kill_grace.0,
+            metrics_file: flags.metrics_file.clone().filter(|_| !dry_run),
+            operator: flags.operator.clone(),
+            reason: flags.reason.clone(),
+        }
+    }
+
+    /// What the engine needs of these settings.
+    pub fn options(&self, resume: Option<(String, usize)>) -> RunOptions {
+        RunOptions {
+            dry_run: self.dry_run,
+            probe: self.probe,
+            yes: self.yes,
+            approve: self.approve.iter().cloned().collect(),
+            step_mode: self.step_mode,
+            given: self.given.clone(),
+            grace: self.grace,
+            resume,
+        }
+    }
+}
+
+/// Who and where a run is: decided once, recorded in the audit log, shown to templates
+/// as `run.*`.
+#[derive(Clone, Debug)]
+pub struct RunIdentity {
+    pub id: String,
+    /// UTC, millisecond precision, RFC 3339.
+    pub started_at: String,
+    /// Also the start of the record's file name, so records sort by time.
+    pub stamp: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl RunIdentity {
+    pub fn new() -> RunIdentity {
+        let now = chrono::Utc::now();
+        let pid = std::process::id();
+        let seed = format!("{}-{pid}", now.timestamp_nanos_opt().unwrap_or_default());
+        let id = crate::audit::sha256_hex(seed.as_bytes())[..12].to_owned();
+        let user = std::env::var("USER")
+            .ok()
+            .or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|user| user.name)
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|host| host.into_string().ok())
+            .unwrap_or_else(|| "unknown".to_owned());
+        RunIdentity {
+            id,
+            started_at: now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            stamp: now.format("%Y%m%dT%H%M%SZ").to_string(),
+            user,
+            host,
+            pid,
+        }
+    }
+}
+
+impl Default for RunIdentity {
+    fn default() -> RunIdentity {
+        RunIdentity::new()
+    }
+}
