@@ -2,11 +2,10 @@
 //! running it (except `probe: true` steps under `--probe`). Run-time values render as
 //! placeholders, and every step says whether its rendering is exact.
 
-use super::context::{self, Context, Unknown};
+use super::context::{self, Context};
 use super::{Engine, Frame, qualified};
-use crate::engine::params::{self, Resolution};
 use crate::plan::{PlanStep, PlanWhen};
-use crate::runbook::{Action, ConfirmPolicy, GuardCheck, Located, Notify, Step};
+use crate::runbook::{Action, ConfirmPolicy, GuardCheck, Located, Step};
 
 impl Engine<'_> {
     pub(crate) async fn describe(
@@ -122,33 +121,7 @@ impl Engine<'_> {
             Action::Manual {
                 instructions,
                 input,
-            } => {
-                plan.manual = Some(self.render_placeholder(instructions, context).0);
-                for param in input {
-                    match self.options.given.get(&param.name) {
-                        Some(given) if param.check(given).is_ok() => {
-                            let shown = if param.secret {
-                                crate::mask::MASK.to_owned()
-                            } else {
-                                given.clone()
-                            };
-                            plan.inputs
-                                .push(format!("{} = {shown} (from -p)", param.name));
-                            if let Ok(typed) = param.check(given) {
-                                context.set(&param.name, typed.to_template_value());
-                            }
-                        }
-                        _ => {
-                            plan.inputs.push(format!(
-                                "{} ({}) — asked at run time",
-                                param.name,
-                                param.expectation()
-                            ));
-                            context.set_unknown(&param.name, format!("input {}", param.name));
-                        }
-                    }
-                }
-            }
+            } => self.describe_manual(instructions, input, context, &mut plan),
             Action::Include {
                 runbook: name,
                 with,
@@ -160,24 +133,9 @@ impl Engine<'_> {
                     .await;
             }
             Action::Parallel(children) => {
-                let mut merged = context.clone();
-                for (index, child) in children.iter().enumerate() {
-                    let mut child_context = context.clone();
-                    let number = format!("{number}.{}", index + 1);
-                    let described =
-                        Box::pin(self.describe(frame, child, &mut child_context, &number)).await;
-                    plan.children.push(described);
-                    for (name, value) in child_context.values.iter() {
-                        if child_context.unknown.contains(name) {
-                            merged.unknown.insert(name.clone());
-                        }
-                        if !merged.values.contains_key(name) {
-                            std::sync::Arc::make_mut(&mut merged.values)
-                                .insert(name.clone(), value.clone());
-                        }
-                    }
-                }
-                *context = merged;
+                plan.children = self
+                    .describe_parallel(frame, children, context, number)
+                    .await;
             }
         }
         if let Some(capture) = &step.capture {
@@ -211,91 +169,13 @@ impl Engine<'_> {
         plan
     }
 
-    async fn describe_include(
-        &self,
-        frame: &Frame<'_>,
-        step: &Step,
-        context: &Context,
-        name: &str,
-        with: &[(String, Located)],
-    ) -> Vec<PlanStep> {
-        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
-            return Vec::new();
-        };
-        let mut given = std::collections::BTreeMap::new();
-        let mut unknown = Vec::new();
-        for (param, value) in with {
-            let (text, exact) = self.render_placeholder(value, context);
-            if exact {
-                given.insert(param.clone(), text);
-            } else {
-                unknown.push(param.clone());
-            }
-        }
-        let (mut resolved, _) =
-            params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
-        for (param, resolution) in &mut resolved {
-            if unknown.contains(param) {
-                *resolution = Resolution::Missing;
-            }
-        }
-        let Ok((mut child_context, exports)) = self.prepare(runbook, &context.run, &resolved)
-        else {
-            return Vec::new();
-        };
-        let child = Frame {
-            runbook,
-            exports,
-            path: format!("{}{}/", frame.path, step.id),
-            counter: String::new(),
-            depth: frame.depth + 1,
-            entry,
-            cleanup: frame.cleanup,
-            probes: frame.probes && step.probe,
-        };
-        let mut steps = Vec::new();
-        for (index, child_step) in runbook.steps.iter().enumerate() {
-            let number = format!("{}.{}", step.id, index + 1);
-            steps.push(
-                Box::pin(self.describe(&child, child_step, &mut child_context, &number)).await,
-            );
-        }
-        for (index, child_step) in runbook.finally_steps.iter().enumerate() {
-            let number = format!("{}.E{}", step.id, index + 1);
-            steps.push(
-                Box::pin(self.describe(&child, child_step, &mut child_context, &number)).await,
-            );
-        }
-        steps
-    }
-
-    pub(crate) fn describe_notify(&self, notify: &Notify, context: &Context) -> String {
-        let mut context = context.clone();
-        for field in ["status", "summary", "exit_code", "duration"] {
-            std::sync::Arc::make_mut(&mut context.run)
-                .insert(field.into(), Unknown::value(format!("run.{field}")));
-            context.unknown.insert(format!("run.{field}"));
-        }
-        let on: Vec<String> = notify
-            .on
-            .iter()
-            .map(|event| format!("{event:?}").to_lowercase())
-            .collect();
-        let when = notify
-            .when
-            .as_ref()
-            .map(|when| format!(" when {}", when.text.trim()))
-            .unwrap_or_default();
-        format!(
-            "on {}{when}: $ {}",
-            on.join(", "),
-            self.render_placeholder(&notify.run, &context).0.trim()
-        )
-    }
-
     /// Renders for display: masked, with placeholders; `false` when a placeholder was
     /// used or the template can only be rendered at run time.
-    fn render_placeholder(&self, located: &Located, context: &Context) -> (String, bool) {
+    pub(crate) fn render_placeholder(
+        &self,
+        located: &Located,
+        context: &Context,
+    ) -> (String, bool) {
         context::reset_placeholder_flag();
         match self.render(located, context) {
             Ok(text) => (self.mask(&text), !context::placeholder_rendered()),

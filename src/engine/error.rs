@@ -45,7 +45,7 @@ impl RunError {
         RunError(Box::new(Details {
             doing,
             path: located.path.clone(),
-            span: crate::load::analyze::error_span(located, error),
+            span: crate::runbook::located::error_span(located, error),
             text: located.text.clone(),
             detail,
             values: Vec::new(),

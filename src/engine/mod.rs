@@ -3,26 +3,29 @@
 //! then `finally` (always), then `notify`. Every event goes to the recorder before the
 //! engine moves on. A dry-run walks the same loop but describes instead of executing.
 
+mod action;
+mod confirm;
 pub mod context;
 mod describe;
 pub mod error;
 pub mod event;
+mod notify;
 pub mod params;
 pub mod preflight;
 mod prepare;
+mod render;
 pub mod resume;
 mod step;
 
 pub use prepare::run_values;
 
 use crate::engine::context::Context;
-use crate::engine::error::{Doing, RunError};
 use crate::engine::event::{Event, Recorder, RunStatus, StepStatus};
 use crate::engine::params::Resolution;
 use crate::engine::resume::Prior;
 use crate::plan::{Plan, PlanStep};
 use crate::process::signals::{Interrupts, Signal};
-use crate::runbook::{Located, Notify, NotifyEvent, Runbook, Step};
+use crate::runbook::{Runbook, Step};
 use crate::settings::RunIdentity;
 use crate::template::Templates;
 use crate::ui::Ui;
@@ -218,13 +221,6 @@ impl<'a> Engine<'a> {
             duration: self.started.elapsed(),
             plan,
         }
-    }
-
-    /// Prints a run-time error located in the file of library entry `entry`.
-    pub(crate) fn report(&self, entry: usize, step_id: Option<&str>, error: &RunError) {
-        let source = &self.library.entry(entry).loaded.source;
-        let diagnostic = error.diagnostic(&source.display_name(), &source.text, step_id);
-        self.ui.message(&diagnostic.render(&self.ui.styles));
     }
 
     /// Main steps, then `on_failure` when they failed, then `finally`, always.
@@ -427,83 +423,6 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Renders a template with the context; an error says where and with what values.
-    pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, RunError> {
-        self.templates
-            .render(&located.path, &located.text, &context.to_value())
-            .map_err(|error| self.run_error(Doing::Render, located, context, &error))
-    }
-
-    pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, RunError> {
-        self.templates
-            .eval(&located.text, &context.to_value())
-            .map(|value| value.is_true())
-            .map_err(|error| self.run_error(Doing::Evaluate, located, context, &error))
-    }
-
-    /// A located error with the values of the variables the template reads, masked.
-    fn run_error(
-        &self,
-        doing: Doing,
-        located: &Located,
-        context: &Context,
-        error: &minijinja::Error,
-    ) -> RunError {
-        let mut run_error = RunError::new(doing, located, error);
-        run_error.details_mut().detail = self.mask(&run_error.detail);
-        let names = match doing {
-            Doing::Render => self
-                .templates
-                .template_variables(&located.path, &located.text),
-            Doing::Evaluate => self.templates.expression_variables(&located.text),
-        };
-        let mut names: Vec<String> = names
-            .map(|names| names.into_iter().collect())
-            .unwrap_or_default();
-        names.sort();
-        let root = context.to_value();
-        let lookup = |name: &str| {
-            let mut value = root.clone();
-            for part in name.split('.') {
-                value = value.get_attr(part).unwrap_or_default();
-            }
-            value
-        };
-        let show = |value: &Value| {
-            if value.is_undefined() {
-                return "undefined".to_owned();
-            }
-            let text = self.mask(&format!("{value:?}"));
-            if text.chars().count() > 60 {
-                format!("{}…", text.chars().take(60).collect::<String>())
-            } else {
-                text
-            }
-        };
-        for name in names {
-            let value = lookup(&name);
-            // `info.port` undefined: what `info` is says why.
-            if value.is_undefined()
-                && let Some((parent, _)) = name.rsplit_once('.')
-                && !run_error.values.iter().any(|(known, _)| known == parent)
-            {
-                let parent_value = lookup(parent);
-                if !parent_value.is_undefined() {
-                    run_error
-                        .details_mut()
-                        .values
-                        .push((parent.to_owned(), show(&parent_value)));
-                }
-            }
-            run_error.details_mut().values.push((name, show(&value)));
-        }
-        run_error
-    }
-
-    pub(crate) fn mask(&self, text: &str) -> String {
-        self.ui.output.mask(text)
-    }
-
     /// Records an event; if it cannot be recorded the run stops before going further.
     pub(crate) fn record(&self, event: Event) -> bool {
         match self.recorder.borrow_mut().record(&event) {
@@ -567,78 +486,6 @@ impl<'a> Engine<'a> {
             reason: Some(reason.to_owned()),
         });
     }
-
-    async fn notify(
-        &self,
-        runbook: &Runbook,
-        frame: &Frame<'_>,
-        context: &mut Context,
-        status: RunStatus,
-    ) {
-        if runbook.notify.is_empty() {
-            return;
-        }
-        std::sync::Arc::make_mut(&mut context.run)
-            .insert("status".into(), Value::from(status.as_str()));
-        context.set_run("summary", Value::from(self.summary_line(runbook, status)));
-        context.set_run(
-            "duration",
-            Value::from(self.started.elapsed().as_secs_f64()),
-        );
-        std::sync::Arc::make_mut(&mut context.run)
-            .insert("exit_code".into(), Value::from(status.exit().code()));
-        for (index, notify) in runbook.notify.iter().enumerate() {
-            if !fires(notify, status) {
-                continue;
-            }
-            if let Some(when) = &notify.when {
-                match self.eval(when, context) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(error) => {
-                        self.report(frame.entry, None, &error);
-                        continue;
-                    }
-                }
-            }
-            self.notify_hook(frame, index, notify, context).await;
-        }
-    }
-
-    fn summary_line(&self, runbook: &Runbook, status: RunStatus) -> String {
-        let rows = self.summary.borrow();
-        let failed: Vec<&str> = rows
-            .iter()
-            .filter(|row| row.status == StepStatus::Failed)
-            .map(|row| row.id.as_str())
-            .collect();
-        let mut line = format!(
-            "runbook {} {} after {}",
-            runbook.name,
-            status.as_str(),
-            crate::ui::progress::short(self.started.elapsed())
-        );
-        if !failed.is_empty() {
-            line.push_str(&format!("; failed: {}", failed.join(", ")));
-        }
-        line
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-}
-
-fn fires(notify: &Notify, status: RunStatus) -> bool {
-    notify.on.iter().any(|event| match event {
-        NotifyEvent::Always => true,
-        NotifyEvent::Success => status == RunStatus::Success,
-        NotifyEvent::Failure => status == RunStatus::Failure,
-        NotifyEvent::Aborted => status == RunStatus::Aborted,
-        NotifyEvent::Interrupted => {
-            matches!(status, RunStatus::Interrupted | RunStatus::Terminated)
-        }
-    })
 }
 
 /// The id a step is known by in approvals, the audit log and summaries.

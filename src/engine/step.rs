@@ -6,30 +6,28 @@ use super::{Engine, Flow, Frame, SummaryRow, qualified};
 use crate::engine::context::Context;
 use crate::engine::error::RunError;
 use crate::engine::event::{Approval, Event, RunStatus, StepStatus};
-use crate::engine::params::{self, Resolution};
 use crate::process::Program;
 use crate::process::shell::{self, Ended, ShellCommand};
-use crate::runbook::{Action, Confirm, ConfirmPolicy, GuardCheck, Notify, Param, Step};
+use crate::runbook::{Action, GuardCheck, Step};
 use crate::ui::prompt::NoAnswer;
-use minijinja::value::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How a step's action ended.
-struct Outcome {
-    status: StepStatus,
-    exit_code: Option<i32>,
-    attempts: u32,
-    reason: Option<String>,
-    capture: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) status: StepStatus,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) attempts: u32,
+    pub(crate) reason: Option<String>,
+    pub(crate) capture: Option<String>,
     /// The whole run must stop with this status.
-    stop: Option<RunStatus>,
+    pub(crate) stop: Option<RunStatus>,
     /// A template or expression of the step failed: shown located when the step ends.
-    error: Option<RunError>,
+    pub(crate) error: Option<RunError>,
 }
 
 impl Outcome {
-    fn ok() -> Outcome {
+    pub(crate) fn ok() -> Outcome {
         Outcome {
             status: StepStatus::Ok,
             exit_code: None,
@@ -41,14 +39,14 @@ impl Outcome {
         }
     }
 
-    fn error(error: RunError) -> Outcome {
+    pub(crate) fn error(error: RunError) -> Outcome {
         Outcome {
             error: Some(error.clone()),
             ..Outcome::failed(error.to_string())
         }
     }
 
-    fn failed(reason: impl Into<String>) -> Outcome {
+    pub(crate) fn failed(reason: impl Into<String>) -> Outcome {
         Outcome {
             status: StepStatus::Failed,
             reason: Some(reason.into()),
@@ -56,7 +54,11 @@ impl Outcome {
         }
     }
 
-    fn stopped(status: StepStatus, run: RunStatus, reason: impl Into<String>) -> Outcome {
+    pub(crate) fn stopped(
+        status: StepStatus,
+        run: RunStatus,
+        reason: impl Into<String>,
+    ) -> Outcome {
         Outcome {
             status,
             reason: Some(reason.into()),
@@ -68,7 +70,7 @@ impl Outcome {
 }
 
 /// The answer to "may this step run?".
-enum Decision {
+pub(crate) enum Decision {
     Approved(Approval),
     Declined,
     /// Cannot ask (no terminal) and nothing on the command line approves it.
@@ -288,561 +290,6 @@ impl Engine<'_> {
         Some(Outcome::failed(self.mask(&reason)))
     }
 
-    /// Asks for (or finds on the command line) approval of a step's confirmation.
-    async fn confirm(
-        &self,
-        step: &Step,
-        confirm: &Confirm,
-        context: &Context,
-        id: &str,
-        command: Option<&str>,
-    ) -> Result<(), Outcome> {
-        if self.preapproved.borrow_mut().remove(id) {
-            return Ok(());
-        }
-        let message = self
-            .render(&confirm.message, context)
-            .map_err(Outcome::error)?;
-        let typed = match &confirm.typed {
-            Some(typed) => Some(self.render(typed, context).map_err(Outcome::error)?),
-            None => None,
-        };
-        let decision = self
-            .decide(step, id, confirm.auto, |engine| async move {
-                let styles = &engine.ui.styles;
-                let mut text = String::new();
-                text.push_str(&format!(
-                    "\n{} {}\n",
-                    styles.warning.apply_to("confirm"),
-                    styles.strong.apply_to(id)
-                ));
-                if let Some(command) = command {
-                    for line in engine.mask(command.trim_end()).lines() {
-                        text.push_str(&format!("    {}\n", styles.dim.apply_to(line)));
-                    }
-                }
-                if step.destructive {
-                    text.push_str(&format!("{} ", styles.destructive.apply_to("DESTRUCTIVE:")));
-                }
-                text.push_str(&format!("{}\n", engine.mask(&message)));
-                match &typed {
-                    Some(typed) => {
-                        text.push_str(&format!(
-                            "Type {} to confirm (anything else declines): ",
-                            styles.strong.apply_to(engine.mask(typed))
-                        ));
-                        engine
-                            .ui
-                            .ask(&text, &engine.interrupts, false)
-                            .await
-                            .map(|answer| {
-                                let matches = answer.trim() == typed.as_str();
-                                if !matches {
-                                    engine.ui.message(&format!(
-                                        "you typed `{}`, not `{}`: declined, the step was not run\n",
-                                        engine.mask(answer.trim()),
-                                        engine.mask(typed)
-                                    ));
-                                }
-                                matches
-                            })
-                    }
-                    None => {
-                        text.push_str("Run this step? [y/N] ");
-                        engine
-                            .ui
-                            .ask(&text, &engine.interrupts, false)
-                            .await
-                            .map(|answer| {
-                                matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-                            })
-                    }
-                }
-            })
-            .await;
-        self.settle(id, decision, confirm.auto, "confirmation")
-    }
-
-    /// Turns a decision into "go on" or the outcome that ends the step.
-    fn settle(
-        &self,
-        id: &str,
-        decision: Decision,
-        policy: ConfirmPolicy,
-        what: &str,
-    ) -> Result<(), Outcome> {
-        match decision {
-            Decision::Approved(how) => {
-                if !self.record(Event::Confirmation {
-                    step_id: id.to_owned(),
-                    approved: true,
-                    how: Some(how),
-                }) {
-                    return Err(Outcome::failed("the audit record could not be written"));
-                }
-                Ok(())
-            }
-            Decision::Declined => {
-                self.record(Event::Confirmation {
-                    step_id: id.to_owned(),
-                    approved: false,
-                    how: Some(Approval::Terminal),
-                });
-                Err(Outcome::stopped(
-                    StepStatus::Declined,
-                    RunStatus::Aborted,
-                    format!("{what} declined"),
-                ))
-            }
-            Decision::Impossible(flags) => {
-                self.record(Event::Confirmation {
-                    step_id: id.to_owned(),
-                    approved: false,
-                    how: None,
-                });
-                let policy = match policy {
-                    ConfirmPolicy::Deny => " (`--yes` does not approve it)",
-                    ConfirmPolicy::Allow => "",
-                };
-                Err(Outcome::stopped(
-                    StepStatus::Declined,
-                    RunStatus::Aborted,
-                    format!(
-                        "needs a {what} and there is no terminal to ask: run with {flags}{policy}"
-                    ),
-                ))
-            }
-            Decision::Interrupted => {
-                let status = self.interrupted_status();
-                Err(Outcome::stopped(
-                    StepStatus::Interrupted,
-                    status,
-                    "interrupted",
-                ))
-            }
-        }
-    }
-
-    /// `--approve` first, then `--yes` if the policy allows it, then a person.
-    async fn decide<'e, F, Fut>(
-        &'e self,
-        step: &Step,
-        id: &str,
-        policy: ConfirmPolicy,
-        ask: F,
-    ) -> Decision
-    where
-        F: FnOnce(&'e Self) -> Fut,
-        Fut: std::future::Future<Output = Result<bool, NoAnswer>>,
-    {
-        if self.options.approve.contains(id) || self.options.approve.contains(&step.id) {
-            return Decision::Approved(Approval::Approve);
-        }
-        if self.options.yes && policy == ConfirmPolicy::Allow {
-            return Decision::Approved(Approval::Yes);
-        }
-        if !self.ui.interactive {
-            let mut flags = format!("--approve {id}");
-            if policy == ConfirmPolicy::Allow {
-                flags.push_str(" or --yes");
-            }
-            return Decision::Impossible(flags);
-        }
-        self.sync_record();
-        match ask(self).await {
-            Ok(true) => Decision::Approved(Approval::Terminal),
-            Ok(false) => Decision::Declined,
-            Err(NoAnswer::Interrupted) => Decision::Interrupted,
-            Err(NoAnswer::Closed) => Decision::Impossible(format!("--approve {id}")),
-        }
-    }
-
-    async fn run_command(
-        &self,
-        frame: &Frame<'_>,
-        step: &Step,
-        context: &mut Context,
-        id: &str,
-        command: String,
-    ) -> Outcome {
-        let env = self.step_env(frame, step, context);
-        let workdir = self.workdir(step, context);
-        let shell_name = step.shell.as_deref().unwrap_or(&frame.runbook.shell);
-        let attempts_allowed = step.retries.saturating_add(1);
-        let mut outcome = Outcome::failed("not run");
-        let record_spawn = |pgid: u32| {
-            self.record(Event::ProcessStarted {
-                step_id: id.to_owned(),
-                pgid,
-            });
-        };
-        for attempt in 1..=attempts_allowed {
-            if !self.record(Event::StepStarted {
-                step_id: id.to_owned(),
-                name: step.title().to_owned(),
-                command: Some(self.mask(&command)),
-                attempt,
-            }) {
-                return Outcome::failed("the audit record could not be written");
-            }
-            let finished = shell::run(
-                &ShellCommand {
-                    program: Program::Local { shell: shell_name },
-                    script: &command,
-                    env: &env,
-                    workdir: workdir.as_deref(),
-                    interactive: step.interactive,
-                    timeout: step.timeout.map(|timeout| timeout.0),
-                    capture: step.capture.is_some(),
-                    grace: self.options.grace,
-                    on_spawn: Some(&record_spawn),
-                },
-                &self.ui.output,
-                &self.interrupts,
-            )
-            .await;
-            let finished = match finished {
-                Ok(finished) => finished,
-                Err(error) => {
-                    return Outcome::failed(format!("cannot start `{shell_name}`: {error}"));
-                }
-            };
-            if finished.leftovers {
-                self.ui.message(&format!(
-                    "{}: step `{id}` left background processes in its process group; they were terminated\n",
-                    self.ui.styles.warning.apply_to("warning")
-                ));
-            }
-            outcome = match finished.ended {
-                Ended::Exited(0) => {
-                    let mut outcome = Outcome::ok();
-                    outcome.exit_code = Some(0);
-                    if let Some(name) = &step.capture {
-                        let text = String::from_utf8_lossy(&finished.stdout).trim().to_owned();
-                        if finished.truncated {
-                            self.ui.message(&format!(
-                                "{}: capture `{name}` kept only the first {} KiB of the output\n",
-                                self.ui.styles.warning.apply_to("warning"),
-                                shell::CAPTURE_LIMIT / 1024
-                            ));
-                        }
-                        context.set(name, Value::from(text.clone()));
-                        outcome.capture = Some(self.mask(&text));
-                    }
-                    outcome
-                }
-                Ended::Exited(code) => Outcome {
-                    exit_code: Some(code),
-                    ..Outcome::failed(format!("exit code {code}"))
-                },
-                Ended::Signaled(signal) => Outcome::failed(format!("killed by signal {signal}")),
-                Ended::TimedOut => {
-                    let timeout = step
-                        .timeout
-                        .map(|timeout| timeout.to_string())
-                        .unwrap_or_default();
-                    Outcome::failed(format!("timed out after {timeout}"))
-                }
-                Ended::Interrupted => {
-                    let status = self.interrupted_status();
-                    let mut outcome =
-                        Outcome::stopped(StepStatus::Interrupted, status, "interrupted");
-                    outcome.attempts = attempt;
-                    return outcome;
-                }
-            };
-            outcome.attempts = attempt;
-            if outcome.status == StepStatus::Ok || attempt == attempts_allowed {
-                break;
-            }
-            let delay = step
-                .retry_delay
-                .map(|delay| delay.0)
-                .unwrap_or(Duration::ZERO);
-            self.ui.message(&format!(
-                "{}: attempt {attempt} of {attempts_allowed} failed ({}); retrying{}\n",
-                self.ui.styles.warning.apply_to("retry"),
-                outcome.reason.as_deref().unwrap_or_default(),
-                if delay.is_zero() {
-                    String::new()
-                } else {
-                    format!(" in {}", crate::runbook::Duration(delay))
-                }
-            ));
-            let seen = self.interrupts.count();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = self.interrupts.beyond(seen) => {
-                    let status = self.interrupted_status();
-                    return Outcome::stopped(StepStatus::Interrupted, status, "interrupted");
-                }
-            }
-        }
-        if outcome.status != StepStatus::Ok {
-            return outcome;
-        }
-        context.set_step_result(
-            &step.id,
-            StepStatus::Ok,
-            outcome.exit_code,
-            outcome.attempts,
-            0.0,
-        );
-        for expectation in &step.expect {
-            match self.eval(&expectation.expr, context) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let message = match &expectation.message {
-                        Some(message) => self
-                            .render(message, context)
-                            .unwrap_or_else(|_| message.text.clone()),
-                        None => format!("expected `{}`", expectation.expr.text.trim()),
-                    };
-                    let mut failed = Outcome::failed(self.mask(&message));
-                    failed.exit_code = outcome.exit_code;
-                    failed.attempts = outcome.attempts;
-                    failed.capture = outcome.capture;
-                    return failed;
-                }
-                Err(error) => return Outcome::error(error),
-            }
-        }
-        outcome
-    }
-
-    async fn manual(
-        &self,
-        step: &Step,
-        context: &mut Context,
-        id: &str,
-        instructions: &crate::runbook::Located,
-        input: &[Param],
-    ) -> Outcome {
-        let text = match self.render(instructions, context) {
-            Ok(text) => text,
-            Err(error) => return Outcome::error(error),
-        };
-        let styles = &self.ui.styles;
-        let mut shown = format!(
-            "\n{} {}\n",
-            styles.warning.apply_to("manual step"),
-            styles.strong.apply_to(id)
-        );
-        for line in self.mask(text.trim_end()).lines() {
-            shown.push_str(&format!("  │ {line}\n"));
-        }
-        self.ui.message(&shown);
-        for param in input {
-            let value = match self.options.given.get(&param.name) {
-                Some(given) => match param.check(given) {
-                    Ok(typed) => {
-                        self.ui.message(&format!(
-                            "  {} = {} (from -p)\n",
-                            param.name,
-                            if param.secret {
-                                crate::mask::MASK.to_owned()
-                            } else {
-                                given.clone()
-                            }
-                        ));
-                        (given.clone(), typed)
-                    }
-                    Err(error) => {
-                        return Outcome::failed(format!("input `{}`: {error}", param.name));
-                    }
-                },
-                None if self.ui.interactive => match self.ask_param(param).await {
-                    Ok(value) => value,
-                    Err(NoAnswer::Interrupted) => {
-                        let status = self.interrupted_status();
-                        return Outcome::stopped(StepStatus::Interrupted, status, "interrupted");
-                    }
-                    Err(NoAnswer::Closed) => {
-                        return Outcome::stopped(
-                            StepStatus::Declined,
-                            RunStatus::Aborted,
-                            format!("no answer for input `{}`", param.name),
-                        );
-                    }
-                },
-                None => {
-                    return Outcome::stopped(
-                        StepStatus::Declined,
-                        RunStatus::Aborted,
-                        format!(
-                            "input `{}` needs a value and there is no terminal to ask: pass -p {}=VALUE",
-                            param.name, param.name
-                        ),
-                    );
-                }
-            };
-            let (text, typed) = value;
-            if param.secret {
-                self.ui.output.add_secret(&text);
-            }
-            if !self.record(Event::Input {
-                step_id: id.to_owned(),
-                name: param.name.clone(),
-                value: if param.secret {
-                    crate::mask::MASK.to_owned()
-                } else {
-                    text.clone()
-                },
-            }) {
-                return Outcome::failed("the audit record could not be written");
-            }
-            context.set(&param.name, typed.to_template_value());
-        }
-        let decision = self
-            .decide(step, id, ConfirmPolicy::Allow, |engine| async move {
-                engine
-                    .ui
-                    .ask(
-                        "Press Enter when done (type `abort` to stop the run): ",
-                        &engine.interrupts,
-                        false,
-                    )
-                    .await
-                    .map(|answer| answer.trim() != "abort")
-            })
-            .await;
-        match self.settle(id, decision, ConfirmPolicy::Allow, "manual acknowledgement") {
-            Ok(()) => Outcome::ok(),
-            Err(outcome) => outcome,
-        }
-    }
-
-    pub(crate) async fn ask_param(
-        &self,
-        param: &Param,
-    ) -> Result<(String, crate::runbook::param::TypedValue), NoAnswer> {
-        self.sync_record();
-        crate::ui::ask_param(self.ui, &self.interrupts, param).await
-    }
-
-    async fn include(
-        &self,
-        frame: &Frame<'_>,
-        step: &Step,
-        context: &Context,
-        name: &str,
-        with: &[(String, crate::runbook::Located)],
-        counter: &str,
-    ) -> Outcome {
-        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
-            return Outcome::failed(format!("included runbook `{name}` was not loaded"));
-        };
-        let mut given = std::collections::BTreeMap::new();
-        for (param, value) in with {
-            match self.render(value, context) {
-                Ok(text) => {
-                    given.insert(param.clone(), text);
-                }
-                Err(error) => return Outcome::error(error),
-            }
-        }
-        let (resolved, problems) =
-            params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
-        let missing: Vec<String> = resolved
-            .iter()
-            .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
-            .map(|(name, _)| name.clone())
-            .collect();
-        if !problems.is_empty() || !missing.is_empty() {
-            let mut reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            reasons.extend(
-                missing
-                    .iter()
-                    .map(|name| format!("missing parameter `{name}`")),
-            );
-            return Outcome::failed(format!("cannot run `{name}`: {}", reasons.join("; ")));
-        }
-        let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved) {
-            Ok(prepared) => prepared,
-            Err(error) => return Outcome::error(error),
-        };
-        let child = Frame {
-            runbook,
-            exports,
-            path: format!("{}{}/", frame.path, step.id),
-            counter: format!("{counter} › "),
-            depth: frame.depth + 1,
-            entry,
-            cleanup: frame.cleanup,
-            probes: false,
-        };
-        let mut child_context = child_context;
-        let status = Box::pin(self.run_frame(&child, &mut child_context, None)).await;
-        match status {
-            RunStatus::Success => Outcome::ok(),
-            RunStatus::Failure => Outcome::failed(format!("runbook `{name}` failed")),
-            other => Outcome::stopped(
-                StepStatus::Interrupted,
-                other,
-                format!("runbook `{name}` {}", other.as_str()),
-            ),
-        }
-    }
-
-    async fn parallel(
-        &self,
-        frame: &Frame<'_>,
-        step: &Step,
-        context: &mut Context,
-        children: &[Step],
-    ) -> Outcome {
-        // Ask every confirmation first: prompts must not interleave, and a declined
-        // child must stop the group before any sibling starts.
-        for child in children {
-            if let Some(confirm) = &child.confirm {
-                let id = qualified(frame, &child.id);
-                if let Err(outcome) = self.confirm(child, confirm, context, &id, None).await {
-                    return outcome;
-                }
-                self.preapproved.borrow_mut().insert(id);
-            }
-        }
-        let mut contexts: Vec<Context> = children.iter().map(|_| context.clone()).collect();
-        let total = children.len();
-        let group = qualified(frame, &step.id);
-        let flows = futures_util::future::join_all(
-            children.iter().zip(contexts.iter_mut()).enumerate().map(
-                |(index, (child, child_context))| {
-                    let counter = format!("{group} › {}/{total}", index + 1);
-                    async move { self.step(frame, child, child_context, &counter).await }
-                },
-            ),
-        )
-        .await;
-        for child_context in contexts {
-            for (name, value) in child_context.values.iter() {
-                if !context.values.contains_key(name) {
-                    context.set(name, value.clone());
-                }
-            }
-            for (name, value) in child_context.steps.iter() {
-                if !context.steps.contains_key(name) {
-                    std::sync::Arc::make_mut(&mut context.steps)
-                        .insert(name.clone(), value.clone());
-                }
-            }
-        }
-        if let Some(Flow::Stop(status)) = flows.iter().find(|flow| matches!(flow, Flow::Stop(_))) {
-            return Outcome::stopped(StepStatus::Interrupted, *status, "group stopped");
-        }
-        let failed: Vec<&str> = children
-            .iter()
-            .zip(&flows)
-            .filter(|(child, flow)| **flow == Flow::Failed && !child.continue_on_error)
-            .map(|(child, _)| child.id.as_str())
-            .collect();
-        if failed.is_empty() {
-            Outcome::ok()
-        } else {
-            Outcome::failed(format!("failed in the group: {}", failed.join(", ")))
-        }
-    }
-
     /// Records the end of a step and turns its outcome into what the loop does next.
     fn finish(
         &self,
@@ -917,7 +364,7 @@ impl Engine<'_> {
         env
     }
 
-    fn workdir(&self, step: &Step, context: &Context) -> Option<PathBuf> {
+    pub(crate) fn workdir(&self, step: &Step, context: &Context) -> Option<PathBuf> {
         step.workdir.as_ref().map(|workdir| {
             PathBuf::from(
                 self.render(workdir, context)
@@ -944,49 +391,6 @@ impl Engine<'_> {
                 Err(NoAnswer::Closed) => return StepChoice::Abort(RunStatus::Aborted),
             }
         }
-    }
-
-    pub(crate) async fn notify_hook(
-        &self,
-        frame: &Frame<'_>,
-        index: usize,
-        notify: &Notify,
-        context: &Context,
-    ) {
-        let command = match self.render(&notify.run, context) {
-            Ok(command) => command,
-            Err(error) => {
-                self.report(frame.entry, None, &error);
-                return;
-            }
-        };
-        let finished = shell::run(
-            &ShellCommand {
-                program: Program::Local {
-                    shell: &frame.runbook.shell,
-                },
-                script: &command,
-                env: &frame.exports,
-                workdir: None,
-                interactive: false,
-                timeout: Some(Duration::from_secs(60)),
-                capture: false,
-                grace: self.options.grace,
-                on_spawn: None,
-            },
-            &self.ui.output,
-            &self.interrupts,
-        )
-        .await;
-        let status = match finished {
-            Ok(finished) if finished.ended == Ended::Exited(0) => "sent".to_owned(),
-            Ok(finished) => format!("failed ({:?})", finished.ended),
-            Err(error) => format!("failed ({error})"),
-        };
-        self.ui.message(&format!(
-            "{} notify[{index}] {status}\n",
-            self.ui.styles.dim.apply_to("<==")
-        ));
     }
 }
 

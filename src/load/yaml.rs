@@ -14,14 +14,7 @@ pub const MAX_NODES: usize = 100_000;
 /// Deeper nesting than this is never a runbook, and would only risk the stack.
 pub const MAX_DEPTH: usize = 64;
 
-/// Where a node starts (1-based line and column, in characters) and how many characters
-/// of that line it covers, for the caret underline.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    pub line: usize,
-    pub column: usize,
-    pub width: usize,
-}
+pub use crate::runbook::located::Span;
 
 impl Span {
     fn from_yaml(span: &YamlSpan) -> Span {

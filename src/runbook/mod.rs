@@ -2,39 +2,17 @@
 //! loader builds it, the planner and engine read it.
 
 pub mod duration;
+pub mod located;
 pub mod param;
 pub mod shape;
 mod step;
 
 pub use duration::Duration;
+pub use located::{Located, Span, TextStyle};
 pub use param::{Param, ParamType};
 pub use step::{Action, Confirm, ConfirmPolicy, Expectation, Guard, GuardCheck, Step};
 
-use crate::load::yaml::Span;
 use serde::Serialize;
-
-/// A piece of runbook text together with where it was written, so that errors found when
-/// it is rendered (at validation or at run time) can point back at the YAML.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Located {
-    pub text: String,
-    #[serde(skip)]
-    pub span: Span,
-    /// YAML path such as `steps[2].run`; also the template's name.
-    #[serde(skip)]
-    pub path: String,
-    /// How the scalar was written, to map offsets in `text` back to the file.
-    #[serde(skip)]
-    pub style: TextStyle,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum TextStyle {
-    #[default]
-    Plain,
-    Quoted,
-    Block,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

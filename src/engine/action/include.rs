@@ -1,0 +1,136 @@
+//! The `include` action: another runbook, resolved in the library when it was loaded,
+//! run as one step with its params from `with:`.
+
+use crate::engine::context::Context;
+use crate::engine::event::{RunStatus, StepStatus};
+use crate::engine::params::{self, Resolution};
+use crate::engine::step::Outcome;
+use crate::engine::{Engine, Frame};
+use crate::plan::PlanStep;
+use crate::runbook::{Located, Step};
+
+impl Engine<'_> {
+    pub(crate) async fn include(
+        &self,
+        frame: &Frame<'_>,
+        step: &Step,
+        context: &Context,
+        name: &str,
+        with: &[(String, crate::runbook::Located)],
+        counter: &str,
+    ) -> Outcome {
+        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
+            return Outcome::failed(format!("included runbook `{name}` was not loaded"));
+        };
+        let mut given = std::collections::BTreeMap::new();
+        for (param, value) in with {
+            match self.render(value, context) {
+                Ok(text) => {
+                    given.insert(param.clone(), text);
+                }
+                Err(error) => return Outcome::error(error),
+            }
+        }
+        let (resolved, problems) =
+            params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
+        let missing: Vec<String> = resolved
+            .iter()
+            .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !problems.is_empty() || !missing.is_empty() {
+            let mut reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            reasons.extend(
+                missing
+                    .iter()
+                    .map(|name| format!("missing parameter `{name}`")),
+            );
+            return Outcome::failed(format!("cannot run `{name}`: {}", reasons.join("; ")));
+        }
+        let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved) {
+            Ok(prepared) => prepared,
+            Err(error) => return Outcome::error(error),
+        };
+        let child = Frame {
+            runbook,
+            exports,
+            path: format!("{}{}/", frame.path, step.id),
+            counter: format!("{counter} › "),
+            depth: frame.depth + 1,
+            entry,
+            cleanup: frame.cleanup,
+            probes: false,
+        };
+        let mut child_context = child_context;
+        let status = Box::pin(self.run_frame(&child, &mut child_context, None)).await;
+        match status {
+            RunStatus::Success => Outcome::ok(),
+            RunStatus::Failure => Outcome::failed(format!("runbook `{name}` failed")),
+            other => Outcome::stopped(
+                StepStatus::Interrupted,
+                other,
+                format!("runbook `{name}` {}", other.as_str()),
+            ),
+        }
+    }
+
+    /// An include in the plan: the included runbook's steps, described with its own
+    /// context.
+    pub(crate) async fn describe_include(
+        &self,
+        frame: &Frame<'_>,
+        step: &Step,
+        context: &Context,
+        name: &str,
+        with: &[(String, Located)],
+    ) -> Vec<PlanStep> {
+        let Some((entry, runbook)) = self.library.include(frame.entry, name) else {
+            return Vec::new();
+        };
+        let mut given = std::collections::BTreeMap::new();
+        let mut unknown = Vec::new();
+        for (param, value) in with {
+            let (text, exact) = self.render_placeholder(value, context);
+            if exact {
+                given.insert(param.clone(), text);
+            } else {
+                unknown.push(param.clone());
+            }
+        }
+        let (mut resolved, _) =
+            params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
+        for (param, resolution) in &mut resolved {
+            if unknown.contains(param) {
+                *resolution = Resolution::Missing;
+            }
+        }
+        let Ok((mut child_context, exports)) = self.prepare(runbook, &context.run, &resolved)
+        else {
+            return Vec::new();
+        };
+        let child = Frame {
+            runbook,
+            exports,
+            path: format!("{}{}/", frame.path, step.id),
+            counter: String::new(),
+            depth: frame.depth + 1,
+            entry,
+            cleanup: frame.cleanup,
+            probes: frame.probes && step.probe,
+        };
+        let mut steps = Vec::new();
+        for (index, child_step) in runbook.steps.iter().enumerate() {
+            let number = format!("{}.{}", step.id, index + 1);
+            steps.push(
+                Box::pin(self.describe(&child, child_step, &mut child_context, &number)).await,
+            );
+        }
+        for (index, child_step) in runbook.finally_steps.iter().enumerate() {
+            let number = format!("{}.E{}", step.id, index + 1);
+            steps.push(
+                Box::pin(self.describe(&child, child_step, &mut child_context, &number)).await,
+            );
+        }
+        steps
+    }
+}

@@ -1,0 +1,152 @@
+//! Notify hooks: commands run once the run has ended, for the outcomes they name.
+
+use crate::engine::context::Context;
+use crate::engine::context::Unknown;
+use crate::engine::event::{RunStatus, StepStatus};
+use crate::engine::{Engine, Frame};
+use crate::process::Program;
+use crate::process::shell::{self, Ended, ShellCommand};
+use crate::runbook::{Notify, NotifyEvent, Runbook};
+use minijinja::value::Value;
+use std::time::Duration;
+
+impl Engine<'_> {
+    pub(crate) async fn notify_hook(
+        &self,
+        frame: &Frame<'_>,
+        index: usize,
+        notify: &Notify,
+        context: &Context,
+    ) {
+        let command = match self.render(&notify.run, context) {
+            Ok(command) => command,
+            Err(error) => {
+                self.report(frame.entry, None, &error);
+                return;
+            }
+        };
+        let finished = shell::run(
+            &ShellCommand {
+                program: Program::Local {
+                    shell: &frame.runbook.shell,
+                },
+                script: &command,
+                env: &frame.exports,
+                workdir: None,
+                interactive: false,
+                timeout: Some(Duration::from_secs(60)),
+                capture: false,
+                grace: self.options.grace,
+                on_spawn: None,
+            },
+            &self.ui.output,
+            &self.interrupts,
+        )
+        .await;
+        let status = match finished {
+            Ok(finished) if finished.ended == Ended::Exited(0) => "sent".to_owned(),
+            Ok(finished) => format!("failed ({:?})", finished.ended),
+            Err(error) => format!("failed ({error})"),
+        };
+        self.ui.message(&format!(
+            "{} notify[{index}] {status}\n",
+            self.ui.styles.dim.apply_to("<==")
+        ));
+    }
+
+    pub(crate) async fn notify(
+        &self,
+        runbook: &Runbook,
+        frame: &Frame<'_>,
+        context: &mut Context,
+        status: RunStatus,
+    ) {
+        if runbook.notify.is_empty() {
+            return;
+        }
+        std::sync::Arc::make_mut(&mut context.run)
+            .insert("status".into(), Value::from(status.as_str()));
+        context.set_run("summary", Value::from(self.summary_line(runbook, status)));
+        context.set_run(
+            "duration",
+            Value::from(self.started.elapsed().as_secs_f64()),
+        );
+        std::sync::Arc::make_mut(&mut context.run)
+            .insert("exit_code".into(), Value::from(status.exit().code()));
+        for (index, notify) in runbook.notify.iter().enumerate() {
+            if !fires(notify, status) {
+                continue;
+            }
+            if let Some(when) = &notify.when {
+                match self.eval(when, context) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(error) => {
+                        self.report(frame.entry, None, &error);
+                        continue;
+                    }
+                }
+            }
+            self.notify_hook(frame, index, notify, context).await;
+        }
+    }
+
+    pub(crate) fn summary_line(&self, runbook: &Runbook, status: RunStatus) -> String {
+        let rows = self.summary.borrow();
+        let failed: Vec<&str> = rows
+            .iter()
+            .filter(|row| row.status == StepStatus::Failed)
+            .map(|row| row.id.as_str())
+            .collect();
+        let mut line = format!(
+            "runbook {} {} after {}",
+            runbook.name,
+            status.as_str(),
+            crate::ui::progress::short(self.started.elapsed())
+        );
+        if !failed.is_empty() {
+            line.push_str(&format!("; failed: {}", failed.join(", ")));
+        }
+        line
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub(crate) fn describe_notify(&self, notify: &Notify, context: &Context) -> String {
+        let mut context = context.clone();
+        for field in ["status", "summary", "exit_code", "duration"] {
+            std::sync::Arc::make_mut(&mut context.run)
+                .insert(field.into(), Unknown::value(format!("run.{field}")));
+            context.unknown.insert(format!("run.{field}"));
+        }
+        let on: Vec<String> = notify
+            .on
+            .iter()
+            .map(|event| format!("{event:?}").to_lowercase())
+            .collect();
+        let when = notify
+            .when
+            .as_ref()
+            .map(|when| format!(" when {}", when.text.trim()))
+            .unwrap_or_default();
+        format!(
+            "on {}{when}: $ {}",
+            on.join(", "),
+            self.render_placeholder(&notify.run, &context).0.trim()
+        )
+    }
+}
+
+fn fires(notify: &Notify, status: RunStatus) -> bool {
+    notify.on.iter().any(|event| match event {
+        NotifyEvent::Always => true,
+        NotifyEvent::Success => status == RunStatus::Success,
+        NotifyEvent::Failure => status == RunStatus::Failure,
+        NotifyEvent::Aborted => status == RunStatus::Aborted,
+        NotifyEvent::Interrupted => {
+            matches!(status, RunStatus::Interrupted | RunStatus::Terminated)
+        }
+    })
+}

@@ -1,0 +1,95 @@
+//! Rendering templates and evaluating expressions against a run's context. A failure is
+//! a `RunError` that says where (file, line, column) and with what values (masked);
+//! everything the engine shows passes through the run's masker.
+
+use crate::engine::Engine;
+use crate::engine::context::Context;
+use crate::engine::error::{Doing, RunError};
+use crate::runbook::Located;
+use minijinja::value::Value;
+
+impl Engine<'_> {
+    /// Renders a template with the context; an error says where and with what values.
+    pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, RunError> {
+        self.templates
+            .render(&located.path, &located.text, &context.to_value())
+            .map_err(|error| self.run_error(Doing::Render, located, context, &error))
+    }
+
+    pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, RunError> {
+        self.templates
+            .eval(&located.text, &context.to_value())
+            .map(|value| value.is_true())
+            .map_err(|error| self.run_error(Doing::Evaluate, located, context, &error))
+    }
+
+    /// A located error with the values of the variables the template reads, masked.
+    pub(crate) fn run_error(
+        &self,
+        doing: Doing,
+        located: &Located,
+        context: &Context,
+        error: &minijinja::Error,
+    ) -> RunError {
+        let mut run_error = RunError::new(doing, located, error);
+        run_error.details_mut().detail = self.mask(&run_error.detail);
+        let names = match doing {
+            Doing::Render => self
+                .templates
+                .template_variables(&located.path, &located.text),
+            Doing::Evaluate => self.templates.expression_variables(&located.text),
+        };
+        let mut names: Vec<String> = names
+            .map(|names| names.into_iter().collect())
+            .unwrap_or_default();
+        names.sort();
+        let root = context.to_value();
+        let lookup = |name: &str| {
+            let mut value = root.clone();
+            for part in name.split('.') {
+                value = value.get_attr(part).unwrap_or_default();
+            }
+            value
+        };
+        let show = |value: &Value| {
+            if value.is_undefined() {
+                return "undefined".to_owned();
+            }
+            let text = self.mask(&format!("{value:?}"));
+            if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(60).collect::<String>())
+            } else {
+                text
+            }
+        };
+        for name in names {
+            let value = lookup(&name);
+            // `info.port` undefined: what `info` is says why.
+            if value.is_undefined()
+                && let Some((parent, _)) = name.rsplit_once('.')
+                && !run_error.values.iter().any(|(known, _)| known == parent)
+            {
+                let parent_value = lookup(parent);
+                if !parent_value.is_undefined() {
+                    run_error
+                        .details_mut()
+                        .values
+                        .push((parent.to_owned(), show(&parent_value)));
+                }
+            }
+            run_error.details_mut().values.push((name, show(&value)));
+        }
+        run_error
+    }
+
+    pub(crate) fn mask(&self, text: &str) -> String {
+        self.ui.output.mask(text)
+    }
+
+    /// Prints a run-time error located in the file of library entry `entry`.
+    pub(crate) fn report(&self, entry: usize, step_id: Option<&str>, error: &RunError) {
+        let source = &self.library.entry(entry).loaded.source;
+        let diagnostic = error.diagnostic(&source.display_name(), &source.text, step_id);
+        self.ui.message(&diagnostic.render(&self.ui.styles));
+    }
+}
