@@ -7,7 +7,9 @@ use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::Loaded;
 use crate::load::library::Library;
-use crate::runbook::{Action, ConfirmPolicy, GuardCheck, NotifyEvent, Param, Runbook, Step};
+use crate::plan::outline::{outline, summary};
+use crate::plan::text::step_text;
+use crate::runbook::{Action, ConfirmPolicy, GuardCheck, NotifyEvent, Runbook, Step};
 use crate::settings::Settings;
 use crate::template::{Templates, system_clock};
 use crate::ui::style::Styles;
@@ -60,40 +62,6 @@ fn valid<'a>(loaded: &'a Loaded, config: &Settings) -> Result<Option<&'a Runbook
     Ok(None)
 }
 
-fn param_summary(param: &Param) -> String {
-    let mut parts = vec![param.param_type.as_str().to_owned()];
-    if param.secret {
-        parts.push("secret".into());
-    }
-    if let Some(env) = &param.env {
-        parts.push(format!("env {env}"));
-    }
-    if !param.choices.is_empty() {
-        parts.push(format!("one of {}", param.choices.join("|")));
-    }
-    if let Some(pattern) = &param.pattern {
-        parts.push(format!("matching {pattern}"));
-    }
-    match (&param.default, param.secret) {
-        (Some(_), true) => parts.push("default ••••••".into()),
-        (Some(default), false) => parts.push(format!("default {default:?}")),
-        (None, _) if param.env.is_none() => parts.push("required".into()),
-        (None, _) => parts.push(format!(
-            "required unless ${} is set",
-            param.env.as_deref().unwrap_or_default()
-        )),
-    }
-    parts.join(", ")
-}
-
-fn markers(step: &Step) -> Vec<&'static str> {
-    let mut markers = step.markers();
-    if step.continue_on_error {
-        markers.push("continue on error");
-    }
-    markers
-}
-
 fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -133,7 +101,7 @@ fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
                 out,
                 "  {:width$}  {}",
                 param.name,
-                styles.dim.apply_to(param_summary(param))
+                styles.dim.apply_to(summary(param))
             );
             if let Some(description) = &param.description {
                 let _ = writeln!(out, "  {:width$}  {description}", "");
@@ -157,7 +125,12 @@ fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
         }
         let _ = writeln!(out, "\n{}", styles.strong.apply_to(title));
         for (index, step) in steps.iter().enumerate() {
-            text_step(&mut out, step, &format!("{}", index + 1), 2, styles);
+            step_text(
+                &mut out,
+                &outline(step, &format!("{}", index + 1)),
+                2,
+                styles,
+            );
         }
     }
     if !runbook.notify.is_empty() {
@@ -177,137 +150,6 @@ fn notify_event(event: NotifyEvent) -> &'static str {
         NotifyEvent::Aborted => "aborted",
         NotifyEvent::Interrupted => "interrupted",
         NotifyEvent::Always => "always",
-    }
-}
-
-fn text_step(out: &mut String, step: &Step, number: &str, indent: usize, styles: &Styles) {
-    let pad = " ".repeat(indent);
-    let detail = " ".repeat(indent + number.len() + 2);
-    let markers = markers(step);
-    let markers = if markers.is_empty() {
-        String::new()
-    } else {
-        let text = format!("  [{}]", markers.join(", "));
-        if step.destructive {
-            styles.destructive.apply_to(text).to_string()
-        } else {
-            styles.dim.apply_to(text).to_string()
-        }
-    };
-    let name = match &step.name {
-        Some(name) => format!("{} — {}", step.id, name.text),
-        None => step.id.clone(),
-    };
-    let _ = writeln!(
-        out,
-        "{pad}{number}. {}{markers}",
-        styles.step.apply_to(name)
-    );
-    if let Some(description) = &step.description {
-        for line in description.text.trim_end().lines() {
-            let _ = writeln!(out, "{detail}{line}");
-        }
-    }
-    if let Some(when) = &step.when {
-        let _ = writeln!(out, "{detail}only when: {}", when.text.trim());
-    }
-    for guard in &step.require {
-        let check = match &guard.check {
-            GuardCheck::Command(command) => format!("$ {}", command.text.trim()),
-            GuardCheck::Expr(expr) => expr.text.trim().to_owned(),
-        };
-        let message = guard
-            .message
-            .as_ref()
-            .map(|message| format!("  ({})", message.text.trim()))
-            .unwrap_or_default();
-        let _ = writeln!(out, "{detail}requires: {check}{message}");
-    }
-    if let Some(confirm) = &step.confirm {
-        let mut line = format!("confirm: {}", confirm.message.text.trim());
-        if let Some(typed) = &confirm.typed {
-            let _ = write!(line, " — type {:?}", typed.text);
-        }
-        if confirm.auto == ConfirmPolicy::Deny {
-            line.push_str(" (--yes does not approve)");
-        }
-        let _ = writeln!(out, "{detail}{}", styles.warning.apply_to(line));
-    }
-    match &step.action {
-        Action::Run { command } => {
-            for (index, line) in command.text.trim_end().lines().enumerate() {
-                let prompt = if index == 0 { "$ " } else { "  " };
-                let _ = writeln!(out, "{detail}{prompt}{line}");
-            }
-        }
-        Action::Manual {
-            instructions,
-            input,
-        } => {
-            for line in instructions.text.trim_end().lines() {
-                let _ = writeln!(out, "{detail}> {line}");
-            }
-            for param in input {
-                let _ = writeln!(
-                    out,
-                    "{detail}input {}: {}",
-                    param.name,
-                    param_summary(param)
-                );
-            }
-        }
-        Action::Include { runbook, with, .. } => {
-            let arguments: Vec<String> = with
-                .iter()
-                .map(|(name, value)| format!("{name}={}", value.text))
-                .collect();
-            let arguments = if arguments.is_empty() {
-                String::new()
-            } else {
-                format!(" with {}", arguments.join(", "))
-            };
-            let _ = writeln!(out, "{detail}runs runbook {runbook}{arguments}");
-        }
-        Action::Parallel(children) => {
-            for (index, child) in children.iter().enumerate() {
-                text_step(
-                    out,
-                    child,
-                    &format!("{number}.{}", index + 1),
-                    indent + number.len() + 2,
-                    styles,
-                );
-            }
-        }
-    }
-    if let Some(capture) = &step.capture {
-        let _ = writeln!(out, "{detail}captures: {capture}");
-    }
-    for expectation in &step.expect {
-        let message = expectation
-            .message
-            .as_ref()
-            .map(|message| format!("  ({})", message.text.trim()))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{detail}expects: {}{message}",
-            expectation.expr.text.trim()
-        );
-    }
-    let mut limits = Vec::new();
-    if let Some(timeout) = step.timeout {
-        limits.push(format!("timeout {timeout}"));
-    }
-    if step.retries > 0 {
-        let delay = step
-            .retry_delay
-            .map(|delay| format!(" after {delay}"))
-            .unwrap_or_default();
-        limits.push(format!("retries {}{delay}", step.retries));
-    }
-    if !limits.is_empty() {
-        let _ = writeln!(out, "{detail}{}", styles.dim.apply_to(limits.join(", ")));
     }
 }
 
@@ -480,7 +322,7 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
 }
 
 fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, includes: &[Runbook]) {
-    let markers = markers(step);
+    let markers = step.markers();
     let markers = if markers.is_empty() {
         String::new()
     } else {
@@ -565,7 +407,7 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
                         out,
                         "- `{}` ({}): {prompt} ____________",
                         param.name,
-                        param_summary(param)
+                        summary(param)
                     );
                 }
                 let _ = writeln!(out);

@@ -153,19 +153,7 @@ impl Engine<'_> {
                 None => text,
             });
         }
-        if let Some(timeout) = step.timeout {
-            plan.limits.push(format!("timeout {timeout}"));
-        }
-        if step.retries > 0 {
-            let delay = step
-                .retry_delay
-                .map(|delay| format!(" after {delay}"))
-                .unwrap_or_default();
-            plan.limits.push(format!("retries {}{delay}", step.retries));
-        }
-        if step.continue_on_error {
-            plan.limits.push("continue on error".to_owned());
-        }
+        plan.limits = crate::plan::outline::limits(step);
         plan
     }
 

@@ -56,6 +56,9 @@ impl Step {
         if self.interactive {
             markers.push("interactive");
         }
+        if self.continue_on_error {
+            markers.push("continue on error");
+        }
         markers
     }
 }

@@ -46,3 +46,50 @@ fn show_of_an_invalid_runbook_prints_its_errors() {
         outcome.stderr
     );
 }
+
+#[test]
+fn show_and_dry_run_print_a_step_the_same_way() {
+    // They drifted: `only when:` against `when:`, `continue on error` a marker in one and
+    // a limit in the other, different confirmation notes. One printer serves both now.
+    let runbook = crate::test::unindent(
+        "
+        name: t
+        title: T
+        kind: maintenance
+        params:
+          mode: {default: swap}
+        steps:
+          - id: tidy
+            when: mode == 'swap'
+            continue_on_error: true
+            timeout: 5s
+            confirm: {message: Go?, auto: deny}
+            run: echo tidy
+        ",
+    );
+    let test = Test::new().runbook("t", &runbook);
+    let show = Test::new()
+        .current_dir(test.path())
+        .args(["show", "t"])
+        .status(0)
+        .stdout;
+    let plan = Test::new()
+        .current_dir(test.path())
+        .args(["run", "t", "--dry-run"])
+        .status(0)
+        .stdout;
+    for line in [
+        "  1. tidy  [continue on error]\n",
+        "     confirm: Go? (only a person or --approve tidy)\n",
+        "     $ echo tidy\n",
+        "     timeout 5s\n",
+    ] {
+        assert!(show.contains(line), "show lacks {line:?}:\n{show}");
+        assert!(plan.contains(line), "dry-run lacks {line:?}:\n{plan}");
+    }
+    assert!(show.contains("     when: mode == 'swap'\n"), "{show}");
+    assert!(
+        plan.contains("     when: mode == 'swap'  → true\n"),
+        "{plan}"
+    );
+}
