@@ -4,8 +4,11 @@
 //! the file are kept, and so is this runbook's last success time when this run failed:
 //! "no success for 26 hours" is the alert the nightly restore test needs.
 
-use crate::engine::SummaryRow;
 use crate::engine::event::RunStatus;
+use crate::engine::{RunResult, SummaryRow};
+use crate::runbook::Runbook;
+use crate::settings::RunSettings;
+use crate::ui::Ui;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -176,4 +179,24 @@ pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
     std::fs::rename(&temporary, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temporary);
     })
+}
+
+/// Writes the metrics of a finished run when `--metrics-file` asked for them; a failure
+/// is reported on the terminal (the run's own outcome stands).
+pub fn report(ui: &Ui, run: &RunSettings, runbook: &Runbook, result: &RunResult) {
+    let Some(path) = &run.metrics_file else {
+        return;
+    };
+    let metrics = RunMetrics {
+        runbook: &runbook.name,
+        status: result.status,
+        ended_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+        duration: result.duration.as_secs_f64(),
+        rto: runbook.rto.map(|rto| rto.as_secs()),
+        steps: &result.summary,
+    };
+    if let Err(error) = write(path, &metrics) {
+        let message = format!("cannot write metrics to {}: {error}", path.display());
+        ui.message(&ui.styles.error_message(&message, None));
+    }
 }

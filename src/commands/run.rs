@@ -10,13 +10,13 @@ use crate::audit::writer::AuditWriter;
 use crate::cli::{ResumeArgs, RunArgs};
 use crate::engine::params::Resolution;
 use crate::engine::resume::{self, Prior};
+use crate::engine::runtime::Runtime;
 use crate::engine::{Engine, Launch, RunResult, preflight};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::library::Library;
 use crate::load::source::Origin;
 use crate::lock::{self, Holder};
-use crate::process::signals::{self, Interrupts};
 use crate::runbook::Runbook;
 use crate::settings::{RunIdentity, RunSettings, Settings};
 use crate::template::{Templates, system_clock};
@@ -48,13 +48,8 @@ fn start(
     let runbook = valid(settings, library)?;
     let mut resolved = preflight::check(library, run, prior)?;
     let ui = Ui::for_run(settings, run);
-    let runtime = Runtime::new()?;
-    let (trigger, interrupts) = signals::channel();
-    if let Some(tokio) = &runtime.0 {
-        tokio.spawn(signals::listen(trigger));
-    }
-
-    ask_missing(&runtime, &ui, &interrupts, runbook, run, &mut resolved)?;
+    let (runtime, interrupts) = Runtime::start()?;
+    preflight::ask_missing(&runtime, &ui, &interrupts, runbook, run, &mut resolved)?;
     let identity = RunIdentity::new();
     if let Some(path) = &run.metrics_file {
         crate::metrics::check_writable(path).map_err(|error| Error::Metrics {
@@ -99,7 +94,7 @@ fn start(
 
     close_record(&ui, &mut writer.0, runbook, &result);
     ui::summary::finish(settings, &ui, runbook, &identity.id, &result, run.format);
-    write_metrics(&ui, run, runbook, &result);
+    crate::metrics::report(&ui, run, runbook, &result);
     Ok(result.status.exit())
 }
 
@@ -118,79 +113,6 @@ fn valid<'l>(settings: &Settings, library: &'l Library) -> Result<&'l Runbook, E
             errors: errors.max(1),
         }),
     }
-}
-
-/// The run's runtime, dropped without waiting: a prompt interrupted by Ctrl-C leaves a
-/// thread blocked reading the terminal.
-struct Runtime(Option<tokio::runtime::Runtime>);
-
-impl Runtime {
-    fn new() -> Result<Runtime, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::Output)?;
-        Ok(Runtime(Some(runtime)))
-    }
-
-    fn block_on<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
-        self.0.as_ref().map(|runtime| runtime.block_on(future))
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
-/// Params still missing: asked for on a terminal (a dry-run shows placeholders).
-fn ask_missing(
-    runtime: &Runtime,
-    ui: &Ui,
-    interrupts: &Interrupts,
-    runbook: &Runbook,
-    run: &RunSettings,
-    resolved: &mut [(String, Resolution)],
-) -> Result<(), Error> {
-    if run.dry_run {
-        return Ok(());
-    }
-    let mut asked = false;
-    for (name, resolution) in resolved.iter_mut() {
-        let (Resolution::Missing, Some(param)) = (&resolution, runbook.param(name)) else {
-            continue;
-        };
-        if !asked {
-            ui.message(&format!("{} needs:\n", runbook.name));
-            asked = true;
-        }
-        match runtime.block_on(ui::ask_param(ui, interrupts, param)) {
-            None => return Err(Error::Output(std::io::Error::other("the runtime is gone"))),
-            Some(Ok((text, typed))) => {
-                *resolution = Resolution::Value(crate::engine::params::ParamValue {
-                    text,
-                    typed,
-                    source: crate::engine::params::ValueSource::Prompted,
-                });
-            }
-            Some(Err(answer)) => {
-                return Err(Error::NoAnswer {
-                    param: name.clone(),
-                    exit: match answer {
-                        ui::prompt::NoAnswer::Interrupted => match interrupts.first() {
-                            Some(signals::Signal::Terminate) => Exit::Terminated,
-                            _ => Exit::Interrupted,
-                        },
-                        ui::prompt::NoAnswer::Closed => Exit::Invalid,
-                    },
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The runbook's locks and those of everything it includes. A second run must be turned
@@ -316,23 +238,5 @@ fn close_record(ui: &Ui, writer: &mut AuditWriter, runbook: &Runbook, result: &R
     };
     if let Err(error) = writer.write(&Event::RunFinished(finished)) {
         ui.message(&ui.styles.error_message(&error.to_string(), None));
-    }
-}
-
-fn write_metrics(ui: &Ui, run: &RunSettings, runbook: &Runbook, result: &RunResult) {
-    let Some(path) = &run.metrics_file else {
-        return;
-    };
-    let metrics = crate::metrics::RunMetrics {
-        runbook: &runbook.name,
-        status: result.status,
-        ended_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
-        duration: result.duration.as_secs_f64(),
-        rto: runbook.rto.map(|rto| rto.as_secs()),
-        steps: &result.summary,
-    };
-    if let Err(error) = crate::metrics::write(path, &metrics) {
-        let message = format!("cannot write metrics to {}: {error}", path.display());
-        ui.message(&ui.styles.error_message(&message, None));
     }
 }

@@ -15,7 +15,10 @@ pub mod preflight;
 mod prepare;
 mod render;
 pub mod resume;
+pub mod runtime;
 mod step;
+#[cfg(test)]
+mod tests;
 
 pub use prepare::run_values;
 
@@ -464,7 +467,7 @@ impl<'a> Engine<'a> {
     pub(crate) fn interrupted_status(&self) -> RunStatus {
         match self.interrupts.first() {
             Some(Signal::Terminate) => RunStatus::Terminated,
-            _ => RunStatus::Interrupted,
+            Some(Signal::Interrupt) | None => RunStatus::Interrupted,
         }
     }
 

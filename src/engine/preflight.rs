@@ -6,10 +6,14 @@
 
 use crate::engine::params::{self, ParamProblem, Resolution};
 use crate::engine::resume::Prior;
+use crate::engine::runtime::Runtime;
 use crate::error::Error;
+use crate::exit::Exit;
 use crate::load::library::Library;
+use crate::process::signals::{Interrupts, Signal};
 use crate::runbook::{Action, Param, Runbook};
 use crate::settings::RunSettings;
+use crate::ui::{self, Ui};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 /// Everything that can be known wrong before the run starts, reported at once: `-p`
@@ -46,10 +50,23 @@ pub fn check(
         params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
     problems.extend(resolve_problems);
     if unattended {
+        // A value given but invalid is reported as such, not also as missing.
+        let invalid: Vec<String> = problems
+            .iter()
+            .filter_map(|problem| {
+                if let ParamProblem::Invalid { name, .. } = problem {
+                    Some(name.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
         problems.extend(
             resolved
                 .iter()
-                .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
+                .filter(|(name, resolution)| {
+                    matches!(resolution, Resolution::Missing) && !invalid.contains(name)
+                })
                 .filter_map(|(name, _)| runbook.param(name))
                 .map(|param| ParamProblem::Missing {
                     name: param.name.clone(),
@@ -256,4 +273,51 @@ fn inputs(runbook: &Runbook) -> impl Iterator<Item = (&str, &Param)> {
                 .collect::<Vec<_>>(),
             Action::Run { .. } | Action::Include { .. } | Action::Parallel(_) => Vec::new(),
         })
+}
+
+/// Params still missing: asked for on a terminal (a dry-run shows placeholders).
+pub fn ask_missing(
+    runtime: &Runtime,
+    ui: &Ui,
+    interrupts: &Interrupts,
+    runbook: &Runbook,
+    run: &RunSettings,
+    resolved: &mut [(String, Resolution)],
+) -> Result<(), Error> {
+    if run.dry_run {
+        return Ok(());
+    }
+    let mut asked = false;
+    for (name, resolution) in resolved.iter_mut() {
+        let (Resolution::Missing, Some(param)) = (&resolution, runbook.param(name)) else {
+            continue;
+        };
+        if !asked {
+            ui.message(&format!("{} needs:\n", runbook.name));
+            asked = true;
+        }
+        match runtime.block_on(ui::ask_param(ui, interrupts, param)) {
+            None => return Err(Error::Output(std::io::Error::other("the runtime is gone"))),
+            Some(Ok((text, typed))) => {
+                *resolution = Resolution::Value(crate::engine::params::ParamValue {
+                    text,
+                    typed,
+                    source: crate::engine::params::ValueSource::Prompted,
+                });
+            }
+            Some(Err(answer)) => {
+                return Err(Error::NoAnswer {
+                    param: name.clone(),
+                    exit: match answer {
+                        ui::prompt::NoAnswer::Interrupted => match interrupts.first() {
+                            Some(Signal::Terminate) => Exit::Terminated,
+                            Some(Signal::Interrupt) | None => Exit::Interrupted,
+                        },
+                        ui::prompt::NoAnswer::Closed => Exit::Invalid,
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -181,7 +181,7 @@ impl Engine<'_> {
                 Ok(command) => Some(command),
                 Err(error) => return Outcome::error(error),
             },
-            _ => None,
+            Action::Manual { .. } | Action::Include { .. } | Action::Parallel(_) => None,
         };
         if let Some(confirm) = &step.confirm {
             match self
@@ -343,7 +343,11 @@ impl Engine<'_> {
         }
         match outcome.status {
             StepStatus::Failed => Flow::Failed,
-            _ => Flow::Continue,
+            StepStatus::Ok
+            | StepStatus::Skipped
+            | StepStatus::Declined
+            | StepStatus::Interrupted
+            | StepStatus::NotRun => Flow::Continue,
         }
     }
 

@@ -104,6 +104,8 @@ pub(crate) fn offset_span(located: &Located, offset: usize, width: usize) -> Spa
                 width,
             }
         }
-        _ => located.span,
+        // A plain or quoted scalar folded over several lines: its lines no longer
+        // map one to one, so point at the value.
+        TextStyle::Plain | TextStyle::Quoted => located.span,
     }
 }

@@ -135,7 +135,10 @@ impl Progress {
         let status_text = match status {
             StepStatus::Ok => styles.ok.apply_to(status.as_str()).to_string(),
             StepStatus::Skipped => styles.dim.apply_to(status.as_str()).to_string(),
-            _ => styles.error.apply_to(status.as_str()).to_string(),
+            StepStatus::Failed
+            | StepStatus::Declined
+            | StepStatus::Interrupted
+            | StepStatus::NotRun => styles.error.apply_to(status.as_str()).to_string(),
         };
         let detail = detail
             .map(|detail| format!(": {detail}"))
@@ -148,7 +151,10 @@ impl Progress {
                 let mark = match status {
                     StepStatus::Ok => styles.ok.apply_to("✓"),
                     StepStatus::Skipped => styles.dim.apply_to("-"),
-                    _ => styles.error.apply_to("✗"),
+                    StepStatus::Failed
+                    | StepStatus::Declined
+                    | StepStatus::Interrupted
+                    | StepStatus::NotRun => styles.error.apply_to("✗"),
                 };
                 Some(format!(
                     "{mark} {} {status_text} {elapsed}{detail}\n",
@@ -168,7 +174,10 @@ impl Progress {
             }
             Progress::Quiet => match status {
                 StepStatus::Ok | StepStatus::Skipped => None,
-                _ => Some(format!("{} {status_text}{detail}\n", line.label)),
+                StepStatus::Failed
+                | StepStatus::Declined
+                | StepStatus::Interrupted
+                | StepStatus::NotRun => Some(format!("{} {status_text}{detail}\n", line.label)),
             },
         }
     }

@@ -85,7 +85,10 @@ fn table(ui: &Ui, runbook: &Runbook, result: &RunResult) -> String {
     let styles = &ui.styles;
     let status = match result.status {
         RunStatus::Success => styles.ok.apply_to(result.status.as_str()),
-        _ => styles.error.apply_to(result.status.as_str()),
+        RunStatus::Failure
+        | RunStatus::Aborted
+        | RunStatus::Interrupted
+        | RunStatus::Terminated => styles.error.apply_to(result.status.as_str()),
     };
     let mut text = format!(
         "\n{} {} {status} in {}",

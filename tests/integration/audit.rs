@@ -57,7 +57,7 @@ fn resume(test: &Test, run_id: &str) -> Test {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "resume", run_id])
+        .args(["resume", run_id])
 }
 
 fn verify(test: &Test, path: &Path) -> (i32, String) {
@@ -66,13 +66,7 @@ fn verify(test: &Test, path: &Path) -> (i32, String) {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args([
-            "--color",
-            "never",
-            "audit",
-            "verify",
-            &path.display().to_string(),
-        ])
+        .args(["audit", "verify", &path.display().to_string()])
         .run();
     (outcome.code, outcome.stdout)
 }
@@ -84,16 +78,7 @@ fn every_run_leaves_a_private_hash_chained_record() {
     let test = Test::new()
         .runbook("t", &runbook(SIMPLE))
         .env("DB_PASSWORD", "pw-never-stored-9137")
-        .args([
-            "--color",
-            "never",
-            "run",
-            "t",
-            "--operator",
-            "alice",
-            "--reason",
-            "INC-42",
-        ]);
+        .args(["run", "t", "--operator", "alice", "--reason", "INC-42"]);
     test.status(0);
     let files = records(&test);
     assert_eq!(files.len(), 1);
@@ -161,7 +146,7 @@ fn a_secret_never_reaches_the_disk() {
             )),
         )
         .env("DB_PASSWORD", secret)
-        .args(["--color", "never", "run", "t", "--metrics-file", metrics]);
+        .args(["run", "t", "--metrics-file", metrics]);
     test.status(1);
     let mut checked = 0;
     for entry in std::fs::read_dir(audit_dir(&test)).expect("audit dir") {
@@ -296,7 +281,7 @@ fn list_and_show_read_the_records() {
     let test = Test::new()
         .runbook("t", &runbook(SIMPLE))
         .env("DB_PASSWORD", "x")
-        .args(["--color", "never", "run", "t", "--operator", "bob"]);
+        .args(["run", "t", "--operator", "bob"]);
     test.status(0);
     Test::new()
         .current_dir(test.path())
@@ -304,7 +289,7 @@ fn list_and_show_read_the_records() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "run", "t", "--dry-run"])
+        .args(["run", "t", "--dry-run"])
         .status(0);
     let listed = Test::new()
         .env(
@@ -324,7 +309,7 @@ fn list_and_show_read_the_records() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "audit", "show", &run_id[..6]])
+        .args(["audit", "show", &run_id[..6]])
         .status(0);
     assert!(
         shown.stdout.contains(&format!("run {run_id} t — Test")),
@@ -345,14 +330,7 @@ fn an_unwritable_audit_directory_stops_the_run_before_anything_runs() {
     let test = Test::new()
         .runbook("t", &runbook("steps:\n  - id: a\n    run: touch ran\n"))
         .file("not-a-directory", "x")
-        .args([
-            "--color",
-            "never",
-            "--audit-dir",
-            "not-a-directory/audit",
-            "run",
-            "t",
-        ]);
+        .args(["--audit-dir", "not-a-directory/audit", "run", "t"]);
     let outcome = test.status(2);
     assert!(
         outcome.stderr.contains("cannot use the audit log"),
@@ -370,9 +348,7 @@ fn an_unwritable_audit_directory_stops_the_run_before_anything_runs() {
 #[test]
 fn kill_9_mid_step_then_resume_completes_and_both_records_verify() {
     let body = "params:\n  db: {default: chatcard}\nsteps:\n  - id: first\n    run: echo first >> log; echo value-1\n    capture: value\n  - id: slow\n    run: |\n      echo slow >> log\n      if [ ! -e resumed ]; then touch resumed; echo started; sleep 1000.3131; fi\n  - id: last\n    run: echo last {{ value }} {{ steps.first.status }} {{ db }} >> log\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let mut child = test
         .command()
         .stdin(std::process::Stdio::null())
@@ -442,9 +418,7 @@ fn kill_9_mid_step_then_resume_completes_and_both_records_verify() {
 #[test]
 fn resume_refuses_a_changed_runbook_unless_forced() {
     let body = "steps:\n  - id: a\n    run: echo a >> log\n  - id: b\n    run: '[ -e fixed ]'\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     test.status(1);
     let run_id = events(&records(&test)[0])[0]["run_id"]
         .as_str()
@@ -457,7 +431,7 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
     .expect("edit");
     std::fs::write(test.path().join("fixed"), "").expect("fix");
     let resume = |force: bool| {
-        let mut args = vec!["--color", "never", "resume", run_id.as_str()];
+        let mut args = vec!["resume", run_id.as_str()];
         if force {
             args.push("--force");
         }
@@ -485,14 +459,9 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
 #[test]
 fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
     let body = "lock: chatcard-db\nsteps:\n  - id: hold\n    run: touch holding; sleep 3\n";
-    let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--operator",
-        "first",
-    ]);
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["run", "t", "--operator", "first"]);
     let mut first = test.spawn();
     let started = Instant::now();
     while !test.path().join("holding").exists() {
@@ -508,7 +477,7 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(4);
     assert!(
         second.stderr.contains("lock `chatcard-db` is held by run"),
@@ -539,21 +508,17 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
 }
 
 #[test]
 fn metrics_are_prometheus_text_and_keep_the_last_success() {
     let body = "rto: 1h\nsteps:\n  - id: check\n    run: '[ ! -e broken ]'\n";
-    let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--metrics-file",
-        "m.prom",
-    ]);
+    let test =
+        Test::new()
+            .runbook("t", &runbook(body))
+            .args(["run", "t", "--metrics-file", "m.prom"]);
     test.status(0);
     let first = std::fs::read_to_string(test.path().join("m.prom")).expect("metrics");
     for expected in [
@@ -602,9 +567,7 @@ fn metrics_are_prometheus_text_and_keep_the_last_success() {
 #[test]
 fn resume_refuses_while_the_interrupted_step_still_runs() {
     let body = "steps:\n  - id: slow\n    run: touch started; sleep 1000.4141\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let mut child = test.spawn();
     let started = Instant::now();
     while !test.path().join("started").exists() {
@@ -665,14 +628,9 @@ fn a_full_disk_stops_the_run_before_the_next_step() {
         body.push_str(&format!("  - id: step-{index}\n    run: 'true'\n"));
     }
     body.push_str("  - id: next\n    run: touch next-ran\n");
-    let test = test.runbook("t", &runbook(&body)).args([
-        "--color",
-        "never",
-        "--audit-dir",
-        "tiny/audit",
-        "run",
-        "t",
-    ]);
+    let test = test
+        .runbook("t", &runbook(&body))
+        .args(["--audit-dir", "tiny/audit", "run", "t"]);
     let outcome = test.run();
     let _ = std::process::Command::new("umount")
         .arg(&mount_point)
@@ -693,14 +651,7 @@ fn a_full_disk_stops_the_run_before_the_next_step() {
 fn an_unwritable_metrics_file_fails_before_the_run() {
     let test = Test::new()
         .runbook("t", &runbook("steps:\n  - id: a\n    run: touch ran\n"))
-        .args([
-            "--color",
-            "never",
-            "run",
-            "t",
-            "--metrics-file",
-            "no/such/dir/m.prom",
-        ]);
+        .args(["run", "t", "--metrics-file", "no/such/dir/m.prom"]);
     let outcome = test.status(2);
     assert!(
         outcome

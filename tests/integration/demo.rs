@@ -5,7 +5,7 @@ use crate::test::Test;
 
 #[test]
 fn the_demo_runs_end_to_end_and_leaves_nothing_behind() {
-    let outcome = Test::new().args(["--color", "never", "run", "demo"]).run();
+    let outcome = Test::new().args(["run", "demo"]).run();
     assert_eq!(outcome.code, 0, "{}\n{}", outcome.stdout, outcome.stderr);
     assert!(
         outcome.stderr.contains("summary: demo success"),

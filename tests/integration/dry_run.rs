@@ -30,13 +30,9 @@ finally:
 
 #[test]
 fn dry_run_executes_nothing_and_prints_the_plan() {
-    let test = Test::new().runbook("t", &runbook(BODY)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--dry-run",
-    ]);
+    let test = Test::new()
+        .runbook("t", &runbook(BODY))
+        .args(["run", "t", "--dry-run"]);
     let outcome = test.status(0);
     for file in ["created-by-check", "dropped", "cleaned"] {
         assert!(
@@ -79,14 +75,9 @@ fn dry_run_as_json() {
 
 #[test]
 fn probe_runs_read_only_steps_so_later_steps_render_real_values() {
-    let test = Test::new().runbook("t", &runbook(BODY)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--dry-run",
-        "--probe",
-    ]);
+    let test = Test::new()
+        .runbook("t", &runbook(BODY))
+        .args(["run", "t", "--dry-run", "--probe"]);
     let outcome = test.status(0);
     assert!(
         test.path().join("created-by-check").exists(),
@@ -110,7 +101,7 @@ fn missing_params_are_placeholders_in_a_dry_run() {
     let body = "params:\n  backup_file: {type: path}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--dry-run"])
+        .args(["run", "t", "--dry-run"])
         .status(0);
     assert!(
         outcome.stdout.contains("$ pg_restore <param backup_file>"),
@@ -143,9 +134,7 @@ fn every_shipped_runbook_has_a_complete_dry_run() {
         "demo",
     ];
     for name in names {
-        let outcome = Test::new()
-            .args(["--color", "never", "run", name, "--dry-run"])
-            .run();
+        let outcome = Test::new().args(["run", name, "--dry-run"]).run();
         assert_eq!(outcome.code, 0, "{name}\n{}", outcome.stderr);
         assert!(
             outcome.stdout.starts_with(&format!("Plan for {name} — ")),

@@ -18,7 +18,7 @@ use crate::test::{Outcome, Test};
 /// runbooks and a clean environment plus `env`.
 pub fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut test = Test::new()
-        .args(["--color", "never", "run", name, "--non-interactive"])
+        .args(["run", name, "--non-interactive"])
         .args(args.iter().copied());
     for (key, value) in env {
         test = test.env(key, value);

@@ -6,18 +6,16 @@ use crate::test::{Test, repository};
 #[test]
 fn invalid_fixtures_report_located_helpful_diagnostics() {
     let directory = repository().join("tests/fixtures/invalid");
-    let mut names: Vec<String> = std::fs::read_dir(&directory)
-        .expect("fixture dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".yaml"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 25, "only {} fixtures", names.len());
-    for name in &names {
+    let mut count = 0;
+    insta::glob!("../fixtures/invalid", "*.yaml", |path| {
+        count += 1;
+        let name = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .expect("UTF-8 fixture name");
         let outcome = Test::new()
             .current_dir(&directory)
-            .args(["--color", "never", "validate", name.as_str()])
+            .args(["validate", name])
             .run();
         let expected_code = if name.starts_with("warning-") { 0 } else { 2 };
         assert_eq!(
@@ -34,9 +32,13 @@ fn invalid_fixtures_report_located_helpful_diagnostics() {
             );
         }
         assert!(!outcome.stderr.contains("panicked"), "{name}: panic");
+        // One snapshot per fixture, named after it (not glob!'s `@file` suffix).
         let stem = name.trim_end_matches(".yaml");
-        insta::assert_snapshot!(format!("invalid-{stem}"), outcome.transcript());
-    }
+        insta::with_settings!({ snapshot_suffix => "" }, {
+            insta::assert_snapshot!(format!("invalid-{stem}"), outcome.transcript());
+        });
+    });
+    assert!(count >= 25, "only {count} fixtures");
 }
 
 #[test]
@@ -44,13 +46,7 @@ fn warnings_fail_with_strict() {
     let directory = repository().join("tests/fixtures/invalid");
     let outcome = Test::new()
         .current_dir(&directory)
-        .args([
-            "--color",
-            "never",
-            "validate",
-            "--strict",
-            "warning-secret-in-command.yaml",
-        ])
+        .args(["validate", "--strict", "warning-secret-in-command.yaml"])
         .status(2);
     assert!(
         outcome.stderr.contains("error: secret `database_url`"),
@@ -69,7 +65,7 @@ fn all_problems_of_a_file_are_reported_at_once() {
     ] {
         let outcome = Test::new()
             .current_dir(&directory)
-            .args(["--color", "never", "validate", name])
+            .args(["validate", name])
             .status(2);
         let errors = outcome.stderr.matches("\nerror: ").count()
             + usize::from(outcome.stderr.starts_with("error: "));

@@ -7,7 +7,7 @@ fn lists_local_and_embedded_runbooks_with_their_origin() {
     let outcome = Test::new()
         .runbook("backup-redis", &minimal("backup-redis", "Local override"))
         .runbook("zz-custom", &minimal("zz-custom", "A custom check"))
-        .args(["--color", "never", "list"])
+        .args(["list"])
         .status(0);
     let line = |name: &str| {
         outcome
@@ -56,7 +56,7 @@ fn json_listing() {
 fn an_invalid_runbook_is_listed_as_such() {
     let outcome = Test::new()
         .runbook("broken", "name: broken\ntitle: [\n")
-        .args(["--color", "never", "list"])
+        .args(["list"])
         .status(0);
     assert!(
         outcome

@@ -29,8 +29,6 @@ fn first_match_wins_along_the_search_path() {
         .current_dir(test.path())
         .env("RUNBOOK_PATH", &env_dir.display().to_string())
         .args([
-            "--color",
-            "never",
             "--dir",
             &dir_flag.display().to_string(),
             "show",
@@ -41,16 +39,15 @@ fn first_match_wins_along_the_search_path() {
     let with_env = Test::new()
         .current_dir(test.path())
         .env("RUNBOOK_PATH", &env_dir.display().to_string())
-        .args(["--color", "never", "show", "backup-redis"]);
+        .args(["show", "backup-redis"]);
     assert_eq!(show(&with_env), "backup-redis — From RUNBOOK_PATH");
 
-    let local =
-        Test::new()
-            .current_dir(test.path())
-            .args(["--color", "never", "show", "backup-redis"]);
+    let local = Test::new()
+        .current_dir(test.path())
+        .args(["show", "backup-redis"]);
     assert_eq!(show(&local), "backup-redis — From ./runbooks");
 
-    let embedded = Test::new().args(["--color", "never", "show", "backup-redis"]);
+    let embedded = Test::new().args(["show", "backup-redis"]);
     assert!(
         show(&embedded).starts_with("backup-redis — "),
         "{}",
@@ -63,7 +60,7 @@ fn first_match_wins_along_the_search_path() {
 fn editing_the_file_changes_behaviour_without_rebuilding() {
     let test = Test::new()
         .runbook("hello", &minimal("hello", "First title"))
-        .args(["--color", "never", "show", "hello"]);
+        .args(["show", "hello"]);
     let outcome = test.status(0);
     assert!(outcome.stdout.starts_with("hello — First title"));
     std::fs::write(
@@ -86,7 +83,7 @@ fn a_path_is_loaded_directly_and_its_includes_are_found_beside_it() {
     Test::new()
         .file("elsewhere/parent.yaml", parent)
         .file("elsewhere/child.yaml", child)
-        .args(["--color", "never", "validate", "elsewhere/parent.yaml"])
+        .args(["validate", "elsewhere/parent.yaml"])
         .stdout("ok      parent  elsewhere/parent.yaml\n");
 }
 
@@ -97,7 +94,7 @@ fn include_param_mistakes_are_caught() {
     let outcome = Test::new()
         .runbook("parent", parent)
         .runbook("child", child)
-        .args(["--color", "never", "validate", "parent"])
+        .args(["validate", "parent"])
         .status(2);
     assert!(
         outcome
@@ -127,7 +124,7 @@ fn include_cycles_through_other_runbooks_are_named() {
         .runbook("a", a)
         .runbook("b", b)
         .runbook("c", c)
-        .args(["--color", "never", "validate", "a"])
+        .args(["validate", "a"])
         .status(2);
     assert!(
         outcome.stderr.contains("include cycle: a -> b -> c -> a"),
@@ -143,7 +140,7 @@ fn a_secret_passed_to_a_plain_param_of_an_include_is_warned_about() {
     let outcome = Test::new()
         .runbook("parent", parent)
         .runbook("child", child)
-        .args(["--color", "never", "validate", "parent"])
+        .args(["validate", "parent"])
         .status(0);
     assert!(
         outcome.stderr.contains(

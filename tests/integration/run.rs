@@ -33,7 +33,7 @@ pub fn processes_with(marker: &str) -> Vec<String> {
 fn steps_run_in_order_and_a_failure_stops_the_run_with_exit_1() {
     let test = Test::new()
         .runbook("t", &runbook("steps:\n  - id: a\n    run: echo first\n  - id: b\n    run: exit 7\n  - id: c\n    run: touch should-not-exist\n"))
-        .args(["--color", "never", "run", "t"]);
+        .args(["run", "t"]);
     let outcome = test.status(1);
     assert_eq!(outcome.stdout, "first\n");
     assert!(outcome.stderr.contains("==> [2/3] b"), "{}", outcome.stderr);
@@ -51,12 +51,12 @@ fn steps_run_in_order_and_a_failure_stops_the_run_with_exit_1() {
 fn capture_feeds_expect_and_later_steps() {
     let ok = Test::new()
         .runbook("t", &runbook("steps:\n  - id: count\n    run: echo '  42  '\n    capture: n\n    expect:\n      - expr: n | int == 42\n  - id: show\n    run: echo got {{ n }} and {{ steps.count.status }}\n"))
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert!(ok.stdout.contains("got 42 and ok"), "{}", ok.stdout);
     let failed = Test::new()
         .runbook("t", &runbook("steps:\n  - id: count\n    run: echo 0\n    capture: users\n    expect:\n      - expr: users | int > 0\n        message: the restored database has {{ users }} users\n"))
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(1);
     assert!(
         failed.stderr.contains("the restored database has 0 users"),
@@ -70,7 +70,7 @@ fn retries_count_attempts() {
     let body = "steps:\n  - id: flaky\n    run: |\n      n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count\n      [ $n -ge 3 ]\n    retries: 3\n    retry_delay: 100ms\n";
     let test = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--format", "json"]);
+        .args(["run", "t", "--format", "json"]);
     let outcome = test.status(0);
     assert_eq!(
         std::fs::read_to_string(test.path().join("count"))
@@ -92,7 +92,7 @@ fn retries_count_attempts() {
             "t",
             &runbook("steps:\n  - id: never\n    run: echo try >> tries; exit 1\n    retries: 2\n"),
         )
-        .args(["--color", "never", "run", "t"]);
+        .args(["run", "t"]);
     test.status(1);
     assert_eq!(
         std::fs::read_to_string(test.path().join("tries"))
@@ -111,7 +111,7 @@ fn timeout_kills_the_command_and_all_its_children() {
     );
     let outcome = Test::new()
         .runbook("t", &runbook(&body))
-        .args(["--color", "never", "run", "t", "--kill-grace", "1s"])
+        .args(["run", "t", "--kill-grace", "1s"])
         .status(1);
     assert!(
         outcome.stderr.contains("timed out after 1s"),
@@ -134,7 +134,7 @@ fn sigkill_follows_the_grace_period_for_commands_that_ignore_sigterm() {
     );
     let outcome = Test::new()
         .runbook("t", &runbook(&body))
-        .args(["--color", "never", "run", "t", "--kill-grace", "500ms"])
+        .args(["run", "t", "--kill-grace", "500ms"])
         .status(1);
     assert!(
         outcome.elapsed < std::time::Duration::from_secs(5),
@@ -150,7 +150,7 @@ fn background_processes_left_by_a_step_are_terminated() {
     let body = format!("steps:\n  - id: leaky\n    run: sleep {marker} >/dev/null 2>&1 &\n");
     let outcome = Test::new()
         .runbook("t", &runbook(&body))
-        .args(["--color", "never", "run", "t", "--kill-grace", "1s"])
+        .args(["run", "t", "--kill-grace", "1s"])
         .status(0);
     assert!(
         outcome.stderr.contains("left background processes"),
@@ -163,9 +163,7 @@ fn background_processes_left_by_a_step_are_terminated() {
 #[test]
 fn finally_runs_after_a_failure_and_on_failure_before_it() {
     let body = "steps:\n  - id: a\n    run: exit 1\non_failure:\n  - id: alert\n    run: echo alert >> order\nfinally:\n  - id: cleanup\n    run: echo cleanup {{ run.status }} >> order\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     test.status(1);
     assert_eq!(
         std::fs::read_to_string(test.path().join("order")).expect("order"),
@@ -176,9 +174,7 @@ fn finally_runs_after_a_failure_and_on_failure_before_it() {
 #[test]
 fn finally_can_use_captures_of_steps_that_never_ran() {
     let body = "steps:\n  - id: a\n    run: exit 1\n  - id: b\n    run: echo db_123\n    capture: test_db\nfinally:\n  - id: cleanup\n    run: echo dropping [{{ test_db }}] > out\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     test.status(1);
     assert_eq!(
         std::fs::read_to_string(test.path().join("out")).expect("out"),
@@ -191,7 +187,7 @@ fn continue_on_error_goes_on() {
     let body = "steps:\n  - id: optional\n    run: exit 1\n    continue_on_error: true\n  - id: next\n    run: echo next {{ steps.optional.status }}\n";
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert_eq!(outcome.stdout, "next failed\n");
 }
@@ -205,7 +201,7 @@ fn include_passes_params_and_runs_the_child() {
     let outcome = Test::new()
         .runbook("child", child)
         .runbook("t", &parent)
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert_eq!(outcome.stdout, "hello world!\nhello world!\nafter ok\n");
     assert!(outcome.stderr.contains("call/greet"), "{}", outcome.stderr);
@@ -219,7 +215,7 @@ fn a_failing_include_fails_its_step() {
     let outcome = Test::new()
         .runbook("child", child)
         .runbook("t", &parent)
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(1);
     assert_eq!(outcome.stdout, "child cleanup\n");
     assert!(
@@ -232,9 +228,7 @@ fn a_failing_include_fails_its_step() {
 #[test]
 fn parallel_runs_concurrently_and_fails_if_one_fails_letting_siblings_finish() {
     let body = "steps:\n  - id: group\n    parallel:\n      - {id: slow, run: sleep 0.6 && echo slow > slow-done}\n      - {id: broken, run: sleep 0.1 && exit 4}\n  - id: never\n    run: touch never\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let outcome = test.status(1);
     assert!(
         test.path().join("slow-done").exists(),
@@ -250,7 +244,7 @@ fn parallel_runs_concurrently_and_fails_if_one_fails_letting_siblings_finish() {
     let concurrent = "steps:\n  - id: group\n    parallel:\n      - {id: one, run: sleep 0.5}\n      - {id: two, run: sleep 0.5}\n      - {id: three, run: sleep 0.5}\n";
     let outcome = Test::new()
         .runbook("t", &runbook(concurrent))
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert!(
         outcome.elapsed < std::time::Duration::from_millis(1400),
@@ -262,9 +256,7 @@ fn parallel_runs_concurrently_and_fails_if_one_fails_letting_siblings_finish() {
 #[test]
 fn notify_hooks_see_the_status_and_summary() {
     let body = "steps:\n  - id: a\n    run: exit 1\nnotify:\n  - {on: [failure], run: \"echo {{ run.status }}: {{ run.summary }} > notified\"}\n  - {on: [success], run: touch wrong}\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     test.status(1);
     let notified = std::fs::read_to_string(test.path().join("notified")).expect("notify ran");
     assert!(
@@ -287,7 +279,7 @@ fn hostile_params_never_execute() {
         let body = "params:\n  x: {type: string}\nsteps:\n  - id: a\n    run: echo {{ x }} > seen\n  - id: b\n    run: printf '%s' {{ x }} > exact\n";
         let test = Test::new()
             .runbook("t", &runbook(body))
-            .args(["--color", "never", "run", "t", "-p"])
+            .args(["run", "t", "-p"])
             .args([format!("x={hostile}")]);
         test.status(0);
         assert!(!test.path().join("PWNED").exists(), "{hostile:?} executed");
@@ -304,7 +296,7 @@ fn secrets_are_masked_in_output_and_plans() {
     let test = Test::new()
         .runbook("t", &runbook(body))
         .env("DB_PASSWORD", "hunter2-very-secret");
-    let outcome = test.args(["--color", "never", "run", "t"]).status(0);
+    let outcome = test.args(["run", "t"]).status(0);
     assert!(
         !outcome.stdout.contains("hunter2") && !outcome.stderr.contains("hunter2"),
         "{}{}",
@@ -319,7 +311,7 @@ fn secrets_are_masked_in_output_and_plans() {
     let body = "params:\n  password: {secret: true, default: hunter2-very-secret}\nsteps:\n  - id: a\n    run: echo {{ password }}\n";
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--dry-run"])
+        .args(["run", "t", "--dry-run"])
         .status(0);
     assert!(!outcome.stdout.contains("hunter2"), "{}", outcome.stdout);
     assert!(
@@ -332,9 +324,7 @@ fn secrets_are_masked_in_output_and_plans() {
 #[test]
 fn missing_params_are_all_named_and_nothing_runs() {
     let body = "params:\n  backup_file: {type: path}\n  db_name: {type: string}\n  jobs: {type: integer, default: 4}\nsteps:\n  - id: a\n    run: touch ran\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let outcome = test.status(2);
     assert!(
         outcome.stderr.contains("missing parameter `backup_file`"),
@@ -353,8 +343,6 @@ fn missing_params_are_all_named_and_nothing_runs() {
 fn bad_and_unknown_params_exit_2() {
     let body = "params:\n  jobs: {type: integer, default: 4}\n  mode: {choices: [swap, in-place], default: swap}\nsteps:\n  - id: a\n    run: touch ran\n";
     let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
         "run",
         "t",
         "-p",
@@ -394,7 +382,7 @@ fn an_invalid_runbook_runs_nothing() {
             "t",
             &runbook("steps:\n  - id: a\n    run: touch ran\n    comfirm: sure\n"),
         )
-        .args(["--color", "never", "run", "t"]);
+        .args(["run", "t"]);
     let outcome = test.status(2);
     assert!(
         outcome.stderr.contains("did you mean `confirm`?"),
@@ -407,9 +395,7 @@ fn an_invalid_runbook_runs_nothing() {
 #[test]
 fn confirmations_without_a_terminal_need_a_flag() {
     let body = "params:\n  db_name: {default: chatcard}\nsteps:\n  - id: recreate\n    destructive: true\n    confirm: {message: \"Drop {{ db_name }}?\", type: \"{{ db_name }}\", auto: deny}\n    run: touch dropped\n  - id: tidy\n    confirm: Remove temp files?\n    run: touch tidied\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let outcome = test.status(3);
     assert!(
         outcome
@@ -422,21 +408,16 @@ fn confirmations_without_a_terminal_need_a_flag() {
 
     let test = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--yes"]);
+        .args(["run", "t", "--yes"]);
     test.status(3);
     assert!(
         !test.path().join("dropped").exists(),
         "--yes approved an auto: deny step"
     );
 
-    let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--approve",
-        "recreate",
-    ]);
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .args(["run", "t", "--approve", "recreate"]);
     let outcome = test.status(3);
     assert!(test.path().join("dropped").exists());
     assert!(
@@ -446,8 +427,6 @@ fn confirmations_without_a_terminal_need_a_flag() {
     );
 
     let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
         "run",
         "t",
         "--approve",
@@ -462,9 +441,7 @@ fn confirmations_without_a_terminal_need_a_flag() {
 fn manual_steps_unattended_take_inputs_from_p_and_approval_from_approve() {
     let body = "steps:\n  - id: assess\n    manual: Check the dashboard.\n    input:\n      error_rate: {type: number, prompt: Error rate (%)}\n  - id: report\n    run: echo rate={{ error_rate }}\n";
     let test = Test::new().runbook("t", &runbook(body));
-    let outcome = test
-        .args(["--color", "never", "run", "t", "-p", "error_rate=2.5"])
-        .status(3);
+    let outcome = test.args(["run", "t", "-p", "error_rate=2.5"]).status(3);
     assert!(
         outcome.stderr.contains("--approve assess"),
         "{}",
@@ -472,30 +449,12 @@ fn manual_steps_unattended_take_inputs_from_p_and_approval_from_approve() {
     );
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args([
-            "--color",
-            "never",
-            "run",
-            "t",
-            "-p",
-            "error_rate=2.5",
-            "--approve",
-            "assess",
-        ])
+        .args(["run", "t", "-p", "error_rate=2.5", "--approve", "assess"])
         .status(0);
     assert_eq!(outcome.stdout, "rate=2.5\n");
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args([
-            "--color",
-            "never",
-            "run",
-            "t",
-            "-p",
-            "error_rate=high",
-            "--approve",
-            "assess",
-        ])
+        .args(["run", "t", "-p", "error_rate=high", "--approve", "assess"])
         .status(2);
     assert!(
         outcome.stderr.contains("value `high` is not a number"),
@@ -507,9 +466,7 @@ fn manual_steps_unattended_take_inputs_from_p_and_approval_from_approve() {
 #[test]
 fn guards_stop_a_step_with_their_message() {
     let body = "params:\n  mode: {default: plain}\nsteps:\n  - id: restore\n    require:\n      - command: test -d /\n      - expr: mode == 'custom'\n        message: only custom-format dumps can be restored\n    run: touch ran\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let outcome = test.status(1);
     assert!(
         outcome
@@ -524,9 +481,7 @@ fn guards_stop_a_step_with_their_message() {
 #[test]
 fn when_false_skips() {
     let body = "params:\n  mode: {default: swap}\nsteps:\n  - id: drop\n    when: mode == 'in-place'\n    run: touch dropped\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let outcome = test.status(0);
     assert!(outcome.stderr.contains("skipped"), "{}", outcome.stderr);
     assert!(!test.path().join("dropped").exists());
@@ -538,7 +493,7 @@ fn env_params_and_workdir_reach_the_command() {
     let outcome = Test::new()
         .runbook("t", &runbook(body))
         .file("sub/.keep", "")
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert_eq!(
         outcome.stdout,
@@ -553,7 +508,7 @@ fn stdin_is_dev_null() {
             "t",
             &runbook("steps:\n  - id: a\n    run: cat; echo done\n"),
         )
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert_eq!(outcome.stdout, "done\n");
 }
@@ -563,7 +518,7 @@ fn a_huge_capture_is_truncated_and_says_so() {
     let body = "steps:\n  - id: big\n    run: head -c 3000000 /dev/zero | tr '\\0' 'x'; echo\n    capture: blob\n  - id: size\n    run: echo {{ blob | length }}\n";
     let outcome = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert!(
         outcome
@@ -586,7 +541,7 @@ fn a_secret_split_across_reads_of_a_long_line_is_still_masked() {
     let outcome = Test::new()
         .runbook("t", &runbook(body))
         .env("TOKEN", "abcdefghij-secret-token")
-        .args(["--color", "never", "run", "t"])
+        .args(["run", "t"])
         .status(0);
     assert!(!outcome.stdout.contains("secret-token"), "secret leaked");
     assert!(outcome.stdout.contains("x••••••y"));
@@ -595,14 +550,10 @@ fn a_secret_split_across_reads_of_a_long_line_is_still_masked() {
 #[test]
 fn an_interpolation_in_an_unquoted_here_document_is_refused() {
     let unquoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<EOF\n      heredoc {{ v }}\n      EOF\n";
-    let test = Test::new().runbook("t", &runbook(unquoted)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "-p",
-        "v=$(touch PWNED)",
-    ]);
+    let test =
+        Test::new()
+            .runbook("t", &runbook(unquoted))
+            .args(["run", "t", "-p", "v=$(touch PWNED)"]);
     let outcome = test.status(2);
     assert!(
         outcome.stderr.contains("unquoted here-document"),
@@ -611,14 +562,10 @@ fn an_interpolation_in_an_unquoted_here_document_is_refused() {
     );
     assert!(!test.path().join("PWNED").exists());
     let quoted = "params:\n  v: {default: x}\nsteps:\n  - id: a\n    run: |\n      cat <<'EOF'\n      heredoc {{ v }}\n      EOF\n";
-    let test = Test::new().runbook("t", &runbook(quoted)).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "-p",
-        "v=$(touch PWNED)",
-    ]);
+    let test =
+        Test::new()
+            .runbook("t", &runbook(quoted))
+            .args(["run", "t", "-p", "v=$(touch PWNED)"]);
     let outcome = test.status(0);
     assert!(!test.path().join("PWNED").exists());
     assert_eq!(outcome.stdout, "heredoc '$(touch PWNED)'\n");
@@ -627,9 +574,7 @@ fn an_interpolation_in_an_unquoted_here_document_is_refused() {
 #[test]
 fn finally_sees_the_outcome_and_steps_that_never_ran() {
     let body = "steps:\n  - id: a\n    run: exit 3\n  - id: later\n    run: 'true'\nfinally:\n  - id: report\n    run: echo {{ run.status }} {{ run.exit_code }} {{ steps.a.status }} {{ steps.later.status }} > report\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     test.status(1);
     assert_eq!(
         std::fs::read_to_string(test.path().join("report")).expect("report"),
@@ -641,8 +586,6 @@ fn finally_sees_the_outcome_and_steps_that_never_ran() {
 fn unknown_approvals_and_missing_inputs_are_reported_before_anything_runs() {
     let body = "steps:\n  - id: first\n    run: touch ran\n  - id: drop\n    confirm: sure?\n    run: 'true'\n  - id: assess\n    manual: Look.\n    input:\n      rate: {type: number}\n      ok: {type: boolean}\n";
     let test = Test::new().runbook("t", &runbook(body)).args([
-        "--color",
-        "never",
         "run",
         "t",
         "--approve",
@@ -672,7 +615,7 @@ fn json_format_keeps_stdout_for_the_json() {
             "t",
             &runbook("steps:\n  - id: a\n    run: echo step output\n"),
         )
-        .args(["--color", "never", "run", "t", "--format", "json"])
+        .args(["run", "t", "--format", "json"])
         .status(0);
     let summary: serde_json::Value =
         serde_json::from_str(&outcome.stdout).expect("stdout is only JSON");
@@ -747,4 +690,45 @@ fn an_expression_error_at_run_time_is_located_in_the_included_file() {
         outcome.stderr
     );
     assert!(outcome.stderr.contains("n = 'abc'"), "{}", outcome.stderr);
+}
+
+#[test]
+fn every_problem_with_params_and_approvals_is_named_at_once_and_nothing_runs() {
+    let runbook = crate::test::unindent(
+        "
+        name: p
+        title: P
+        kind: test
+        params:
+          count: {type: integer}
+          target: {env: P_TARGET}
+        steps:
+          - id: go
+            run: touch ran
+        ",
+    );
+    let test = Test::new().runbook("p", &runbook).args([
+        "run",
+        "p",
+        "-p",
+        "nope=1",
+        "-p",
+        "count=abc",
+        "--approve",
+        "og",
+        "--non-interactive",
+    ]);
+    test.stderr(
+        2,
+        &crate::test::unindent(
+            "
+            error: unknown parameter `nope`
+            error: `--approve og`: no step `og` in this runbook or its includes (did you mean `go`?)
+            error: parameter `count`: value `abc` is not an integer
+            error: missing parameter `target`: pass -p target=VALUE or set $P_TARGET
+            error: nothing was run
+            ",
+        ),
+    );
+    assert!(!test.path().join("ran").exists());
 }

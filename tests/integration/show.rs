@@ -29,7 +29,7 @@ fn text_show_marks_destructive_steps_and_confirmations() {
     let runbook = "name: drop\ntitle: Drop a database\nkind: maintenance\nparams:\n  db_name: {default: scratch}\nsteps:\n  - id: drop\n    destructive: true\n    confirm: {message: \"Drop {{ db_name }}?\", type: \"{{ db_name }}\", auto: deny}\n    run: dropdb {{ db_name }}\n";
     let outcome = Test::new()
         .runbook("drop", runbook)
-        .args(["--color", "never", "show", "drop"])
+        .args(["show", "drop"])
         .status(0);
     insta::assert_snapshot!("show-text-destructive", outcome.stdout);
 }
@@ -38,7 +38,7 @@ fn text_show_marks_destructive_steps_and_confirmations() {
 fn show_of_an_invalid_runbook_prints_its_errors() {
     let outcome = Test::new()
         .runbook("bad", "name: bad\ntitle: Bad\nkind: check\nsteps: []\n")
-        .args(["--color", "never", "show", "bad"])
+        .args(["show", "bad"])
         .status(2);
     assert!(
         outcome.stderr.contains("`steps` has no steps"),

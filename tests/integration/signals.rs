@@ -12,14 +12,9 @@ fn interrupted_run(signal: Signal, marker: &str) -> (i32, String, String, Test) 
     let body = format!(
         "name: t\ntitle: Test\nkind: test\nsteps:\n  - id: long\n    run: echo started; (sleep {marker}) & sleep {marker}\n  - id: never\n    run: touch never\nfinally:\n  - id: cleanup\n    run: echo cleanup ran > cleanup\n"
     );
-    let test = Test::new().runbook("t", &body).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--kill-grace",
-        "2s",
-    ]);
+    let test = Test::new()
+        .runbook("t", &body)
+        .args(["run", "t", "--kill-grace", "2s"]);
     let mut child = test.spawn();
     let mut stdout = child.stdout.take().expect("stdout");
     // Wait until the step is really running.
@@ -80,14 +75,9 @@ fn a_second_sigint_skips_the_grace_period() {
     let body = format!(
         "name: t\ntitle: Test\nkind: test\nsteps:\n  - id: stubborn\n    run: trap '' TERM INT; echo started; sleep {marker} & wait; wait\n"
     );
-    let test = Test::new().runbook("t", &body).args([
-        "--color",
-        "never",
-        "run",
-        "t",
-        "--kill-grace",
-        "30s",
-    ]);
+    let test = Test::new()
+        .runbook("t", &body)
+        .args(["run", "t", "--kill-grace", "30s"]);
     let mut child = test.spawn();
     let mut stdout = child.stdout.take().expect("stdout");
     let mut buffer = [0u8; 64];

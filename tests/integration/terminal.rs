@@ -25,9 +25,7 @@ const DROP: &str = "params:\n  db_name: {default: chatcard}\nsteps:\n  - id: rec
 
 #[test]
 fn a_typed_confirmation_is_accepted() {
-    let test = Test::new()
-        .runbook("t", &runbook(DROP))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
     let mut session = start(&test);
     session
         .exp_string("touch dropped")
@@ -45,9 +43,7 @@ fn a_typed_confirmation_is_accepted() {
 
 #[test]
 fn a_typed_confirmation_is_rejected_on_anything_else() {
-    let test = Test::new()
-        .runbook("t", &runbook(DROP))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
     let mut session = start(&test);
     session
         .exp_string("Type chatcard to confirm")
@@ -69,7 +65,7 @@ fn step_mode_can_skip_a_step() {
         "steps:\n  - id: first\n    run: touch first\n  - id: second\n    run: touch second\n";
     let test = Test::new()
         .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t", "--step"]);
+        .args(["run", "t", "--step"]);
     let mut session = start(&test);
     session
         .exp_string("[1/2] first (first)")
@@ -90,9 +86,7 @@ fn step_mode_can_skip_a_step() {
 #[test]
 fn manual_input_is_asked_again_after_a_bad_value() {
     let body = "steps:\n  - id: assess\n    manual: Check the error-rate dashboard.\n    input:\n      error_rate: {type: number, prompt: Error rate now (%)}\n  - id: report\n    run: echo rate={{ error_rate }} > rate\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let mut session = start(&test);
     session
         .exp_string("Check the error-rate dashboard.")
@@ -122,9 +116,7 @@ fn manual_input_is_asked_again_after_a_bad_value() {
 #[test]
 fn missing_params_are_prompted_for_on_a_terminal() {
     let body = "params:\n  db_name: {type: string, pattern: '[a-z_]+', prompt: Database to restore}\nsteps:\n  - id: a\n    run: echo {{ db_name }} > chosen\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let mut session = start(&test);
     session.exp_string("Database to restore").expect("asks");
     session.send_line("Bad-Name").expect("bad");
@@ -143,7 +135,7 @@ fn progress_bars_on_a_terminal_end_with_status_lines() {
     let test = Test::new()
         .runbook("t", &runbook(body))
         .env("TERM", "xterm-256color")
-        .args(["--color", "never", "run", "t"]);
+        .args(["run", "t"]);
     let mut session = start(&test);
     session.exp_string("RTO 3h59m").expect("live RTO budget");
     session.exp_string("output line").expect("child output");
@@ -162,9 +154,7 @@ fn progress_bars_on_a_terminal_end_with_status_lines() {
 #[test]
 fn ctrl_c_at_a_prompt_interrupts_and_still_runs_finally() {
     let body = format!("{DROP}finally:\n  - id: cleanup\n    run: touch cleaned\n");
-    let test = Test::new()
-        .runbook("t", &runbook(&body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(&body)).args(["run", "t"]);
     let mut session = start(&test);
     session
         .exp_string("Type chatcard to confirm")
@@ -178,9 +168,7 @@ fn ctrl_c_at_a_prompt_interrupts_and_still_runs_finally() {
 #[test]
 fn an_interactive_step_gets_the_terminal() {
     let body = "steps:\n  - id: ask\n    interactive: true\n    run: read -r -p 'your name? ' name; echo \"hi $name\" > greeting\n";
-    let test = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["--color", "never", "run", "t"]);
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
     let mut session = start(&test);
     session.exp_string("your name?").expect("the command asks");
     session.send_line("ops").expect("answer");
@@ -199,7 +187,7 @@ fn step_mode_never_asks_about_clean_up_steps_even_in_a_parallel_group_or_an_incl
     let test = Test::new()
         .runbook("t", &runbook(body))
         .runbook("helper", helper)
-        .args(["--color", "never", "run", "t", "--step"]);
+        .args(["run", "t", "--step"]);
     let mut session = start(&test);
     session
         .exp_string("[r]un, [s]kip or [a]bort?")

@@ -1,5 +1,7 @@
 //! A fluent builder that writes runbooks into a private temp dir, runs the real binary
-//! there with a clean environment, and asserts stdout, stderr and the exit code.
+//! there with a clean environment, and asserts stdout, stderr and the exit code. Runs
+//! get `--color never` unless the test sets `--color` itself or asks for the automatic
+//! choice (`auto_color`), so expectations are plain text.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,6 +12,8 @@ pub struct Test {
     args: Vec<String>,
     env: Vec<(String, String)>,
     current_dir: Option<PathBuf>,
+    /// Leave colour to the binary's own decision (terminal, NO_COLOR).
+    auto_color: bool,
 }
 
 pub struct Outcome {
@@ -26,6 +30,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             current_dir: None,
+            auto_color: false,
         }
     }
 
@@ -60,6 +65,12 @@ impl Test {
         self
     }
 
+    /// No `--color never`: the binary decides from the terminal and `NO_COLOR`.
+    pub fn auto_color(mut self) -> Test {
+        self.auto_color = true;
+        self
+    }
+
     pub fn current_dir(mut self, directory: &Path) -> Test {
         self.current_dir = Some(directory.to_owned());
         self
@@ -67,6 +78,13 @@ impl Test {
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        let sets_color = self
+            .args
+            .iter()
+            .any(|arg| arg == "--color" || arg.starts_with("--color="));
+        if !sets_color && !self.auto_color {
+            command.args(["--color", "never"]);
+        }
         command
             .args(&self.args)
             .current_dir(self.current_dir.as_deref().unwrap_or(self.directory.path()))
@@ -115,6 +133,17 @@ impl Test {
             outcome.code, code,
             "exit code\n--- stdout\n{}\n--- stderr\n{}",
             outcome.stdout, outcome.stderr
+        );
+        outcome
+    }
+
+    /// Runs and asserts the exit code and the whole of stderr.
+    pub fn stderr(&self, code: i32, expected: &str) -> Outcome {
+        let outcome = self.status(code);
+        assert_eq!(
+            outcome.stderr, expected,
+            "stderr\n--- stdout\n{}",
+            outcome.stdout
         );
         outcome
     }

@@ -6,9 +6,7 @@ use std::time::Duration;
 #[test]
 fn every_shipped_runbook_is_valid_and_warning_free() {
     // From an empty directory, only the runbooks embedded in the binary are found.
-    let outcome = Test::new()
-        .args(["--color", "never", "validate", "--strict"])
-        .status(0);
+    let outcome = Test::new().args(["validate", "--strict"]).status(0);
     let lines: Vec<&str> = outcome.stdout.lines().collect();
     assert!(lines.len() >= 12, "{}", outcome.stdout);
     for line in lines {
@@ -22,7 +20,7 @@ fn every_shipped_runbook_is_valid_and_warning_free() {
 fn a_valid_runbook_passes() {
     Test::new()
         .runbook("hello", &minimal("hello", "Say hello"))
-        .args(["--color", "never", "validate", "hello"])
+        .args(["validate", "hello"])
         .stdout("ok      hello  runbooks/hello.yaml\n");
 }
 
@@ -34,7 +32,7 @@ fn a_ten_megabyte_file_is_refused_fast() {
     );
     let outcome = Test::new()
         .file("big.yaml", &big)
-        .args(["--color", "never", "validate", "big.yaml"])
+        .args(["validate", "big.yaml"])
         .status(2);
     assert!(
         outcome.stderr.contains("too large to be a runbook"),
@@ -52,7 +50,7 @@ fn a_ten_megabyte_file_is_refused_fast() {
 fn an_unknown_name_suggests_the_closest() {
     let outcome = Test::new()
         .runbook("restore-db", &minimal("restore-db", "Restore"))
-        .args(["--color", "never", "validate", "restore-bd"])
+        .args(["validate", "restore-bd"])
         .status(2);
     assert!(
         outcome
@@ -100,6 +98,7 @@ fn colour_follows_the_flag_and_no_color() {
     assert!(always.stderr.contains("\u{1b}["), "{}", always.stderr);
     let test = Test::new()
         .file("bad.yaml", "name: bad\n")
+        .auto_color()
         .env("NO_COLOR", "1");
     let auto = test.args(["validate", "bad.yaml"]).status(2);
     assert!(!auto.stderr.contains("\u{1b}["), "{}", auto.stderr);
@@ -165,7 +164,7 @@ fn semantic_rules() {
     for (body, expected) in cases {
         let outcome = Test::new()
             .file("rule.yaml", &format!("{head}{body}"))
-            .args(["--color", "never", "validate", "rule.yaml"])
+            .args(["validate", "rule.yaml"])
             .run();
         if expected.is_empty() {
             assert_eq!(outcome.code, 0, "{body}\n{}", outcome.stderr);
@@ -195,7 +194,7 @@ fn an_include_with_broken_templates_is_reported_at_the_include() {
     let outcome = Test::new()
         .runbook("parent", parent)
         .runbook("child", child)
-        .args(["--color", "never", "validate", "parent"])
+        .args(["validate", "parent"])
         .status(2);
     assert!(
         outcome
