@@ -228,32 +228,26 @@ impl Builder<'_> {
             })
             .collect();
         for (position, name, span) in includes {
-            if let Some(&to) = self.entries[from].includes.get(&name) {
-                self.edges.push(Edge {
+            let resolved = match self.entries[from].includes.get(&name) {
+                Some(&to) => Ok(to),
+                None => self.entries[from]
+                    .loaded
+                    .source
+                    .include(&name, self.catalog)
+                    .map(|source| {
+                        let to = self.add(source);
+                        self.entries[from].includes.insert(name.clone(), to);
+                        to
+                    }),
+            };
+            match resolved {
+                Ok(to) => self.edges.push(Edge {
                     from,
                     to,
                     position,
                     span,
                     cyclic: false,
-                });
-                continue;
-            }
-            match self.entries[from]
-                .loaded
-                .source
-                .include(&name, self.catalog)
-            {
-                Ok(source) => {
-                    let to = self.add(source);
-                    self.entries[from].includes.insert(name, to);
-                    self.edges.push(Edge {
-                        from,
-                        to,
-                        position,
-                        span,
-                        cyclic: false,
-                    });
-                }
+                }),
                 Err(SourceError::NotFound { .. }) => {
                     let names: Vec<String> = self
                         .catalog
