@@ -1,5 +1,5 @@
-//! The exit-code table of SPEC §2, in one place. Every way the process can end maps to one
-//! of these, so scripts and cron can rely on the numbers.
+//! The exit-code table (docs/running.md, "Exit codes"), in one place. Every way the
+//! process can end maps to one of these, so scripts and cron can rely on the numbers.
 
 use std::process::ExitCode;
 

@@ -113,11 +113,7 @@ impl Engine<'_> {
             plan.confirmation = Some(text);
         }
         match &step.action {
-            Action::Run { command } => {
-                let (rendered, exact) = self.render_placeholder(command, context);
-                plan.exact &= exact;
-                plan.command = Some(rendered);
-            }
+            Action::Run { command } => self.describe_run(command, context, &mut plan),
             Action::Manual {
                 instructions,
                 input,

@@ -1,7 +1,8 @@
-//! The step loop of SPEC §4: for each step `when` → guards → confirmation → run (with
-//! timeout and retries) → capture → expect; a failure stops the run, then `on_failure`,
-//! then `finally` (always), then `notify`. Every event goes to the recorder before the
-//! engine moves on. A dry-run walks the same loop but describes instead of executing.
+//! The step loop (docs/running.md, "The step loop"): for each step `when` → guards →
+//! confirmation → run (with timeout and retries) → capture → expect; a failure stops
+//! the run, then `on_failure`, then `finally` (always), then `notify`. Every event goes
+//! to the recorder before the engine moves on. A dry-run walks the same loop but
+//! describes instead of executing.
 
 mod action;
 mod confirm;

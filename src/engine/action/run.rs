@@ -4,9 +4,10 @@ use crate::engine::context::Context;
 use crate::engine::event::{Event, StepStatus};
 use crate::engine::step::Outcome;
 use crate::engine::{Engine, Frame};
+use crate::plan::PlanStep;
 use crate::process::Program;
 use crate::process::shell::{self, Ended, ShellCommand};
-use crate::runbook::Step;
+use crate::runbook::{Located, Step};
 use minijinja::value::Value;
 use std::time::Duration;
 
@@ -162,5 +163,12 @@ impl Engine<'_> {
             }
         }
         outcome
+    }
+
+    /// A command in the plan: rendered, masked, placeholders for run-time values.
+    pub(crate) fn describe_run(&self, command: &Located, context: &Context, plan: &mut PlanStep) {
+        let (rendered, exact) = self.render_placeholder(command, context);
+        plan.exact &= exact;
+        plan.command = Some(rendered);
     }
 }
