@@ -12,6 +12,7 @@ pub mod problem;
 pub mod shell_lint;
 pub mod source;
 pub mod suggest;
+pub mod with;
 pub mod yaml;
 
 use crate::runbook::Runbook;
