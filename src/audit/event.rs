@@ -3,7 +3,16 @@
 //! (docs/audit.md, "Events"), and `audit show`, `audit list` and `resume` read them back
 //! as the same types, so a field is named in one place only.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A field that may be missing or `null` in an older or hand-written record.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
 
 /// How a step ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,9 +98,10 @@ pub enum Approval {
 }
 
 /// Whether a record is a run, a dry-run or the continuation of an earlier run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    #[default]
     Run,
     DryRun,
     Resume,
@@ -108,22 +118,39 @@ impl Mode {
 }
 
 /// The first event of every record: what ran, from which text, by whom, with what.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Read leniently: a record written by hand from docs/audit.md, or by an older version
+/// that wrote `null` for an unknown user, still reads (missing text is empty), so
+/// `audit list`, `audit show` and `resume` never lose a run that `audit verify` calls
+/// intact.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunStarted {
+    #[serde(default, deserialize_with = "lenient")]
     pub runbook: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub title: String,
     /// An absolute path, or `embedded:NAME.yaml`, so `resume` finds the same text.
+    #[serde(default, deserialize_with = "lenient")]
     pub source: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub sha256: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub version: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub user: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub host: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub pid: u32,
+    #[serde(default, deserialize_with = "lenient")]
     pub operator: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     pub mode: Mode,
     /// Param values in the runbook's order; secrets masked, missing ones null.
+    #[serde(default, deserialize_with = "lenient")]
     pub params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "lenient")]
     pub rto_seconds: Option<u64>,
     /// The run this one continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]

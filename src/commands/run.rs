@@ -32,7 +32,8 @@ pub fn run(settings: &Settings, args: &RunArgs) -> Result<Exit, Error> {
 pub fn resume(settings: &Settings, args: &ResumeArgs) -> Result<Exit, Error> {
     let prior = Prior::load(&settings.audit_directory, &args.run_id)?;
     let templates = Templates::new(system_clock());
-    let library = Library::load_argument(&settings.catalog, &templates, &prior.argument())?;
+    let source = prior.source(&settings.catalog)?;
+    let library = Library::load(&settings.catalog, &templates, vec![source]);
     prior.check_unchanged(&library.root().loaded.source.text, args.force)?;
     let run = RunSettings::resolve(settings, &args.flags, false, false);
     start(settings, &templates, &library, &run, Some(&prior))

@@ -219,8 +219,10 @@ fn first_level_paths(library: &Library) -> Vec<String> {
 pub fn missing_inputs(library: &Library, given: &BTreeMap<String, String>) -> Vec<ParamProblem> {
     let mut problems = Vec::new();
     let mut seen = HashSet::from([library.root_index()]);
-    let mut queue = VecDeque::from([library.root_index()]);
-    while let Some(entry) = queue.pop_front() {
+    // Each runbook with the path of the include steps that first reach it, so a step
+    // is named as `--approve` and the audit log name it (`include-step/step`).
+    let mut queue = VecDeque::from([(library.root_index(), String::new())]);
+    while let Some((entry, prefix)) = queue.pop_front() {
         let Some(runbook) = library.entry(entry).runbook() else {
             continue;
         };
@@ -233,7 +235,7 @@ pub fn missing_inputs(library: &Library, given: &BTreeMap<String, String>) -> Ve
                     {
                         problems.push(ParamProblem::MissingInput {
                             name: param.name.clone(),
-                            step: step.id.clone(),
+                            step: format!("{prefix}{}", step.id),
                         });
                     }
                 }
@@ -241,7 +243,7 @@ pub fn missing_inputs(library: &Library, given: &BTreeMap<String, String>) -> Ve
                     if let Some((next, _)) = library.include(entry, name)
                         && seen.insert(next)
                     {
-                        queue.push_back(next);
+                        queue.push_back((next, format!("{prefix}{}/", step.id)));
                     }
                 }
                 Action::Run { .. } | Action::Parallel(_) => {}

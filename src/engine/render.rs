@@ -55,7 +55,23 @@ impl Engine<'_> {
             if value.is_undefined() {
                 return "undefined".to_owned();
             }
-            let text = self.mask(&format!("{value:?}"));
+            // Mask before quoting: an escaped secret (`a\'b`) no longer matches the
+            // secret. A string is masked raw, then quoted; any other value that holds a
+            // secret in any form is not shown at all.
+            let text = match value.as_str() {
+                Some(raw) => format!("{:?}", Value::from(self.mask(raw))),
+                None => {
+                    let debug = format!("{value:?}");
+                    let display = value.to_string();
+                    if self.mask(&display) != display
+                        || self.ui.output.mask_escaped(&debug) != debug
+                    {
+                        crate::mask::MASK.to_owned()
+                    } else {
+                        debug
+                    }
+                }
+            };
             if text.chars().count() > 60 {
                 format!("{}…", text.chars().take(60).collect::<String>())
             } else {
@@ -64,17 +80,23 @@ impl Engine<'_> {
         };
         for name in names {
             let value = lookup(&name);
-            // `info.port` undefined: what `info` is says why.
-            if value.is_undefined()
-                && let Some((parent, _)) = name.rsplit_once('.')
-                && !run_error.values.iter().any(|(known, _)| known == parent)
-            {
-                let parent_value = lookup(parent);
-                if !parent_value.is_undefined() {
-                    run_error
-                        .details_mut()
-                        .values
-                        .push((parent.to_owned(), show(&parent_value)));
+            // `info.port` undefined: what `info` is says why (the nearest defined
+            // ancestor, however deep the lookup).
+            if value.is_undefined() {
+                let mut parent = name.as_str();
+                while let Some((up, _)) = parent.rsplit_once('.') {
+                    parent = up;
+                    let parent_value = lookup(parent);
+                    if parent_value.is_undefined() {
+                        continue;
+                    }
+                    if !run_error.values.iter().any(|(known, _)| known == parent) {
+                        run_error
+                            .details_mut()
+                            .values
+                            .push((parent.to_owned(), show(&parent_value)));
+                    }
+                    break;
                 }
             }
             run_error.details_mut().values.push((name, show(&value)));

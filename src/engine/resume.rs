@@ -8,6 +8,7 @@ use crate::audit::record::Record;
 use crate::audit::{self, AuditError};
 use crate::engine::context::Context;
 use crate::error::Error;
+use crate::load::source::{Catalog, Source};
 use crate::process;
 use crate::runbook::{Action, Runbook, Step};
 use minijinja::value::Value;
@@ -177,13 +178,25 @@ impl Prior {
         Ok(prior)
     }
 
-    /// What to load again: the same file when it is still there, else the same name.
-    pub fn argument(&self) -> String {
-        match self.source.strip_prefix("embedded:") {
-            Some(_) => self.runbook.clone(),
-            None if Path::new(&self.source).is_file() => self.source.clone(),
-            None => self.runbook.clone(),
+    /// The text to run again: the same built-in runbook, or the same file when it is
+    /// still there (a runbook of the same name in `./runbooks` must not stand in for
+    /// either), else the same name along the search path (the checksum then says
+    /// whether it is the same procedure).
+    pub fn source(&self, catalog: &Catalog) -> Result<Source, Error> {
+        if self.source.starts_with("embedded:") {
+            return crate::load::source::embedded(&self.runbook).ok_or_else(|| Error::Resume {
+                message: format!(
+                    "run {} ran the built-in runbook `{}`, which this version does not have",
+                    self.run_id, self.runbook
+                ),
+                help: Some("resume it with the version of runbook that started it".to_owned()),
+            });
         }
+        let path = Path::new(&self.source);
+        if path.is_file() {
+            return Ok(Source::read(path)?);
+        }
+        Ok(catalog.find(&self.runbook)?)
     }
 
     /// Refuses a runbook whose text changed since the run, unless forced.

@@ -231,8 +231,14 @@ impl Engine<'_> {
                     Ok(rendered) => rendered,
                     Err(error) => return Some(Outcome::error(error)),
                 };
-                let env = self.step_env(frame, step, context);
-                let workdir = self.workdir(step, context);
+                let env = match self.step_env(frame, step, context) {
+                    Ok(env) => env,
+                    Err(error) => return Some(Outcome::error(error)),
+                };
+                let workdir = match self.workdir(step, context) {
+                    Ok(workdir) => workdir,
+                    Err(error) => return Some(Outcome::error(error)),
+                };
                 let finished = shell::run(
                     &ShellCommand {
                         program: Program::Local {
@@ -357,24 +363,25 @@ impl Engine<'_> {
         frame: &Frame<'_>,
         step: &Step,
         context: &Context,
-    ) -> Vec<(String, String)> {
+    ) -> Result<Vec<(String, String)>, RunError> {
         let mut env = frame.exports.clone();
         for variable in &step.env {
-            let value = self
-                .render(&variable.value, context)
-                .unwrap_or_else(|_| variable.value.text.clone());
+            let value = self.render(&variable.value, context)?;
             env.push((variable.name.clone(), value));
         }
-        env
+        Ok(env)
     }
 
-    pub(crate) fn workdir(&self, step: &Step, context: &Context) -> Option<PathBuf> {
-        step.workdir.as_ref().map(|workdir| {
-            PathBuf::from(
-                self.render(workdir, context)
-                    .unwrap_or_else(|_| workdir.text.clone()),
-            )
-        })
+    /// The step's working directory, rendered.
+    pub(crate) fn workdir(
+        &self,
+        step: &Step,
+        context: &Context,
+    ) -> Result<Option<PathBuf>, RunError> {
+        step.workdir
+            .as_ref()
+            .map(|workdir| self.render(workdir, context).map(PathBuf::from))
+            .transpose()
     }
 
     async fn ask_step_mode(&self, id: &str, name: &str, counter: &str) -> StepChoice {

@@ -12,7 +12,7 @@
 use crate::load::diagnostic::{Report, Severity};
 use crate::load::graph::{path_within, strongly_connected};
 use crate::load::problem::Problem;
-use crate::load::source::{Catalog, Source, SourceError, SourceId};
+use crate::load::source::{Catalog, Origin, Source, SourceError, SourceId};
 use crate::load::with::check_with;
 use crate::load::yaml::Span;
 use crate::load::{Loaded, suggest};
@@ -406,9 +406,21 @@ impl Builder<'_> {
                     continue;
                 }
                 let name = self.name(to);
+                // The name when the search path finds this very file by it; else
+                // the path (a sibling need not be on the search path).
+                let source = &self.entries[to].loaded.source;
+                let found_by_name = self
+                    .catalog
+                    .find(&source.stem)
+                    .is_ok_and(|found| found.id() == source.id());
+                let validate = match &source.origin {
+                    Origin::File(path) if !found_by_name => path.display().to_string(),
+                    Origin::File(_) | Origin::Embedded => source.stem.clone(),
+                };
                 let problem = Problem::IncludeInvalid {
                     name,
                     errors: errors[to],
+                    validate,
                 };
                 self.error(entry, position, problem, Some(span));
                 total += 1;

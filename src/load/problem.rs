@@ -108,6 +108,9 @@ pub enum Problem {
     IncludeInvalid {
         name: String,
         errors: usize,
+        /// What to give `runbook validate` to see them: the file the include resolved
+        /// to (a sibling may not be on the search path), or a built-in runbook's name.
+        validate: String,
     },
     IncludeUnknownParam {
         runbook: String,
@@ -245,7 +248,7 @@ impl fmt::Display for Problem {
                 write!(f, "included runbook `{name}` cannot be read: {error}")
             }
             Problem::RunTime { message, .. } => write!(f, "{message}"),
-            Problem::IncludeInvalid { name, errors } => write!(
+            Problem::IncludeInvalid { name, errors, .. } => write!(
                 f,
                 "included runbook `{name}` is invalid ({errors} error{})",
                 if *errors == 1 { "" } else { "s" }
@@ -394,7 +397,7 @@ impl Problem {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            Problem::IncludeInvalid { name, .. } => Some(format!("run `runbook validate {name}` for details")),
+            Problem::IncludeInvalid { validate, .. } => Some(format!("run `runbook validate {validate}` for details")),
             Problem::IncludeUnknownParam { suggestion: Some(suggestion), .. } => {
                 Some(format!("did you mean `{suggestion}`?"))
             }

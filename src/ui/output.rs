@@ -84,6 +84,26 @@ impl Output {
         self.masker.borrow().mask(text).into_owned()
     }
 
+    /// Masks a value shown in its escaped, quoted form (`'a\\b'`, `"x\ny"`): the
+    /// secrets themselves, and each secret as Rust, minijinja or JSON would escape it.
+    pub fn mask_escaped(&self, text: &str) -> String {
+        let mut masked = self.mask(text);
+        for secret in self.secrets.borrow().iter() {
+            let json = serde_json::to_string(secret).unwrap_or_default();
+            let forms = [
+                secret.escape_debug().to_string(),
+                secret.escape_default().to_string(),
+                json.trim_matches('"').to_owned(),
+            ];
+            for form in forms {
+                if form != *secret && !form.is_empty() && masked.contains(&form) {
+                    masked = masked.replace(&form, crate::mask::MASK);
+                }
+            }
+        }
+        masked
+    }
+
     /// A note in the log file only.
     pub fn log_note(&self, text: &str) {
         if let Some(log) = self.log.borrow_mut().as_mut() {

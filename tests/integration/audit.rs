@@ -662,3 +662,82 @@ fn an_unwritable_metrics_file_fails_before_the_run() {
     );
     assert!(!test.path().join("ran").exists());
 }
+
+#[test]
+fn resuming_a_built_in_runbook_runs_the_built_in_one_not_a_local_file_of_that_name() {
+    let test = Test::new().file("empty/.keep", "");
+    let backups = test.path().join("empty").display().to_string();
+    let first = Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args([
+            "run",
+            "backup-health-check",
+            "-p",
+            &format!("backup_dir={backups}"),
+            "--non-interactive",
+        ])
+        .status(1);
+    assert!(first.stderr.contains("dump_age"), "{}", first.stderr);
+    let record = records(&test).pop().expect("a record");
+    let run_id = events(&record)[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    // A local file with the built-in's name: resume must not run it, or call the
+    // built-in "changed".
+    let test = test.runbook(
+        "backup-health-check",
+        "name: backup-health-check\ntitle: PLANTED\nkind: check\nsteps:\n  - id: x\n    run: echo PLANTED\n",
+    );
+    let resumed = resume(&test, &run_id).status(1);
+    assert!(!resumed.stdout.contains("PLANTED"), "{}", resumed.stdout);
+    assert!(!resumed.stderr.contains("changed"), "{}", resumed.stderr);
+    assert!(resumed.stderr.contains("dump_age"), "{}", resumed.stderr);
+}
+
+#[test]
+fn a_hand_written_record_with_only_the_documented_fields_is_listed_and_shown() {
+    // The run_started example of docs/audit.md has no `title`; an older writer could
+    // write `"user": null`. Such a record must not vanish from list, show and resume.
+    let test = Test::new();
+    let directory = audit_dir(&test);
+    std::fs::create_dir_all(&directory).expect("audit dir");
+    std::fs::write(
+        directory.join("20250115T143000Z-t-aaaaaaaaaaaa.jsonl"),
+        concat!(
+            r#"{"seq":1,"ts":"2025-01-15T14:30:00.000Z","run_id":"aaaaaaaaaaaa","event":"run_started","runbook":"t","user":null,"host":"db-1","mode":"run","params":{}}"#,
+            "\n",
+            r#"{"seq":2,"ts":"2025-01-15T14:30:01.000Z","run_id":"aaaaaaaaaaaa","event":"run_finished","status":"failure","exit_code":1,"duration_ms":1000}"#,
+            "\n"
+        ),
+    )
+    .expect("record");
+    let list = Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["audit", "list"])
+        .status(0);
+    assert!(list.stdout.contains("aaaaaaaaaaaa"), "{}", list.stdout);
+    assert!(list.stdout.contains("failure"), "{}", list.stdout);
+    let show = Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["audit", "show", "aaaa"])
+        .status(0);
+    assert!(
+        show.stdout.contains("run aaaaaaaaaaaa t"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("@db-1"), "{}", show.stdout);
+}

@@ -192,3 +192,28 @@ fn a_local_runbooks_include_resolves_beside_it_before_the_search_path() {
         outcome.stdout
     );
 }
+
+#[test]
+fn an_invalid_sibling_include_says_which_file_to_validate() {
+    // The sibling is not on the search path: `runbook validate NAME` would not find it.
+    let test = Test::new()
+        .file(
+            "team/main.yaml",
+            "name: main\ntitle: Main\nkind: test\nsteps:\n  - id: go\n    include: helper\n",
+        )
+        .file(
+            "team/helper.yaml",
+            "name: helper\ntitle: Helper\nkind: test\nsteps:\n  - id: say\n    runn: echo hi\n",
+        );
+    let outcome = Test::new()
+        .current_dir(test.path())
+        .args(["validate", "team/main.yaml"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("help: run `runbook validate team/helper.yaml` for details"),
+        "{}",
+        outcome.stderr
+    );
+}

@@ -732,3 +732,137 @@ fn every_problem_with_params_and_approvals_is_named_at_once_and_nothing_runs() {
     );
     assert!(!test.path().join("ran").exists());
 }
+
+#[test]
+fn a_secret_never_shows_in_the_values_of_a_run_time_error_even_escaped() {
+    // The values are shown quoted and escaped; masking must catch the escaped forms.
+    // (The marker words have letters that no run id or checksum in the record has.)
+    for secret in ["back\\slash-zulu", "a'b\"c-topsecret", "tab\tsecret-yankee"] {
+        let test = Test::new().runbook(
+            "t",
+            "name: t\ntitle: T\nkind: test\nparams:\n  pw: {secret: true, env: PW}\nsteps:\n  - id: x\n    run: echo {{ pw.nope }}\n",
+        );
+        let outcome = Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .env("PW", secret)
+            .args(["run", "t"])
+            .status(1);
+        assert!(outcome.stderr.contains("pw = "), "{}", outcome.stderr);
+        let escaped = secret.escape_debug().to_string();
+        for shown in [outcome.stderr.as_str(), outcome.stdout.as_str()] {
+            assert!(!shown.contains(secret), "{secret:?} leaked:\n{shown}");
+            assert!(
+                !shown.contains(&escaped),
+                "{secret:?} leaked escaped:\n{shown}"
+            );
+            assert!(
+                !["zulu", "topsecret", "yankee"]
+                    .iter()
+                    .any(|word| shown.contains(word)),
+                "{shown}"
+            );
+        }
+        let logs = std::fs::read_dir(test.path().join("state/runbook/audit"))
+            .expect("audit dir")
+            .filter_map(Result::ok)
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+            .collect::<String>();
+        assert!(
+            !["zulu", "topsecret", "yankee"]
+                .iter()
+                .any(|word| logs.contains(word)),
+            "{logs}"
+        );
+    }
+}
+
+#[test]
+fn a_step_env_that_cannot_be_rendered_fails_the_step_instead_of_passing_the_template() {
+    let outcome = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: x\n    capture: info\n    run: echo hi\n  - id: y\n    env: {FOO: \"{{ info.port }}\"}\n    run: echo \"FOO=$FOO\"\n"),
+        )
+        .args(["run", "t"])
+        .status(1);
+    assert!(!outcome.stdout.contains("FOO="), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stderr
+            .contains("error: cannot render steps[1].env.FOO: undefined value"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn an_error_in_an_included_runbooks_vars_points_at_that_runbooks_file() {
+    let outcome = Test::new()
+        .runbook(
+            "par",
+            "name: par\ntitle: P\nkind: test\nsteps:\n  - id: inc\n    include: kid\n    with: {x: abc}\n",
+        )
+        .runbook(
+            "kid",
+            "name: kid\ntitle: K\nkind: test\nparams:\n  x: {}\nvars:\n  y: \"{{ x.port | int }}\"\nsteps:\n  - id: go\n    run: echo {{ y }}\n",
+        )
+        .args(["run", "par"])
+        .status(1);
+    assert!(
+        outcome.stderr.contains("--> runbooks/kid.yaml:7:"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("--> runbooks/par.yaml"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn an_invalid_with_value_is_reported_once_not_also_as_missing() {
+    let outcome = Test::new()
+        .runbook(
+            "par",
+            "name: par\ntitle: P\nkind: test\nsteps:\n  - id: inc\n    include: kid\n    with: {n: notanint}\n",
+        )
+        .runbook(
+            "kid",
+            "name: kid\ntitle: K\nkind: test\nparams:\n  n: {type: integer, default: 1}\nsteps:\n  - id: go\n    run: echo {{ n }}\n",
+        )
+        .args(["run", "par"])
+        .status(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot run `kid`: parameter `n`: value `notanint` is not an integer\n"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("missing parameter"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_missing_input_inside_an_include_is_named_by_its_path() {
+    let outcome = Test::new()
+        .runbook(
+            "par",
+            "name: par\ntitle: P\nkind: test\nsteps:\n  - id: inc\n    include: kid\n",
+        )
+        .runbook(
+            "kid",
+            "name: kid\ntitle: K\nkind: test\nsteps:\n  - id: ok\n    manual: Check it.\n    input:\n      answer: {type: integer}\n",
+        )
+        .args(["run", "par", "--non-interactive"])
+        .status(2);
+    assert!(outcome.stderr.contains("`inc/ok`"), "{}", outcome.stderr);
+}

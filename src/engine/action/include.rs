@@ -5,7 +5,7 @@ use crate::engine::context::Context;
 use crate::engine::event::{RunStatus, StepStatus};
 use crate::engine::params::{self, Resolution};
 use crate::engine::step::Outcome;
-use crate::engine::{Engine, Frame};
+use crate::engine::{Engine, Frame, qualified};
 use crate::plan::PlanStep;
 use crate::runbook::{Located, Step};
 
@@ -33,9 +33,12 @@ impl Engine<'_> {
         }
         let (resolved, problems) =
             params::resolve(&runbook.params, &given, &|name| std::env::var(name).ok());
+        // A value given but invalid is reported as such, not also as missing.
         let missing: Vec<String> = resolved
             .iter()
-            .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
+            .filter(|(name, resolution)| {
+                matches!(resolution, Resolution::Missing) && !given.contains_key(name)
+            })
             .map(|(name, _)| name.clone())
             .collect();
         if !problems.is_empty() || !missing.is_empty() {
@@ -49,7 +52,11 @@ impl Engine<'_> {
         }
         let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved) {
             Ok(prepared) => prepared,
-            Err(error) => return Outcome::error(error),
+            // The included runbook's vars and env are in its own file: say so there.
+            Err(error) => {
+                self.report(entry, Some(&qualified(frame, &step.id)), &error);
+                return Outcome::failed(error.to_string());
+            }
         };
         let child = Frame {
             runbook,

@@ -20,8 +20,14 @@ impl Engine<'_> {
         id: &str,
         command: String,
     ) -> Outcome {
-        let env = self.step_env(frame, step, context);
-        let workdir = self.workdir(step, context);
+        let env = match self.step_env(frame, step, context) {
+            Ok(env) => env,
+            Err(error) => return Outcome::error(error),
+        };
+        let workdir = match self.workdir(step, context) {
+            Ok(workdir) => workdir,
+            Err(error) => return Outcome::error(error),
+        };
         let shell_name = step.shell.as_deref().unwrap_or(&frame.runbook.shell);
         let attempts_allowed = step.retries.saturating_add(1);
         let mut outcome = Outcome::failed("not run");
