@@ -13,6 +13,7 @@ mod help;
 mod includes;
 mod list;
 mod lookup;
+mod repository;
 mod run;
 mod schema;
 mod show;
