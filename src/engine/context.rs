@@ -110,6 +110,11 @@ impl Object for View {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let context = &self.0;
         match key.as_str()? {
+            // In a dry-run a step that has not been described yet still has a result
+            // to show: a placeholder, not an undefined value.
+            "steps" if context.unknown.contains("steps") => {
+                Some(Value::from_object(PlannedSteps(context.steps.clone())))
+            }
             "steps" => Some(Value::from_dyn_object(context.steps.clone())),
             "run" => Some(Value::from_dyn_object(context.run.clone())),
             "runbook" => Some(Value::from_dyn_object(context.runbook.clone())),
@@ -127,5 +132,26 @@ impl Object for View {
             .collect();
         keys.extend(["steps", "run", "runbook", "env"].map(Value::from));
         Enumerator::Values(keys)
+    }
+}
+
+/// `steps` during a dry-run: the results known so far, and a placeholder for any other
+/// step (`<steps.restore.status>`).
+#[derive(Debug)]
+struct PlannedSteps(Shared<Value>);
+
+impl Object for PlannedSteps {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        Some(
+            self.0
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| Unknown::value(format!("steps.{name}"))),
+        )
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.0.keys().map(|key| Value::from(key.as_str())).collect())
     }
 }

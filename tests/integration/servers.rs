@@ -391,6 +391,66 @@ impl Postgres {
         self.sql(db, SAMPLE_SQL);
     }
 
+    /// The sample as a real application has it: the tables owned by the login role
+    /// `app`, a read-only `reporting` role granted SELECT on "User", an `outsider` login
+    /// role with no access, the database closed to PUBLIC (`REVOKE CONNECT`), a database
+    /// setting and a per-role setting in the database. Roles that exist are kept.
+    pub fn load_app_sample_data(&self, db: &str) {
+        self.sql(
+            "postgres",
+            &format!(
+                r#"DO $$ BEGIN
+                     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') THEN CREATE ROLE app LOGIN; END IF;
+                     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reporting') THEN CREATE ROLE reporting LOGIN; END IF;
+                     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'outsider') THEN CREATE ROLE outsider LOGIN; END IF;
+                   END $$;
+                   CREATE DATABASE {db} OWNER app;
+                   REVOKE CONNECT, TEMPORARY ON DATABASE {db} FROM PUBLIC;
+                   GRANT CONNECT ON DATABASE {db} TO reporting;
+                   ALTER DATABASE {db} SET work_mem = '8MB';
+                   ALTER ROLE reporting IN DATABASE {db} SET statement_timeout = '5s';
+                   COMMENT ON DATABASE {db} IS 'the application database';"#
+            ),
+        );
+        self.sql_as("app", db, SAMPLE_SQL);
+        self.sql_as("app", db, r#"GRANT SELECT ON "User" TO reporting;"#);
+    }
+
+    /// libpq URL of database `db` as login role `role`.
+    pub fn url_as(&self, role: &str, db: &str) -> String {
+        format!("postgresql://{role}@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// Runs SQL as login role `role`; panics when psql fails.
+    pub fn sql_as(&self, role: &str, db: &str, sql: &str) -> String {
+        self.try_sql_as(role, db, sql)
+            .unwrap_or_else(|error| panic!("psql as {role} on {db} failed:\n{sql}\n{error}"))
+    }
+
+    /// Runs SQL as login role `role`: its output, or psql's error text.
+    pub fn try_sql_as(&self, role: &str, db: &str, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-d",
+                &self.url_as(role, db),
+                "-c",
+                sql,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("psql runs");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     /// Per table of the sample schema: row count and md5 of all rows in id order. Equal
     /// fingerprints mean equal data.
     pub fn fingerprint(&self, db: &str) -> BTreeMap<String, String> {

@@ -171,6 +171,14 @@ fn disaster_recovery_unattended_with_the_pitr_method_recovers_postgres_to_the_re
             "stop-and-set-aside",
         ],
     );
+    // The applications are started (and the outage measured) before the new base
+    // backup, which is not part of the outage.
+    let outage_end = outcome.stderr.find("] outage-end").expect("outage-end ran");
+    let base_backup = outcome
+        .stderr
+        .find("] new-base-backup")
+        .expect("new-base-backup ran");
+    assert!(outage_end < base_backup, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains("verify-pg/fk-orphans"),
         "{}",
@@ -197,4 +205,60 @@ fn disaster_recovery_unattended_with_the_pitr_method_recovers_postgres_to_the_re
     assert_eq!(entries(bases.path(), "base-", "Z").len(), 2);
     assert_eq!(redis.digest(), redis_digest);
     assert_eq!(redis.info("aof_enabled"), "1");
+}
+
+#[test]
+fn disaster_recovery_onto_a_fresh_server_ends_with_the_application_logging_in_reading_and_writing()
+{
+    let dumps = temp_dir();
+    let original = {
+        let lost = Postgres::start();
+        lost.load_app_sample_data("chatcard");
+        backup(&lost, dumps.path());
+        lost.fingerprint("chatcard")
+        // The host is lost: its server, roles and data are gone from here on.
+    };
+    let (redis, redis_backups, redis_digest) = redis_with_backup();
+    wipe(&redis);
+    let restore_point = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let fresh = Postgres::start();
+    let admin_url = fresh.admin_url();
+    let webhook = Webhook::start();
+    let outcome = disaster_recovery(
+        &redis,
+        redis_backups.path(),
+        &webhook,
+        &[("ADMIN_URL", &admin_url)],
+        &[
+            "-p",
+            &format!("restore_point={restore_point}"),
+            "-p",
+            "method=dump",
+            "-p",
+            "app_role=app",
+            "-p",
+            "redis_source=rdb",
+            "-p",
+            &format!("backup_dir={}", path(dumps.path())),
+            "--yes",
+            "--approve",
+            "swap",
+        ],
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("role app can log in, connect, read and write the critical tables"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stderr.contains("applications down for 0h00m"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(fresh.fingerprint("chatcard"), original);
+    assert_eq!(redis.digest(), redis_digest);
+    super::postgres::assert_the_application_can_use(&fresh, "chatcard");
 }

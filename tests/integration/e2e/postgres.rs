@@ -353,3 +353,225 @@ fn restore_postgres_onto_a_new_server_creates_the_roles_from_the_globals_dump_an
         r#"SET ROLE app; INSERT INTO "User" (email) VALUES ('app@example.com');"#,
     );
 }
+
+/// What an application needs of a restored database, checked by logging in as its roles:
+/// `app` reads and writes, `reporting` reads but cannot write, `outsider` cannot even
+/// connect, and the database's settings, comment and owner are those of the original.
+pub(super) fn assert_the_application_can_use(pg: &Postgres, db: &str) {
+    pg.sql_as(
+        "app",
+        db,
+        r#"INSERT INTO "User" (email) VALUES ('app-after-restore@example.com')"#,
+    );
+    assert!(
+        pg.sql_as("app", db, r#"SELECT count(*) FROM "Proof""#)
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert_eq!(pg.sql_as("app", db, "SHOW work_mem"), "8MB");
+    assert!(
+        pg.sql_as("reporting", db, r#"SELECT count(*) FROM "User""#)
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert_eq!(pg.sql_as("reporting", db, "SHOW statement_timeout"), "5s");
+    let denied = pg
+        .try_sql_as(
+            "reporting",
+            db,
+            r#"INSERT INTO "User" (email) VALUES ('no')"#,
+        )
+        .expect_err("reporting must not write");
+    assert!(denied.contains("permission denied"), "{denied}");
+    let closed = pg
+        .try_sql_as("outsider", db, "SELECT 1")
+        .expect_err("the database is closed to PUBLIC");
+    assert!(
+        closed.contains("permission denied for database"),
+        "{closed}"
+    );
+    assert_eq!(
+        pg.sql(
+            "postgres",
+            &format!("SELECT pg_get_userbyid(datdba) || ' ' || shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{db}'"),
+        ),
+        "app the application database"
+    );
+}
+
+#[test]
+fn a_restore_keeps_owners_grants_and_database_settings_so_the_application_can_use_its_data() {
+    let pg = Postgres::start();
+    pg.load_app_sample_data("chatcard");
+    let original = pg.fingerprint("chatcard");
+    let backups = temp_dir();
+    let dump = backup(&pg, backups.path());
+    damage(&pg);
+
+    let admin_url = pg.admin_url();
+    let outcome = run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "app_role=app",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("role app can log in, connect, read and write"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(pg.fingerprint("chatcard"), original);
+    assert_the_application_can_use(&pg, "chatcard");
+}
+
+#[test]
+fn a_restore_onto_a_fresh_server_recreates_the_roles_and_the_application_logs_in_and_writes() {
+    let backups = temp_dir();
+    let (dump, original) = {
+        let lost = Postgres::start();
+        lost.load_app_sample_data("chatcard");
+        (backup(&lost, backups.path()), lost.fingerprint("chatcard"))
+    };
+    let globals = backups.path().join(
+        entries(backups.path(), "globals-", "Z.sql")
+            .pop()
+            .expect("globals dump"),
+    );
+    let new = Postgres::start();
+    let admin_url = new.admin_url();
+    run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            &format!("globals_file={}", path(&globals)),
+            "-p",
+            "app_role=app",
+            "--yes",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert_eq!(new.fingerprint("chatcard"), original);
+    assert_the_application_can_use(&new, "chatcard");
+}
+
+#[test]
+fn an_existing_role_is_left_as_it_is_when_the_globals_are_restored() {
+    let backups = temp_dir();
+    let dump = {
+        let lost = Postgres::start();
+        lost.load_app_sample_data("chatcard");
+        lost.sql("postgres", "ALTER ROLE reporting CONNECTION LIMIT 3");
+        backup(&lost, backups.path())
+    };
+    let globals = backups.path().join(
+        entries(backups.path(), "globals-", "Z.sql")
+            .pop()
+            .expect("globals dump"),
+    );
+    let new = Postgres::start();
+    // On the new server `reporting` exists already, with a password and other limits.
+    new.sql(
+        "postgres",
+        "CREATE ROLE reporting LOGIN PASSWORD 'kept-secret' CONNECTION LIMIT 7",
+    );
+    let before = new.sql(
+        "postgres",
+        "SELECT rolpassword || ' ' || rolconnlimit FROM pg_authid WHERE rolname = 'reporting'",
+    );
+    let admin_url = new.admin_url();
+    run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            &format!("globals_file={}", path(&globals)),
+            "--yes",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert_eq!(
+        new.sql(
+            "postgres",
+            "SELECT rolpassword || ' ' || rolconnlimit FROM pg_authid WHERE rolname = 'reporting'",
+        ),
+        before,
+        "an existing role was changed"
+    );
+    assert_eq!(
+        new.sql(
+            "postgres",
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'app'"
+        ),
+        "1"
+    );
+}
+
+#[test]
+fn an_in_place_restore_that_fails_verification_stays_closed_to_the_application_and_says_so() {
+    let pg = Postgres::start();
+    pg.load_app_sample_data("chatcard");
+    let backups = temp_dir();
+    let dump = backup(&pg, backups.path());
+    let admin_url = pg.admin_url();
+    // Verification fails: the role named as the application's does not exist.
+    let outcome = run_expecting(
+        1,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "mode=in-place",
+            "-p",
+            "app_role=nosuchrole",
+            "--approve",
+            "drop-and-recreate",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("role nosuchrole does not exist on this server"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("IN-PLACE RESTORE NOT VERIFIED: chatcard holds the restored data"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("may now be empty"),
+        "{}",
+        outcome.stderr
+    );
+    // The application cannot get in (and write into unverified data)...
+    let refused = pg
+        .try_sql_as("app", "chatcard", "SELECT 1")
+        .expect_err("closed to the application");
+    assert!(refused.contains("too many connections"), "{refused}");
+    // ...and once the operator opens it, the data and the access are all there.
+    pg.sql("postgres", "ALTER DATABASE chatcard CONNECTION LIMIT -1");
+    assert_the_application_can_use(&pg, "chatcard");
+}
