@@ -575,3 +575,80 @@ fn an_in_place_restore_that_fails_verification_stays_closed_to_the_application_a
     pg.sql("postgres", "ALTER DATABASE chatcard CONNECTION LIMIT -1");
     assert_the_application_can_use(&pg, "chatcard");
 }
+
+#[test]
+fn role_passwords_are_backed_up_only_when_asked_privately_and_encrypted_to_a_key_when_given() {
+    let pg = Postgres::start();
+    pg.load_app_sample_data("chatcard");
+    pg.sql("postgres", "ALTER ROLE app PASSWORD 'app-secret-password'");
+    let database_url = pg.url("chatcard");
+    let admin_url = pg.admin_url();
+    let env = |dir: &std::path::Path| -> Vec<(String, String)> {
+        vec![
+            ("DATABASE_URL".to_owned(), database_url.clone()),
+            ("ADMIN_URL".to_owned(), admin_url.clone()),
+            ("BACKUP_DIR".to_owned(), path(dir).to_owned()),
+        ]
+    };
+    let globals = |dir: &std::path::Path, suffix: &str| {
+        let found = entries(dir, "globals-", suffix);
+        dir.join(found.last().expect("a globals file"))
+    };
+    let run_backup = |dir: &std::path::Path, args: &[&str]| {
+        let env = env(dir);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_expecting(0, "backup-postgres", args, &env);
+    };
+    use std::os::unix::fs::PermissionsExt;
+
+    // By default: no password hashes.
+    let plain = temp_dir();
+    run_backup(plain.path(), &[]);
+    let text = std::fs::read_to_string(globals(plain.path(), "Z.sql")).expect("globals");
+    assert!(text.contains("CREATE ROLE app;"), "{text}");
+    assert!(!text.contains("SCRAM-SHA-256"), "{text}");
+
+    // Asked for: the hashes, in a file only its owner can read.
+    let with = temp_dir();
+    run_backup(with.path(), &["-p", "role_passwords=true"]);
+    let file = globals(with.path(), "Z.sql");
+    let text = std::fs::read_to_string(&file).expect("globals");
+    assert!(text.contains("SCRAM-SHA-256"), "{text}");
+    let mode = std::fs::metadata(&file)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{file:?}");
+
+    // Encrypted to a key: only the .age file is kept, and the key's owner can read it.
+    let keys = temp_dir();
+    let identity = keys.path().join("key.txt");
+    let generated = Command::new("age-keygen")
+        .args(["-o", path(&identity)])
+        .output()
+        .expect("age-keygen (apt-get install -y age)");
+    let recipient = String::from_utf8_lossy(&generated.stderr)
+        .trim()
+        .trim_start_matches("Public key: ")
+        .to_owned();
+    let sealed = temp_dir();
+    run_backup(
+        sealed.path(),
+        &[
+            "-p",
+            "role_passwords=true",
+            "-p",
+            &format!("encrypt_to={recipient}"),
+        ],
+    );
+    assert!(entries(sealed.path(), "globals-", "Z.sql").is_empty());
+    let encrypted = globals(sealed.path(), "Z.sql.age");
+    let bytes = std::fs::read(&encrypted).expect("encrypted globals");
+    assert!(!String::from_utf8_lossy(&bytes).contains("SCRAM-SHA-256"));
+    let decrypted = Command::new("age")
+        .args(["--decrypt", "-i", path(&identity), path(&encrypted)])
+        .output()
+        .expect("age");
+    assert!(String::from_utf8_lossy(&decrypted.stdout).contains("SCRAM-SHA-256"));
+}
