@@ -184,12 +184,29 @@ pub fn shell_quote(text: &str) -> Cow<'_, str> {
 fn date_filter(value: Value, format: Option<String>) -> Result<String, Error> {
     let format = format.unwrap_or_else(|| "%Y-%m-%dT%H:%M:%SZ".to_owned());
     let instant: DateTime<Utc> = if let Some(text) = value.as_str() {
-        let normalized = normalize_datetime(text).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidOperation,
-                format!("`date` cannot read {text:?} as a date and time"),
-            )
-        })?;
+        // Text produced by commands (`2025-01-15 14:30:00` from psql) is read as UTC
+        // here; only what an operator types (a `datetime` param) must carry an offset.
+        let naive_as_utc = || {
+            chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
+                .or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                })
+                .ok()
+                .map(|naive| {
+                    naive
+                        .and_utc()
+                        .format("%Y-%m-%d %H:%M:%S%.f+00:00")
+                        .to_string()
+                })
+        };
+        let normalized = normalize_datetime(text)
+            .or_else(naive_as_utc)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("`date` cannot read {text:?} as a date and time"),
+                )
+            })?;
         DateTime::parse_from_str(&normalized, "%Y-%m-%d %H:%M:%S%.f%:z")
             .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))?
             .with_timezone(&Utc)

@@ -3,7 +3,7 @@
 
 use super::Duration;
 use crate::load::yaml::Span;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 use std::fmt;
 
@@ -94,11 +94,26 @@ impl TypedValue {
 /// Why a value is not acceptable for a parameter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueError {
-    WrongType { expected: ParamType },
+    WrongType {
+        expected: ParamType,
+    },
     Empty,
-    NotAChoice { choices: Vec<String> },
-    PatternMismatch { pattern: String },
-    BadPattern { pattern: String, error: String },
+    NotAChoice {
+        choices: Vec<String>,
+    },
+    PatternMismatch {
+        pattern: String,
+    },
+    BadPattern {
+        pattern: String,
+        error: String,
+    },
+    /// A date and time without a UTC offset: the same wall-clock time written with the
+    /// operator's local offset and in UTC, ready to paste.
+    NoOffset {
+        local: String,
+        utc: String,
+    },
 }
 
 impl fmt::Display for ValueError {
@@ -128,6 +143,10 @@ impl fmt::Display for ValueError {
                     "cannot be checked: the pattern `{pattern}` is invalid: {error}"
                 )
             }
+            ValueError::NoOffset { local, utc } => write!(
+                f,
+                "has no UTC offset, and a time read in the wrong zone is hours off: write {local} (this wall-clock time at this machine's offset) or {utc} (the same wall-clock time in UTC)"
+            ),
         }
     }
 }
@@ -188,7 +207,10 @@ pub fn check_value(
                 _ => return Err(wrong()),
             })
         }
-        ParamType::Datetime => TypedValue::String(normalize_datetime(text).ok_or_else(wrong)?),
+        ParamType::Datetime => TypedValue::String(match normalize_datetime(text) {
+            Some(normalized) => normalized,
+            None => return Err(without_offset(text).unwrap_or_else(wrong)),
+        }),
         ParamType::Duration => {
             Duration::parse(text).ok_or_else(wrong)?;
             TypedValue::String(text.trim().to_owned())
@@ -227,20 +249,42 @@ pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, ValueError> {
 
 /// Datetimes are normalised to an explicit UTC offset (`2025-01-15 14:30:00+00:00`), the
 /// form PostgreSQL's `recovery_target_time` reads without consulting the server's time
-/// zone. Text without an offset is taken as UTC.
+/// zone. A value must carry its offset (docs/runbook-format.md, "params"): `None` for
+/// anything else, including a well-formed time without one (see `without_offset`).
 pub fn normalize_datetime(text: &str) -> Option<String> {
     let text = text.trim();
     let utc: DateTime<Utc> = if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         parsed.with_timezone(&Utc)
-    } else if let Ok(parsed) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z") {
-        parsed.with_timezone(&Utc)
     } else {
-        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
-            .ok()?;
-        naive.and_utc()
+        DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z")
+            .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%#z"))
+            .ok()?
+            .with_timezone(&Utc)
     };
     Some(utc.format("%Y-%m-%d %H:%M:%S%.f+00:00").to_string())
+}
+
+/// For a date and time written without an offset (`2025-01-15 14:30:00`): the error
+/// that shows it with this machine's local offset and in UTC. The seed's own restore
+/// point, typed in New York and read as UTC, recovered to a point five hours off.
+pub fn without_offset(text: &str) -> Option<ValueError> {
+    let text = text.trim();
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .ok()?;
+    let local = chrono::Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map_or_else(
+            || format!("{}Z", naive.format("%Y-%m-%dT%H:%M:%S%.f")),
+            |local| local.format("%Y-%m-%dT%H:%M:%S%.f%:z").to_string(),
+        );
+    Some(ValueError::NoOffset {
+        local,
+        utc: format!("{}Z", naive.format("%Y-%m-%dT%H:%M:%S%.f")),
+    })
 }
 
 #[cfg(test)]
@@ -269,8 +313,8 @@ mod tests {
     #[test]
     fn datetimes_get_an_explicit_utc_offset() {
         let cases = [
-            ("2025-01-15 14:30:00", "2025-01-15 14:30:00+00:00"),
             ("2025-01-15T14:30:00Z", "2025-01-15 14:30:00+00:00"),
+            ("2025-01-15 14:30:00+01:00", "2025-01-15 13:30:00+00:00"),
             ("2025-01-15T16:30:00+02:00", "2025-01-15 14:30:00+00:00"),
             ("2025-01-15 14:30:00.25+00", "2025-01-15 14:30:00.250+00:00"),
         ];
@@ -282,7 +326,24 @@ mod tests {
             );
         }
         assert_eq!(normalize_datetime("yesterday"), None);
+        assert_eq!(normalize_datetime("2025-01-15 14:30:00"), None);
         assert_eq!(normalize_datetime("2025-13-01 00:00:00"), None);
+    }
+
+    #[test]
+    fn a_datetime_without_an_offset_is_refused_with_both_forms_to_paste() {
+        let error = check(ParamType::Datetime, "2025-01-15 14:30:00").expect_err("refused");
+        let ValueError::NoOffset { local, utc } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(utc, "2025-01-15T14:30:00Z");
+        assert!(local.starts_with("2025-01-15T14:30:00"), "{local}");
+        assert!(normalize_datetime(local).is_some(), "{local} is accepted");
+        assert!(error.to_string().contains("has no UTC offset"), "{error}");
+        assert!(matches!(
+            check(ParamType::Datetime, "yesterday"),
+            Err(ValueError::WrongType { .. })
+        ));
     }
 
     #[test]

@@ -866,3 +866,41 @@ fn a_missing_input_inside_an_include_is_named_by_its_path() {
         .status(2);
     assert!(outcome.stderr.contains("`inc/ok`"), "{}", outcome.stderr);
 }
+
+#[test]
+fn a_restore_point_without_a_utc_offset_is_refused_showing_the_local_and_utc_forms() {
+    // The seed's own restore point, typed in New York: read as UTC it recovered to a
+    // point five hours off.
+    let test = Test::new()
+        .runbook(
+            "t",
+            &runbook("params:\n  target_time: {type: datetime}\nsteps:\n  - id: go\n    run: echo {{ target_time }}\n"),
+        )
+        .env("TZ", "America/New_York")
+        .args(["run", "t", "-p", "target_time=2025-01-15 14:30:00"]);
+    let outcome = test.status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("parameter `target_time`: value `2025-01-15 14:30:00` has no UTC offset"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("write 2025-01-15T14:30:00-05:00 (this wall-clock time at this machine's offset) or 2025-01-15T14:30:00Z"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stdout.contains("2025"), "{}", outcome.stdout);
+    // Either form runs, and both name the same instant in UTC.
+    let local = Test::new()
+        .current_dir(test.path())
+        .env("TZ", "America/New_York")
+        .args(["run", "t", "-p", "target_time=2025-01-15T14:30:00-05:00"])
+        .status(0);
+    assert!(
+        local.stdout.contains("2025-01-15 19:30:00+00:00"),
+        "{}",
+        local.stdout
+    );
+}
