@@ -94,7 +94,7 @@ fn pitr_to_a_time_between_two_inserts_keeps_the_first_and_not_the_second() {
         "restore-postgres-pitr",
         &[
             "-p",
-            &format!("target_time={target}"),
+            &format!("target={target}"),
             "-p",
             &format!("data_dir={}", path(&pg.data_dir())),
             "-p",
@@ -141,7 +141,9 @@ fn pitr_to_a_time_between_two_inserts_keeps_the_first_and_not_the_second() {
     ] {
         assert!(!auto_conf.contains(setting), "{auto_conf}");
     }
-    assert!(auto_conf.contains("archive_mode = 'off'"), "{auto_conf}");
+    // A production recovery keeps archiving its new timeline (the default).
+    assert!(auto_conf.contains("archive_mode = 'on'"), "{auto_conf}");
+    assert_eq!(pg.sql("postgres", "SHOW archive_mode"), "on");
     assert!(!pg.data_dir().join("recovery.signal").exists());
     // The old data directory was kept aside, not deleted.
     assert!(
@@ -172,7 +174,7 @@ fn pitr_refuses_a_target_before_every_base_backup_ended_and_leaves_the_server_al
         "restore-postgres-pitr",
         &[
             "-p",
-            &format!("target_time={too_early}"),
+            &format!("target={too_early}"),
             "-p",
             &format!("data_dir={}", path(&pg.data_dir())),
             "-p",
@@ -207,5 +209,246 @@ fn pitr_refuses_a_target_before_every_base_backup_ended_and_leaves_the_server_al
             "SELECT timeline_id FROM pg_control_checkpoint()"
         ),
         "1"
+    );
+}
+
+/// restore-postgres-pitr with `target`, unattended; the exit code asserted.
+fn pitr(code: i32, pg: &Postgres, bases: &std::path::Path, target: &str) -> crate::test::Outcome {
+    let admin_url = pg.admin_url();
+    run_expecting(
+        code,
+        "restore-postgres-pitr",
+        &[
+            "-p",
+            &format!("target={target}"),
+            "-p",
+            &format!("data_dir={}", path(&pg.data_dir())),
+            "-p",
+            &format!("wal_archive_dir={}", path(&pg.archive_dir())),
+            "-p",
+            &format!("base_dir={}", path(bases)),
+            "--approve",
+            "stop-and-set-aside",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    )
+}
+
+/// A server with archiving, the sample data and a base backup; then row A, committed
+/// and archived after the backup.
+fn archived_after_backup() -> (Postgres, tempfile::TempDir) {
+    let pg = Postgres::start_with(PgOptions { archive: true });
+    pg.load_sample_data("chatcard");
+    let bases = temp_dir();
+    base_backup(&pg, bases.path());
+    // The backup's STOP TIME has whole seconds: what follows is in a later second.
+    let _ = whole_second_boundary(Duration::from_millis(50));
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#,
+    );
+    (pg, bases)
+}
+
+fn marker_rows(pg: &Postgres) -> String {
+    pg.sql(
+        "chatcard",
+        r#"SELECT coalesce(string_agg(email, ',' ORDER BY email), '') FROM "User" WHERE email LIKE 'row-%'"#,
+    )
+}
+
+#[test]
+fn pitr_to_latest_after_the_primary_is_lost_recovers_everything_the_archive_holds() {
+    let (mut pg, bases) = archived_after_backup();
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-B@example.com')"#,
+    );
+    archive_current_wal(&pg);
+    let last_archived = pg.fingerprint("chatcard");
+    // The primary is lost: the server stops and its data directory is gone.
+    pg.stop();
+    std::fs::remove_dir_all(pg.data_dir()).expect("remove the data directory");
+
+    let outcome = pitr(0, &pg, bases.path(), "latest");
+    assert!(
+        outcome.stderr.contains("recovering to the end of the WAL"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("recovered to the end of the WAL"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(marker_rows(&pg), "row-A@example.com,row-B@example.com");
+    assert_eq!(pg.fingerprint("chatcard"), last_archived);
+    assert_eq!(pg.sql("postgres", "SELECT pg_is_in_recovery()"), "f");
+    assert!(
+        outcome.stderr.contains("timeline 1 -> 2, branching at"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn pitr_to_an_lsn_keeps_what_was_committed_before_it_and_not_after() {
+    let (pg, bases) = archived_after_backup();
+    let lsn = pg.sql("postgres", "SELECT pg_current_wal_insert_lsn()");
+    let at_lsn = pg.fingerprint("chatcard");
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-B@example.com')"#,
+    );
+    archive_current_wal(&pg);
+
+    let outcome = pitr(0, &pg, bases.path(), &format!("lsn:{lsn}"));
+    assert!(
+        outcome
+            .stderr
+            .contains("recovery stopping after WAL location"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(marker_rows(&pg), "row-A@example.com");
+    assert_eq!(pg.fingerprint("chatcard"), at_lsn);
+}
+
+#[test]
+fn pitr_to_a_named_restore_point_stops_there() {
+    let (pg, bases) = archived_after_backup();
+    pg.sql(
+        "postgres",
+        "SELECT pg_create_restore_point('before-migration')",
+    );
+    let at_point = pg.fingerprint("chatcard");
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-B@example.com')"#,
+    );
+    archive_current_wal(&pg);
+
+    let outcome = pitr(0, &pg, bases.path(), "name:before-migration");
+    assert!(
+        outcome
+            .stderr
+            .contains("restore point before-migration is at"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("recovery stopped at restore point before-migration"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(marker_rows(&pg), "row-A@example.com");
+    assert_eq!(pg.fingerprint("chatcard"), at_point);
+}
+
+#[test]
+fn pitr_refuses_a_target_beyond_the_end_of_the_archive_before_touching_the_server() {
+    let (pg, bases) = archived_after_backup();
+    archive_current_wal(&pg);
+    // The server goes on running; the archive's last commit is row A. A target after
+    // it is what PostgreSQL would refuse to start with, after the data was moved aside.
+    let later = now_then_wait(Duration::from_millis(50));
+    // Nothing is committed after `later`, and the WAL written since is not archived.
+    let before = pg.fingerprint("chatcard");
+    // Hide the server's own pg_wal from the check, as on a lost host: only the archive.
+    let outcome = {
+        let admin_url = pg.admin_url();
+        run_expecting(
+            1,
+            "restore-postgres-pitr",
+            &[
+                "-p",
+                &format!("target={later}"),
+                "-p",
+                &format!("data_dir={}", path(&pg.dir().join("no-such-data"))),
+                "-p",
+                &format!("wal_archive_dir={}", path(&pg.archive_dir())),
+                "-p",
+                &format!("base_dir={}", path(bases.path())),
+                "--approve",
+                "stop-and-set-aside",
+            ],
+            &[("ADMIN_URL", &admin_url)],
+        )
+    };
+    assert!(
+        outcome
+            .stderr
+            .contains("is beyond the end of the WAL: its last commit is at"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("-p target=latest"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        super::failed_step(&outcome, "check-coverage"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(pg.fingerprint("chatcard"), before);
+    assert_eq!(
+        super::entries(pg.dir(), "data.pre-pitr-", ""),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn pitr_refuses_when_a_wal_segment_is_missing_from_the_archive() {
+    let (pg, bases) = archived_after_backup();
+    archive_current_wal(&pg);
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-B@example.com')"#,
+    );
+    archive_current_wal(&pg);
+    let target = now_then_wait(Duration::from_millis(50));
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-C@example.com')"#,
+    );
+    archive_current_wal(&pg);
+    // A hole in the archive after the base backup: the segment holding row B.
+    let mut segments = super::entries(&pg.archive_dir(), "0000000100000000", "");
+    segments.retain(|name| name.len() == 24);
+    let hole = segments[segments.len() - 2].clone();
+    std::fs::remove_file(pg.archive_dir().join(&hole)).expect("remove a segment");
+    let admin_url = pg.admin_url();
+    let outcome = run_expecting(
+        1,
+        "restore-postgres-pitr",
+        &[
+            "-p",
+            &format!("target={target}"),
+            "-p",
+            &format!("data_dir={}", path(&pg.dir().join("no-such-data"))),
+            "-p",
+            &format!("wal_archive_dir={}", path(&pg.archive_dir())),
+            "-p",
+            &format!("base_dir={}", path(bases.path())),
+            "--approve",
+            "stop-and-set-aside",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("WAL segment {hole} is missing")),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        super::failed_step(&outcome, "check-coverage"),
+        "{}",
+        outcome.stderr
     );
 }
