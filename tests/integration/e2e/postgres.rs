@@ -652,3 +652,51 @@ fn role_passwords_are_backed_up_only_when_asked_privately_and_encrypted_to_a_key
         .expect("age");
     assert!(String::from_utf8_lossy(&decrypted.stdout).contains("SCRAM-SHA-256"));
 }
+
+#[test]
+fn verify_restore_counts_tables_with_spaces_inheritance_children_and_partitions_correctly() {
+    let pg = Postgres::start();
+    pg.load_sample_data("chatcard");
+    pg.sql(
+        "chatcard",
+        r#"CREATE TABLE "Audit Log" (id int, what text);
+           INSERT INTO "Audit Log" SELECT g, 'event ' || g FROM generate_series(1, 7) g;
+           CREATE TABLE "Event" (id int, at timestamptz);
+           CREATE TABLE "SpecialEvent" (extra text) INHERITS ("Event");
+           INSERT INTO "Event" SELECT g, now() FROM generate_series(1, 5) g;
+           INSERT INTO "SpecialEvent" SELECT g, now(), 'x' FROM generate_series(1, 3) g;
+           CREATE TABLE "Metric" (id int, month int) PARTITION BY RANGE (month);
+           CREATE TABLE "Metric_h1" PARTITION OF "Metric" FOR VALUES FROM (1) TO (7);
+           CREATE TABLE "Metric_h2" PARTITION OF "Metric" FOR VALUES FROM (7) TO (13);
+           INSERT INTO "Metric" SELECT g, 1 + g % 12 FROM generate_series(1, 24) g;"#,
+    );
+    let backups = temp_dir();
+    let dump = backup(&pg, backups.path());
+    let admin_url = pg.admin_url();
+    let outcome = run_expecting(
+        0,
+        "verify-restore",
+        &[
+            "-p",
+            "db_name=chatcard",
+            "-p",
+            &format!("dump_file={}", path(&dump)),
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    for (table, rows) in [
+        (r#"public."Audit Log""#, 7),
+        (r#"public."Event""#, 5),
+        (r#"public."SpecialEvent""#, 3),
+        (r#"public."Metric_h1""#, 12),
+        (r#"public."Metric_h2""#, 12),
+    ] {
+        // The row-count table: the table as the dump names it, dump rows, restored rows.
+        let line = format!("{table:<40} {rows:>12} {rows:>12}\n");
+        assert!(
+            outcome.stdout.contains(&line),
+            "no {line:?} in:\n{}",
+            outcome.stdout
+        );
+    }
+}
