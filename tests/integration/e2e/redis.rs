@@ -169,3 +169,67 @@ fn redis_aof_backup_of_a_password_protected_server_restored_into_a_fresh_server_
     assert_restored(&target, &backup);
     assert_eq!(target.info("aof_enabled"), "1");
 }
+
+#[test]
+fn a_redis_backup_records_what_it_holds_and_a_restore_that_differs_fails() {
+    let source = Redis::start(RedisOptions {
+        appendonly: true,
+        ..RedisOptions::default()
+    });
+    let backup = back_up(&source);
+    // Both copies were loaded into a scratch server, which recorded what they hold: the
+    // keys and digest the source had at backup time.
+    for copy in [
+        single(backup.dir.path(), "redis-", "Z.rdb"),
+        single(backup.dir.path(), "redis-aof-", "Z"),
+    ] {
+        let meta = std::fs::read_to_string(format!("{}.meta", path(&copy))).expect("meta");
+        assert_eq!(
+            meta,
+            format!("keys={}\ndigest={}\n", backup.keys, backup.digest),
+            "{copy:?}"
+        );
+    }
+    // A restore whose result differs from the record fails, naming both digests.
+    let rdb = single(backup.dir.path(), "redis-", "Z.rdb");
+    std::fs::write(
+        format!("{}.meta", path(&rdb)),
+        format!(
+            "keys={}\ndigest=0123456789abcdef0123456789abcdef01234567\n",
+            backup.keys
+        ),
+    )
+    .expect("meta");
+    let target = Redis::start(RedisOptions::default());
+    let outcome = run_expecting(
+        1,
+        "restore-redis",
+        &[
+            "-p",
+            "source=rdb",
+            "-p",
+            &format!("backup_path={}", path(&rdb)),
+            "-p",
+            &format!("redis_dir={}", path(target.dir())),
+            "-p",
+            &format!("config_file={}", path(&target.config_file())),
+            "-p",
+            &format!("redis_port={}", target.port),
+            "-p",
+            &format!("stop_command={}", target.stop_command()),
+            "-p",
+            &format!("start_command={}", target.start_command()),
+            "--approve",
+            "stop-redis",
+        ],
+        &target.auth_env(),
+    );
+    assert!(
+        outcome.stderr.contains(&format!(
+            "DEBUG DIGEST of the restored server is {}; the backup's was 0123456789abcdef",
+            backup.digest
+        )),
+        "{}",
+        outcome.stderr
+    );
+}
