@@ -43,6 +43,7 @@ fn disaster_recovery(
 ) -> Outcome {
     let mut args: Vec<String> = [
         "incident_id=INC-4242".to_owned(),
+        "approved_by=Alice Lead".to_owned(),
         format!("redis_backup_dir={}", path(redis_backups)),
         format!("redis_dir={}", path(redis.dir())),
         format!("redis_config_file={}", path(&redis.config_file())),
@@ -53,7 +54,16 @@ fn disaster_recovery(
     .into_iter()
     .flat_map(|param| ["-p".to_owned(), param])
     .collect();
-    for step in ["declare", "assess", "provision", "monitor", "stop-redis"] {
+    for step in [
+        "declare",
+        "triage",
+        "assess",
+        "provision",
+        "go-no-go",
+        "rebuild-replicas",
+        "monitor",
+        "stop-redis",
+    ] {
         args.extend(["--approve".to_owned(), step.to_owned()]);
     }
     args.extend(extra.iter().map(|arg| (*arg).to_owned()));
@@ -252,6 +262,14 @@ fn disaster_recovery_onto_a_fresh_server_ends_with_the_application_logging_in_re
             .contains("role app can log in, connect, read and write the critical tables"),
         "{}",
         outcome.stdout
+    );
+    // Who approved the go/no-go is part of the record.
+    assert!(
+        outcome
+            .stderr
+            .contains("approved_by = Alice Lead (from -p)"),
+        "{}",
+        outcome.stderr
     );
     assert!(
         outcome.stderr.contains("applications down for 0h00m"),

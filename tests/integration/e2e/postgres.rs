@@ -700,3 +700,53 @@ fn verify_restore_counts_tables_with_spaces_inheritance_children_and_partitions_
         );
     }
 }
+
+#[test]
+fn a_parallel_restore_that_fails_drops_its_half_restored_copy_and_leaves_the_live_database_alone() {
+    let backups = temp_dir();
+    let dump = {
+        let lost = Postgres::start();
+        lost.load_app_sample_data("chatcard");
+        lost.sql("postgres", "CREATE ROLE ghost");
+        lost.sql("chatcard", r#"ALTER TABLE "Anchor" OWNER TO ghost"#);
+        backup(&lost, backups.path())
+    };
+    // The new server has the database's owner but not `ghost`, and no globals are given:
+    // pg_restore fails half-way (in parallel, so not in one transaction).
+    let new = Postgres::start();
+    new.load_app_sample_data("chatcard");
+    let live = new.fingerprint("chatcard");
+    let admin_url = new.admin_url();
+    let outcome = run_expecting(
+        1,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "jobs=2",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert!(
+        outcome.stderr.contains("restoring with 2 parallel job(s)"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains(r#"role "ghost" does not exist"#),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("was dropped"), "{}", outcome.stderr);
+    assert!(
+        !new.databases()
+            .iter()
+            .any(|db| db.starts_with("chatcard_restore_")),
+        "{:?}",
+        new.databases()
+    );
+    assert_eq!(new.fingerprint("chatcard"), live);
+}
