@@ -10,7 +10,7 @@ use crate::test::Outcome;
 
 /// Production-like Redis (AOF on) with the sample keys, backed up with backup-redis.
 /// Returns the server, the backup directory and the digest at backup time.
-fn redis_with_backup() -> (Redis, tempfile::TempDir, String) {
+pub(super) fn redis_with_backup() -> (Redis, tempfile::TempDir, String) {
     let redis = Redis::start(RedisOptions {
         appendonly: true,
         ..RedisOptions::default()

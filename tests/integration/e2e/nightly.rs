@@ -201,3 +201,86 @@ fn nightly_restore_test_refuses_to_restore_onto_the_production_server() {
     assert!(failed_step(&outcome, "preflight"), "{}", outcome.stderr);
     assert_eq!(webhook.bodies().len(), 1);
 }
+
+#[test]
+fn nightly_restore_test_also_recovers_base_backup_and_wal_and_loads_the_redis_copy() {
+    use crate::servers::PgOptions;
+    let pg = Postgres::start_with(PgOptions { archive: true });
+    pg.load_sample_data("chatcard");
+    let dumps = temp_dir();
+    backup(&pg, dumps.path());
+    let bases = temp_dir();
+    super::pitr::base_backup(&pg, bases.path());
+    // Written after the base backup: only the WAL archive has it.
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('after-the-base-backup@example.com')"#,
+    );
+    super::pitr::archive_current_wal(&pg);
+    let (_redis, redis_backups, _digest) = super::dr::redis_with_backup();
+    let metrics = temp_dir();
+    let metrics_file = metrics.path().join("restore.prom");
+    let admin_url = pg.admin_url();
+    let outcome = run(
+        "nightly-restore-test",
+        &["--metrics-file", path(&metrics_file)],
+        &[
+            ("TEST_ADMIN_URL", &admin_url),
+            ("BACKUP_DIR", path(dumps.path())),
+            ("BASE_BACKUP_DIR", path(bases.path())),
+            ("WAL_ARCHIVE_DIR", path(&pg.archive_dir())),
+            ("REDIS_BACKUP_DIR", path(redis_backups.path())),
+        ],
+    );
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("the base backup and the WAL archive recover"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("pitr-verify/fk-orphans"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("digest as recorded"),
+        "{}",
+        outcome.stderr
+    );
+    // Each part is timed in the metrics, and the scratch cluster is gone.
+    for step in ["restore", "pitr-wait", "redis-load"] {
+        let line = std::fs::read_to_string(&metrics_file)
+            .expect("metrics")
+            .lines()
+            .find(|line| {
+                line.starts_with("runbook_step_duration_seconds{")
+                    && line.contains(&format!("step=\"{step}\""))
+            })
+            .map(str::to_owned);
+        assert!(line.is_some(), "no duration metric for {step}");
+    }
+    assert!(
+        std::fs::read_dir("/tmp")
+            .expect("tmp")
+            .flatten()
+            .all(|entry| !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("runbook-pitr-test.")
+                || !entry.path().join("data/postmaster.pid").exists()),
+        "a scratch cluster is still running"
+    );
+    // The production archive got nothing from the scratch cluster's new timeline.
+    assert!(
+        super::entries(&pg.archive_dir(), "00000002", "").is_empty(),
+        "{:?}",
+        super::entries(&pg.archive_dir(), "", "")
+    );
+}
