@@ -750,3 +750,90 @@ fn a_parallel_restore_that_fails_drops_its_half_restored_copy_and_leaves_the_liv
     );
     assert_eq!(new.fingerprint("chatcard"), live);
 }
+
+#[test]
+fn a_parallel_directory_format_dump_is_verified_restored_in_parallel_and_tested_nightly() {
+    let pg = Postgres::start();
+    pg.load_app_sample_data("chatcard");
+    let original = pg.fingerprint("chatcard");
+    let backups = temp_dir();
+    let database_url = pg.url("chatcard");
+    let admin_url = pg.admin_url();
+    let outcome = run_expecting(
+        0,
+        "backup-postgres",
+        &["-p", "format=directory", "-p", "jobs=2"],
+        &[
+            ("DATABASE_URL", &database_url),
+            ("ADMIN_URL", &admin_url),
+            ("BACKUP_DIR", path(backups.path())),
+        ],
+    );
+    assert!(
+        outcome.stderr.contains("with 2 parallel job(s)"),
+        "{}",
+        outcome.stderr
+    );
+    let dump = backups.path().join(
+        entries(backups.path(), "chatcard-", "Z.dump")
+            .pop()
+            .expect("a dump"),
+    );
+    assert!(dump.is_dir(), "{dump:?}");
+    assert!(dump.join("toc.dat").exists());
+
+    damage(&pg);
+    run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "app_role=app",
+            "-p",
+            "jobs=2",
+            "--approve",
+            "swap",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert_eq!(pg.fingerprint("chatcard"), original);
+    assert_the_application_can_use(&pg, "chatcard");
+
+    // The nightly test picks the directory dump like a file and checks every file's sum.
+    let toc = dump.join("toc.dat");
+    let original_toc = std::fs::read(&toc).expect("toc");
+    let mut changed = original_toc.clone();
+    changed.push(b'x');
+    std::fs::write(&toc, &changed).expect("write");
+    let tampered = run_expecting(
+        1,
+        "nightly-restore-test",
+        &[],
+        &[
+            ("TEST_ADMIN_URL", &admin_url),
+            ("BACKUP_DIR", path(backups.path())),
+        ],
+    );
+    assert!(
+        tampered.stderr.contains("CHECKSUM MISMATCH"),
+        "{}",
+        tampered.stderr
+    );
+    std::fs::write(&toc, &original_toc).expect("restore toc");
+    let good = run_expecting(
+        0,
+        "nightly-restore-test",
+        &[],
+        &[
+            ("TEST_ADMIN_URL", &admin_url),
+            ("BACKUP_DIR", path(backups.path())),
+        ],
+    );
+    assert!(
+        good.stdout.contains("restore test passed"),
+        "{}",
+        good.stdout
+    );
+}
