@@ -214,6 +214,18 @@ fn pitr_refuses_a_target_before_every_base_backup_ended_and_leaves_the_server_al
 
 /// restore-postgres-pitr with `target`, unattended; the exit code asserted.
 fn pitr(code: i32, pg: &Postgres, bases: &std::path::Path, target: &str) -> crate::test::Outcome {
+    pitr_into(code, pg, bases, target, &pg.data_dir())
+}
+
+/// restore-postgres-pitr into `data_dir` (a directory that does not exist stands for a
+/// lost host: only the archive has WAL).
+fn pitr_into(
+    code: i32,
+    pg: &Postgres,
+    bases: &std::path::Path,
+    target: &str,
+    data_dir: &std::path::Path,
+) -> crate::test::Outcome {
     let admin_url = pg.admin_url();
     run_expecting(
         code,
@@ -222,7 +234,7 @@ fn pitr(code: i32, pg: &Postgres, bases: &std::path::Path, target: &str) -> crat
             "-p",
             &format!("target={target}"),
             "-p",
-            &format!("data_dir={}", path(&pg.data_dir())),
+            &format!("data_dir={}", path(data_dir)),
             "-p",
             &format!("wal_archive_dir={}", path(&pg.archive_dir())),
             "-p",
@@ -357,26 +369,8 @@ fn pitr_refuses_a_target_beyond_the_end_of_the_archive_before_touching_the_serve
     // Nothing is committed after `later`, and the WAL written since is not archived.
     let before = pg.fingerprint("chatcard");
     // Hide the server's own pg_wal from the check, as on a lost host: only the archive.
-    let outcome = {
-        let admin_url = pg.admin_url();
-        run_expecting(
-            1,
-            "restore-postgres-pitr",
-            &[
-                "-p",
-                &format!("target={later}"),
-                "-p",
-                &format!("data_dir={}", path(&pg.dir().join("no-such-data"))),
-                "-p",
-                &format!("wal_archive_dir={}", path(&pg.archive_dir())),
-                "-p",
-                &format!("base_dir={}", path(bases.path())),
-                "--approve",
-                "stop-and-set-aside",
-            ],
-            &[("ADMIN_URL", &admin_url)],
-        )
-    };
+    let lost = pg.dir().join("no-such-data");
+    let outcome = pitr_into(1, &pg, bases.path(), &later, &lost);
     assert!(
         outcome
             .stderr
@@ -421,24 +415,8 @@ fn pitr_refuses_when_a_wal_segment_is_missing_from_the_archive() {
     segments.retain(|name| name.len() == 24);
     let hole = segments[segments.len() - 2].clone();
     std::fs::remove_file(pg.archive_dir().join(&hole)).expect("remove a segment");
-    let admin_url = pg.admin_url();
-    let outcome = run_expecting(
-        1,
-        "restore-postgres-pitr",
-        &[
-            "-p",
-            &format!("target={target}"),
-            "-p",
-            &format!("data_dir={}", path(&pg.dir().join("no-such-data"))),
-            "-p",
-            &format!("wal_archive_dir={}", path(&pg.archive_dir())),
-            "-p",
-            &format!("base_dir={}", path(bases.path())),
-            "--approve",
-            "stop-and-set-aside",
-        ],
-        &[("ADMIN_URL", &admin_url)],
-    );
+    let lost = pg.dir().join("no-such-data");
+    let outcome = pitr_into(1, &pg, bases.path(), &target, &lost);
     assert!(
         outcome
             .stderr
