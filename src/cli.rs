@@ -13,7 +13,7 @@ use std::path::PathBuf;
         Runbooks are found by NAME in each --dir, then RUNBOOK_PATH, then ./runbooks, then the runbooks \
         built into this binary. A path to a .yaml file is loaded directly.",
     after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid runbook or usage, 3 declined, \
-        4 lock held, 130/143 interrupted.",
+        4 lock held, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).",
     disable_help_subcommand = true
 )]
 pub struct Cli {

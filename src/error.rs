@@ -108,7 +108,7 @@ impl fmt::Display for Error {
                 write!(f, "{}", lines.join("; "))
             }
             Error::NoAnswer { param, exit } => match exit {
-                Exit::Interrupted | Exit::Terminated => {
+                Exit::Interrupted | Exit::Terminated | Exit::HangUp => {
                     write!(f, "interrupted while asking for `{param}`; nothing was run")
                 }
                 _ => write!(f, "no answer for `{param}`; nothing was run"),

@@ -20,6 +20,8 @@ pub enum Exit {
     Interrupted,
     /// Terminated by SIGTERM.
     Terminated,
+    /// The terminal or SSH session hung up (SIGHUP).
+    HangUp,
 }
 
 impl Exit {
@@ -32,6 +34,7 @@ impl Exit {
             Exit::Locked => 4,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
+            Exit::HangUp => 129,
         }
     }
 }
@@ -56,6 +59,7 @@ mod tests {
             (Exit::Locked, 4),
             (Exit::Interrupted, 130),
             (Exit::Terminated, 143),
+            (Exit::HangUp, 129),
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code, "{exit:?}");

@@ -60,6 +60,9 @@ pub enum RunStatus {
     Interrupted,
     /// SIGTERM.
     Terminated,
+    /// SIGHUP: the operator's terminal or SSH session was lost.
+    #[serde(rename = "hangup")]
+    HangUp,
 }
 
 impl RunStatus {
@@ -70,6 +73,7 @@ impl RunStatus {
             RunStatus::Aborted => "aborted",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Terminated => "terminated",
+            RunStatus::HangUp => "hangup",
         }
     }
 
@@ -81,6 +85,7 @@ impl RunStatus {
             RunStatus::Aborted => Exit::Declined,
             RunStatus::Interrupted => Exit::Interrupted,
             RunStatus::Terminated => Exit::Terminated,
+            RunStatus::HangUp => Exit::HangUp,
         }
     }
 }

@@ -163,7 +163,7 @@ impl Engine<'_> {
         if self.options.yes && policy == ConfirmPolicy::Allow {
             return Decision::Approved(Approval::Yes);
         }
-        if !self.ui.interactive {
+        if !self.can_ask() {
             let mut flags = format!("--approve {id}");
             if policy == ConfirmPolicy::Allow {
                 flags.push_str(" or --yes");

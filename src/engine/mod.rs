@@ -464,10 +464,16 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Whether a question can be asked: a terminal, and it has not hung up.
+    pub(crate) fn can_ask(&self) -> bool {
+        self.ui.interactive && !self.interrupts.hung_up()
+    }
+
     /// The run status a signal maps to.
     pub(crate) fn interrupted_status(&self) -> RunStatus {
         match self.interrupts.first() {
             Some(Signal::Terminate) => RunStatus::Terminated,
+            Some(Signal::HangUp) => RunStatus::HangUp,
             Some(Signal::Interrupt) | None => RunStatus::Interrupted,
         }
     }

@@ -146,7 +146,10 @@ fn fires(notify: &Notify, status: RunStatus) -> bool {
         NotifyEvent::Failure => status == RunStatus::Failure,
         NotifyEvent::Aborted => status == RunStatus::Aborted,
         NotifyEvent::Interrupted => {
-            matches!(status, RunStatus::Interrupted | RunStatus::Terminated)
+            matches!(
+                status,
+                RunStatus::Interrupted | RunStatus::Terminated | RunStatus::HangUp
+            )
         }
     })
 }

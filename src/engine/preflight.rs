@@ -313,6 +313,7 @@ pub fn ask_missing(
                     exit: match answer {
                         ui::prompt::NoAnswer::Interrupted => match interrupts.first() {
                             Some(Signal::Terminate) => Exit::Terminated,
+                            Some(Signal::HangUp) => Exit::HangUp,
                             Some(Signal::Interrupt) | None => Exit::Interrupted,
                         },
                         ui::prompt::NoAnswer::Closed => Exit::Invalid,

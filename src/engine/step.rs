@@ -385,7 +385,7 @@ impl Engine<'_> {
     }
 
     async fn ask_step_mode(&self, id: &str, name: &str, counter: &str) -> StepChoice {
-        if !self.ui.interactive {
+        if !self.can_ask() {
             return StepChoice::Run;
         }
         self.sync_record();

@@ -1,7 +1,8 @@
-//! Ctrl-C and SIGTERM: the tool never dies from them. Each signal bumps a counter that
-//! running commands watch: the first terminates the current command's process group
-//! (SIGTERM, grace, SIGKILL), the second skips the grace. Then `finally` runs and the run
-//! exits 130 or 143.
+//! Ctrl-C, SIGTERM and SIGHUP: the tool never dies from them. Each signal bumps a
+//! counter that running commands watch: the first terminates the current command's
+//! process group (SIGTERM, grace, SIGKILL), the second skips the grace. Then `finally`
+//! runs and the run exits 130, 143 or 129. A hang-up means the operator's terminal or SSH
+//! session is gone: nothing more is asked (docs/running.md, "Timeouts and signals").
 
 use tokio::sync::watch;
 
@@ -9,12 +10,15 @@ use tokio::sync::watch;
 pub enum Signal {
     Interrupt,
     Terminate,
+    /// SIGHUP: the terminal or SSH session was lost.
+    HangUp,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct State {
     count: u32,
     first: Option<Signal>,
+    hung_up: bool,
 }
 
 /// The receiving side, cloned into everything that waits on a command.
@@ -32,6 +36,7 @@ impl Trigger {
         self.sender.send_modify(|state| {
             state.count += 1;
             state.first.get_or_insert(signal);
+            state.hung_up |= signal == Signal::HangUp;
         });
     }
 }
@@ -52,6 +57,11 @@ impl Interrupts {
         self.receiver.borrow().first
     }
 
+    /// Whether the terminal is gone (a SIGHUP arrived): nobody can be asked anything.
+    pub fn hung_up(&self) -> bool {
+        self.receiver.borrow().hung_up
+    }
+
     /// Resolves once more than `seen` signals have arrived.
     pub async fn beyond(&self, seen: u32) {
         let mut receiver = self.receiver.clone();
@@ -62,12 +72,13 @@ impl Interrupts {
     }
 }
 
-/// Listens for SIGINT and SIGTERM until dropped, firing the trigger on each.
+/// Listens for SIGINT, SIGTERM and SIGHUP until dropped, firing the trigger on each.
 pub async fn listen(trigger: Trigger) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hang_up)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::warn!("cannot install signal handlers");
         return std::future::pending().await;
@@ -76,6 +87,7 @@ pub async fn listen(trigger: Trigger) {
         tokio::select! {
             _ = interrupt.recv() => trigger.fire(Signal::Interrupt),
             _ = terminate.recv() => trigger.fire(Signal::Terminate),
+            _ = hang_up.recv() => trigger.fire(Signal::HangUp),
         }
     }
 }

@@ -88,7 +88,8 @@ fn table(ui: &Ui, runbook: &Runbook, result: &RunResult) -> String {
         RunStatus::Failure
         | RunStatus::Aborted
         | RunStatus::Interrupted
-        | RunStatus::Terminated => styles.error.apply_to(result.status.as_str()),
+        | RunStatus::Terminated
+        | RunStatus::HangUp => styles.error.apply_to(result.status.as_str()),
     };
     let mut text = format!(
         "\n{} {} {status} in {}",

@@ -95,3 +95,75 @@ fn a_second_sigint_skips_the_grace_period() {
     );
     assert_eq!(processes_with(marker), Vec::<String>::new());
 }
+
+#[test]
+fn a_terminal_hang_up_mid_step_terminates_the_step_runs_finally_unasked_records_it_and_exits_129() {
+    // A real hang-up: runbook is the session leader of a pty (setsid --ctty), and the
+    // pty's master side is closed, as when an SSH connection drops.
+    let marker = "1000.7373";
+    let body = format!(
+        "name: t\ntitle: Test\nkind: test\nsteps:\n  - id: long\n    run: echo started; (sleep {marker}) & sleep {marker}\n  - id: never\n    run: touch never\nfinally:\n  - id: cleanup\n    run: echo cleanup ran > cleanup\n  - id: ask\n    confirm: {{message: Really?}}\n    run: touch asked\n"
+    );
+    let test = Test::new()
+        .runbook("t", &body)
+        .args(["run", "t", "--kill-grace", "2s"]);
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    // Only this process may hold the master: were it inherited, closing it here would
+    // not hang the terminal up.
+    nix::fcntl::fcntl(
+        &pty.master,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .expect("close-on-exec");
+    let slave = std::fs::File::from(pty.slave);
+    let mut child = test
+        .command_through(&["setsid", "--ctty"])
+        .stdin(slave.try_clone().expect("slave"))
+        .stdout(slave.try_clone().expect("slave"))
+        .stderr(slave)
+        .spawn()
+        .expect("setsid runbook");
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 256];
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "step never started"
+        );
+        let read = master.read(&mut buffer).expect("read the pty");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    drop(master);
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(129),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    assert!(test.path().join("cleanup").exists(), "finally did not run");
+    assert!(!test.path().join("never").exists());
+    assert!(
+        !test.path().join("asked").exists(),
+        "a confirmation was approved"
+    );
+    assert_eq!(processes_with(marker), Vec::<String>::new());
+    // The record says what happened, and is complete.
+    let audit = test.path().join("state/runbook/audit");
+    let record = std::fs::read_dir(&audit)
+        .expect("audit dir")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .expect("a record");
+    let text = std::fs::read_to_string(record).expect("record");
+    let last = text.lines().last().expect("a line");
+    assert!(last.contains(r#""event":"run_finished""#), "{last}");
+    assert!(last.contains(r#""status":"hangup""#), "{last}");
+    assert!(last.contains(r#""exit_code":129"#), "{last}");
+}

@@ -77,7 +77,20 @@ impl Test {
     }
 
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_runbook"));
+        self.command_through(&[])
+    }
+
+    /// The command, run through `wrapper` (e.g. `["setsid", "-c"]`), with the same
+    /// arguments and clean environment.
+    pub fn command_through(&self, wrapper: &[&str]) -> Command {
+        let mut command = match wrapper {
+            [program, rest @ ..] => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(env!("CARGO_BIN_EXE_runbook"));
+                command
+            }
+            [] => Command::new(env!("CARGO_BIN_EXE_runbook")),
+        };
         let sets_color = self
             .args
             .iter()

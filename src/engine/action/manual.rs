@@ -51,7 +51,7 @@ impl Engine<'_> {
                         return Outcome::failed(format!("input `{}`: {error}", param.name));
                     }
                 },
-                None if self.ui.interactive => match self.ask_param(param).await {
+                None if self.can_ask() => match self.ask_param(param).await {
                     Ok(value) => value,
                     Err(NoAnswer::Interrupted) => {
                         let status = self.interrupted_status();
