@@ -837,3 +837,51 @@ fn a_parallel_directory_format_dump_is_verified_restored_in_parallel_and_tested_
         good.stdout
     );
 }
+
+#[test]
+fn an_in_place_restore_of_a_large_schema_opens_only_when_verified_with_the_dumps_connection_limit()
+{
+    let pg = Postgres::start();
+    pg.load_app_sample_data("chatcard");
+    // Enough tables that the archive's list is far longer than a pipe buffer.
+    pg.sql(
+        "chatcard",
+        "DO $$ BEGIN FOR i IN 1..800 LOOP EXECUTE format('CREATE TABLE extra_%s (id int)', i); END LOOP; END $$;",
+    );
+    pg.sql(
+        "postgres",
+        "ALTER DATABASE chatcard CONNECTION LIMIT 50; GRANT CONNECT ON DATABASE chatcard TO app;",
+    );
+    let backups = temp_dir();
+    let dump = backup(&pg, backups.path());
+    let admin_url = pg.admin_url();
+    run_expecting(
+        0,
+        "restore-postgres",
+        &[
+            "-p",
+            &format!("backup_file={}", path(&dump)),
+            "-p",
+            "mode=in-place",
+            "-p",
+            "app_role=app",
+            "--approve",
+            "drop-and-recreate",
+        ],
+        &[("ADMIN_URL", &admin_url)],
+    );
+    assert_eq!(
+        pg.sql(
+            "postgres",
+            "SELECT pg_get_userbyid(datdba) || ' ' || datconnlimit FROM pg_database WHERE datname = 'chatcard'"
+        ),
+        "app 50"
+    );
+    assert_eq!(
+        pg.sql(
+            "chatcard",
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'extra_%'"
+        ),
+        "800"
+    );
+}
