@@ -430,3 +430,33 @@ fn pitr_refuses_when_a_wal_segment_is_missing_from_the_archive() {
         outcome.stderr
     );
 }
+
+#[test]
+fn pitr_does_not_count_recycled_wal_segments_as_wal() {
+    // After checkpoints, pg_wal holds recycled segments with future names; they hold no
+    // valid WAL. An LSN in them is beyond the end of the WAL and must be refused before
+    // the data directory is touched.
+    let (pg, bases) = archived_after_backup();
+    for _ in 0..4 {
+        pg.sql("postgres", "SELECT pg_switch_wal(); CHECKPOINT;");
+    }
+    archive_current_wal(&pg);
+    let end = pg.sql("postgres", "SELECT pg_current_wal_insert_lsn()");
+    let beyond = pg.sql(
+        "postgres",
+        &format!("SELECT '{end}'::pg_lsn + 5 * 16 * 1024 * 1024"),
+    );
+    let before = pg.fingerprint("chatcard");
+    let outcome = pitr(1, &pg, bases.path(), &format!("lsn:{beyond}"));
+    assert!(
+        outcome.stderr.contains("is beyond the end of the WAL"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        super::failed_step(&outcome, "check-coverage"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(pg.fingerprint("chatcard"), before);
+}
