@@ -184,10 +184,10 @@ fn a_redis_backup_records_what_it_holds_and_a_restore_that_differs_fails() {
         single(backup.dir.path(), "redis-aof-", "Z"),
     ] {
         let meta = std::fs::read_to_string(format!("{}.meta", path(&copy))).expect("meta");
-        assert_eq!(
-            meta,
-            format!("keys={}\ndigest={}\n", backup.keys, backup.digest),
-            "{copy:?}"
+        assert!(
+            meta.starts_with(&format!("keys={}\nexpires=", backup.keys))
+                && meta.ends_with(&format!("\ndigest={}\n", backup.digest)),
+            "{copy:?}: {meta}"
         );
     }
     // A restore whose result differs from the record fails, naming both digests.
@@ -232,4 +232,50 @@ fn a_redis_backup_records_what_it_holds_and_a_restore_that_differs_fails() {
         "{}",
         outcome.stderr
     );
+}
+
+#[test]
+fn keys_whose_ttl_ran_out_since_the_backup_do_not_fail_the_restore() {
+    let source = Redis::start(RedisOptions::default());
+    source.load_sample_data();
+    source.cli(&["SET", "short-lived", "x", "EX", "2"]);
+    let dir = temp_dir();
+    run_expecting(
+        0,
+        "backup-redis",
+        &["-p", &format!("redis_port={}", source.port)],
+        &[("REDIS_BACKUP_DIR", path(dir.path()))],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let rdb = single(dir.path(), "redis-", "Z.rdb");
+    let target = Redis::start(RedisOptions::default());
+    let outcome = run_expecting(
+        0,
+        "restore-redis",
+        &[
+            "-p",
+            "source=rdb",
+            "-p",
+            &format!("backup_path={}", path(&rdb)),
+            "-p",
+            &format!("redis_dir={}", path(target.dir())),
+            "-p",
+            &format!("config_file={}", path(&target.config_file())),
+            "-p",
+            &format!("redis_port={}", target.port),
+            "-p",
+            &format!("stop_command={}", target.stop_command()),
+            "-p",
+            &format!("start_command={}", target.start_command()),
+            "--approve",
+            "stop-redis",
+        ],
+        &target.auth_env(),
+    );
+    assert!(
+        outcome.stderr.contains("expired since it was taken"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(target.cli(&["EXISTS", "short-lived"]), "0");
 }
