@@ -66,6 +66,12 @@ fn escape(value: &str) -> String {
 
 /// Checks before the run that the metrics file's directory takes a new file.
 pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory; name a file in it, e.g. runbook.prom",
+        ));
+    }
     let directory = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())

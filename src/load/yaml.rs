@@ -207,13 +207,30 @@ impl Node {
 /// Why a document could not be turned into a tree at all.
 #[derive(Clone, Debug, PartialEq)]
 pub enum YamlError {
-    TooLarge { bytes: usize },
-    Syntax { message: String, span: Span },
+    TooLarge {
+        bytes: usize,
+    },
+    Syntax {
+        message: String,
+        span: Span,
+    },
     Empty,
-    MultipleDocuments { span: Span },
-    UnknownAlias { span: Span },
-    AliasBomb { span: Span },
-    TooDeep { span: Span },
+    MultipleDocuments {
+        span: Span,
+    },
+    UnknownAlias {
+        span: Span,
+    },
+    AliasBomb {
+        span: Span,
+    },
+    /// More nodes than the limit, without aliases: a runbook far too large.
+    TooManyNodes {
+        span: Span,
+    },
+    TooDeep {
+        span: Span,
+    },
 }
 
 impl YamlError {
@@ -224,6 +241,7 @@ impl YamlError {
             | YamlError::MultipleDocuments { span }
             | YamlError::UnknownAlias { span }
             | YamlError::AliasBomb { span }
+            | YamlError::TooManyNodes { span }
             | YamlError::TooDeep { span } => Some(*span),
         }
     }
@@ -252,6 +270,9 @@ impl YamlError {
                  far beyond that (a \"billion laughs\" pattern?)"
             )),
             YamlError::TooDeep { .. } => Some(format!("nesting is limited to {MAX_DEPTH} levels")),
+            YamlError::TooManyNodes { .. } => {
+                Some("split the procedure into smaller runbooks joined with `include:`".into())
+            }
         }
     }
 }
@@ -271,6 +292,10 @@ impl fmt::Display for YamlError {
             }
             YamlError::UnknownAlias { .. } => write!(f, "alias refers to an unknown anchor"),
             YamlError::AliasBomb { .. } => write!(f, "YAML aliases expand to too many nodes"),
+            YamlError::TooManyNodes { .. } => write!(
+                f,
+                "the runbook has more than {MAX_NODES} YAML nodes (keys, values and list items)"
+            ),
             YamlError::TooDeep { .. } => write!(f, "YAML is nested too deeply"),
         }
     }
@@ -285,6 +310,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         total_nodes: 0,
+        aliases_used: false,
     };
     builder.document()
 }
@@ -293,6 +319,8 @@ struct TreeBuilder<'input> {
     parser: Parser<'input, saphyr_parser::StrInput<'input>>,
     anchors: HashMap<usize, Node>,
     total_nodes: usize,
+    /// Whether an alias was expanded, so a node-limit error blames the right thing.
+    aliases_used: bool,
 }
 
 impl<'input> TreeBuilder<'input> {
@@ -405,6 +433,7 @@ impl<'input> TreeBuilder<'input> {
                     .get(&anchor)
                     .ok_or(YamlError::UnknownAlias { span })?;
                 self.total_nodes += target.size;
+                self.aliases_used = true;
                 if self.total_nodes > MAX_NODES {
                     return Err(YamlError::AliasBomb { span });
                 }
@@ -421,7 +450,12 @@ impl<'input> TreeBuilder<'input> {
         };
         self.total_nodes += 1;
         if self.total_nodes > MAX_NODES {
-            return Err(YamlError::AliasBomb { span });
+            // Blame the aliases only when there are any.
+            return Err(if self.aliases_used {
+                YamlError::AliasBomb { span }
+            } else {
+                YamlError::TooManyNodes { span }
+            });
         }
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());

@@ -74,6 +74,16 @@ pub async fn run(
     output: &Output,
     interrupts: &Interrupts,
 ) -> std::io::Result<Finished> {
+    // Named here: spawning in a missing directory only says "No such file or directory",
+    // which reads as if the shell were missing.
+    if let Some(workdir) = command.workdir
+        && !workdir.is_dir()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("the working directory {} does not exist", workdir.display()),
+        ));
+    }
     let mut process = command.program.command(command.script);
     process.envs(command.env.iter().map(|(name, value)| (name, value)));
     if let Some(workdir) = command.workdir {

@@ -904,3 +904,59 @@ fn a_restore_point_without_a_utc_offset_is_refused_showing_the_local_and_utc_for
         local.stdout
     );
 }
+
+#[test]
+fn a_metrics_file_that_is_a_directory_is_refused_before_anything_runs() {
+    let test = Test::new()
+        .runbook("t", &runbook("steps:\n  - id: go\n    run: touch ran\n"))
+        .file("metrics/.keep", "");
+    let outcome = Test::new()
+        .current_dir(test.path())
+        .args(["run", "t", "--metrics-file", "metrics"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("cannot write metrics to metrics: it is a directory"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("ran").exists());
+}
+
+#[test]
+fn a_missing_working_directory_is_named() {
+    let outcome = Test::new()
+        .runbook(
+            "t",
+            &runbook("steps:\n  - id: go\n    workdir: /nonexistent/work-dir\n    run: pwd\n"),
+        )
+        .args(["run", "t"])
+        .status(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("the working directory /nonexistent/work-dir does not exist"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_huge_runbook_without_aliases_is_not_blamed_on_aliases() {
+    let body: String = (0..20_000)
+        .map(|index| format!("  - id: s{index}\n    run: echo {index}\n"))
+        .collect();
+    let outcome = Test::new()
+        .runbook("t", &runbook(&format!("steps:\n{body}")))
+        .args(["validate", "t"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("the runbook has more than 100000 YAML nodes"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("aliases"), "{}", outcome.stderr);
+}
