@@ -40,6 +40,12 @@ impl Context {
         Arc::make_mut(&mut self.run).insert(name.to_owned(), value);
     }
 
+    /// `run.NAME` as a placeholder (a dry-run does not know the outcome).
+    pub fn set_unknown_run(&mut self, name: &str) {
+        self.set_run(name, Unknown::value(format!("run.{name}")));
+        self.unknown.insert(format!("run.{name}"));
+    }
+
     pub fn set_runbook(&mut self, name: &str, value: Value) {
         Arc::make_mut(&mut self.runbook).insert(name.to_owned(), value);
     }

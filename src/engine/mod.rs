@@ -109,7 +109,7 @@ pub struct Engine<'a> {
     stop: Cell<Option<RunStatus>>,
     /// Confirmations already given for the children of a parallel group.
     preapproved: RefCell<HashSet<String>>,
-    started: Instant,
+    pub(crate) started: Instant,
 }
 
 /// The result of a whole run.
@@ -193,7 +193,8 @@ impl<'a> Engine<'a> {
             self.notify(runbook, &frame, &mut context, status).await;
         } else if let Some(plan) = plan.as_mut() {
             for notify in &runbook.notify {
-                plan.notify.push(self.describe_notify(notify, &context));
+                plan.notify
+                    .push(self.describe_notify(runbook, notify, &context));
             }
             plan.finish();
         }
@@ -250,19 +251,8 @@ impl<'a> Engine<'a> {
             Flow::Stop(status) => status,
         };
         // `on_failure` and `finally` know how the run went so far.
-        if self.options.dry_run {
-            for field in ["status", "summary", "exit_code", "duration"] {
-                context.set_run(field, context::Unknown::value(format!("run.{field}")));
-                context.unknown.insert(format!("run.{field}"));
-            }
-        } else {
-            context.set_run("status", Value::from(status.as_str()));
-            context.set_run("exit_code", Value::from(status.exit().code()));
-            context.set_run(
-                "duration",
-                Value::from(self.started.elapsed().as_secs_f64()),
-            );
-            context.set_run("summary", Value::from(self.summary_line(runbook, status)));
+        self.set_outcome(runbook, context, status);
+        if !self.options.dry_run {
             // A step that never ran has a status too, so `steps.ID.status` renders.
             for step in runbook.all_steps() {
                 if !context.steps.contains_key(&step.id) {

@@ -1,13 +1,11 @@
 //! Notify hooks: commands run once the run has ended, for the outcomes they name.
 
 use crate::engine::context::Context;
-use crate::engine::context::Unknown;
 use crate::engine::event::{RunStatus, StepStatus};
 use crate::engine::{Engine, Frame};
 use crate::process::Program;
 use crate::process::shell::{self, Ended, ShellCommand};
 use crate::runbook::{Notify, NotifyEvent, Runbook};
-use minijinja::value::Value;
 use std::time::Duration;
 
 impl Engine<'_> {
@@ -64,15 +62,7 @@ impl Engine<'_> {
         if runbook.notify.is_empty() {
             return;
         }
-        std::sync::Arc::make_mut(&mut context.run)
-            .insert("status".into(), Value::from(status.as_str()));
-        context.set_run("summary", Value::from(self.summary_line(runbook, status)));
-        context.set_run(
-            "duration",
-            Value::from(self.started.elapsed().as_secs_f64()),
-        );
-        std::sync::Arc::make_mut(&mut context.run)
-            .insert("exit_code".into(), Value::from(status.exit().code()));
+        self.set_outcome(runbook, context, status);
         for (index, notify) in runbook.notify.iter().enumerate() {
             if !fires(notify, status) {
                 continue;
@@ -114,13 +104,14 @@ impl Engine<'_> {
         self.started.elapsed()
     }
 
-    pub(crate) fn describe_notify(&self, notify: &Notify, context: &Context) -> String {
+    pub(crate) fn describe_notify(
+        &self,
+        runbook: &Runbook,
+        notify: &Notify,
+        context: &Context,
+    ) -> String {
         let mut context = context.clone();
-        for field in ["status", "summary", "exit_code", "duration"] {
-            std::sync::Arc::make_mut(&mut context.run)
-                .insert(field.into(), Unknown::value(format!("run.{field}")));
-            context.unknown.insert(format!("run.{field}"));
-        }
+        self.set_outcome(runbook, &mut context, RunStatus::Success);
         let on: Vec<String> = notify
             .on
             .iter()

@@ -5,6 +5,7 @@
 use crate::engine::Engine;
 use crate::engine::context::{self, Context, Shared};
 use crate::engine::error::RunError;
+use crate::engine::event::RunStatus;
 use crate::engine::params::{Resolution, ValueSource};
 use crate::plan::PlanParam;
 use crate::runbook::Runbook;
@@ -76,6 +77,27 @@ impl Engine<'_> {
             exports.push((variable.name.clone(), value));
         }
         Ok((context, exports))
+    }
+}
+
+impl Engine<'_> {
+    /// `run.status`, `run.exit_code`, `run.duration` and `run.summary`, which
+    /// `on_failure`, `finally` and notify hooks read: the outcome so far, or in a
+    /// dry-run placeholders (the outcome is not known).
+    pub(crate) fn set_outcome(&self, runbook: &Runbook, context: &mut Context, status: RunStatus) {
+        if self.options.dry_run {
+            for field in ["status", "summary", "exit_code", "duration"] {
+                context.set_unknown_run(field);
+            }
+            return;
+        }
+        context.set_run("status", Value::from(status.as_str()));
+        context.set_run("exit_code", Value::from(status.exit().code()));
+        context.set_run(
+            "duration",
+            Value::from(self.started.elapsed().as_secs_f64()),
+        );
+        context.set_run("summary", Value::from(self.summary_line(runbook, status)));
     }
 }
 
