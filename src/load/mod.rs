@@ -14,6 +14,7 @@ pub mod source;
 pub mod suggest;
 pub mod with;
 pub mod yaml;
+pub mod yaml_error;
 
 use crate::runbook::Runbook;
 use crate::template::Templates;

@@ -4,7 +4,6 @@
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan};
 use std::collections::HashMap;
-use std::fmt;
 
 /// Runbooks are hand-written procedures; anything larger is a mistake or an attack.
 pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
@@ -14,6 +13,7 @@ pub const MAX_NODES: usize = 100_000;
 /// Deeper nesting than this is never a runbook, and would only risk the stack.
 pub const MAX_DEPTH: usize = 64;
 
+pub use crate::load::yaml_error::YamlError;
 pub use crate::runbook::located::Span;
 
 impl Span {
@@ -201,103 +201,6 @@ impl Node {
             .iter()
             .find(|(name, _)| name.scalar_text() == Some(key))
             .map(|(name, value)| (name, value))
-    }
-}
-
-/// Why a document could not be turned into a tree at all.
-#[derive(Clone, Debug, PartialEq)]
-pub enum YamlError {
-    TooLarge {
-        bytes: usize,
-    },
-    Syntax {
-        message: String,
-        span: Span,
-    },
-    Empty,
-    MultipleDocuments {
-        span: Span,
-    },
-    UnknownAlias {
-        span: Span,
-    },
-    AliasBomb {
-        span: Span,
-    },
-    /// More nodes than the limit, without aliases: a runbook far too large.
-    TooManyNodes {
-        span: Span,
-    },
-    TooDeep {
-        span: Span,
-    },
-}
-
-impl YamlError {
-    pub fn span(&self) -> Option<Span> {
-        match self {
-            YamlError::TooLarge { .. } | YamlError::Empty => None,
-            YamlError::Syntax { span, .. }
-            | YamlError::MultipleDocuments { span }
-            | YamlError::UnknownAlias { span }
-            | YamlError::AliasBomb { span }
-            | YamlError::TooManyNodes { span }
-            | YamlError::TooDeep { span } => Some(*span),
-        }
-    }
-
-    pub fn help(&self) -> Option<String> {
-        match self {
-            YamlError::TooLarge { .. } => Some(format!(
-                "runbooks are limited to {} KiB; split the procedure with `include:`",
-                MAX_SOURCE_BYTES / 1024
-            )),
-            YamlError::Syntax { message, .. } if message.contains("tab") => {
-                Some("indent with spaces; YAML does not allow tabs for indentation".into())
-            }
-            YamlError::Syntax { .. } => {
-                Some("check the indentation and quoting of this line and the one before it".into())
-            }
-            YamlError::Empty => {
-                Some("a runbook needs at least `name`, `title`, `kind` and `steps`".into())
-            }
-            YamlError::MultipleDocuments { .. } => Some("put each runbook in its own file".into()),
-            YamlError::UnknownAlias { .. } => {
-                Some("define the anchor (`&name`) before the alias (`*name`) that uses it".into())
-            }
-            YamlError::AliasBomb { .. } => Some(format!(
-                "aliases may expand to at most {MAX_NODES} nodes in total; this document expands \
-                 far beyond that (a \"billion laughs\" pattern?)"
-            )),
-            YamlError::TooDeep { .. } => Some(format!("nesting is limited to {MAX_DEPTH} levels")),
-            YamlError::TooManyNodes { .. } => {
-                Some("split the procedure into smaller runbooks joined with `include:`".into())
-            }
-        }
-    }
-}
-
-impl fmt::Display for YamlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            YamlError::TooLarge { bytes } => write!(
-                f,
-                "file is too large ({} KiB) to be a runbook",
-                bytes / 1024
-            ),
-            YamlError::Syntax { message, .. } => write!(f, "invalid YAML: {message}"),
-            YamlError::Empty => write!(f, "the file is empty"),
-            YamlError::MultipleDocuments { .. } => {
-                write!(f, "more than one YAML document in one file")
-            }
-            YamlError::UnknownAlias { .. } => write!(f, "alias refers to an unknown anchor"),
-            YamlError::AliasBomb { .. } => write!(f, "YAML aliases expand to too many nodes"),
-            YamlError::TooManyNodes { .. } => write!(
-                f,
-                "the runbook has more than {MAX_NODES} YAML nodes (keys, values and list items)"
-            ),
-            YamlError::TooDeep { .. } => write!(f, "YAML is nested too deeply"),
-        }
     }
 }
 
