@@ -331,40 +331,8 @@ impl Postgres {
 
     /// Runs SQL with `psql -X -v ON_ERROR_STOP=1 -At` and returns its output.
     pub fn sql(&self, db: &str, sql: &str) -> String {
-        let mut child = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-At",
-                "-d",
-                &self.url(db),
-                "-f",
-                "-",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("psql runs (apt-get install -y postgresql-client-15)");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(sql.as_bytes())
-            .expect("write SQL");
-        let out = child.wait_with_output().expect("psql");
-        assert!(
-            out.status.success(),
-            "psql failed ({}) on {db}:\n{sql}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .expect("UTF-8")
-            .trim_end()
-            .to_owned()
+        psql(&self.url(db), sql)
+            .unwrap_or_else(|error| panic!("psql failed on {db}:\n{sql}\n--- stderr\n{error}"))
     }
 
     /// Whether database `db` exists.
@@ -429,26 +397,7 @@ impl Postgres {
 
     /// Runs SQL as login role `role`: its output, or psql's error text.
     pub fn try_sql_as(&self, role: &str, db: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-At",
-                "-d",
-                &self.url_as(role, db),
-                "-c",
-                sql,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("psql runs");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        psql(&self.url_as(role, db), sql)
     }
 
     /// Per table of the sample schema: row count and md5 of all rows in id order. Equal
@@ -955,5 +904,39 @@ impl Webhook {
     /// Bodies received so far.
     pub fn bodies(&self) -> Vec<String> {
         self.bodies.lock().expect("bodies").clone()
+    }
+}
+
+/// Runs SQL (from stdin) with `psql -X -q -v ON_ERROR_STOP=1 -At` against `url`: its
+/// output, or psql's error text.
+fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let mut child = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-d",
+            url,
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql runs (apt-get install -y postgresql-client-15)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(sql.as_bytes())
+        .expect("write SQL");
+    let out = child.wait_with_output().expect("psql");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }

@@ -44,6 +44,20 @@ pub(super) fn backup(pg: &Postgres, dir: &std::path::Path) -> std::path::PathBuf
     dir.join(dumps.last().expect("a dump"))
 }
 
+/// restore-postgres of `dump` on the server of `admin_url`, unattended, with `extra`
+/// params and approvals; the exit code asserted.
+fn restore_postgres(
+    code: i32,
+    admin_url: &str,
+    dump: &std::path::Path,
+    extra: &[&str],
+) -> crate::test::Outcome {
+    let backup_file = format!("backup_file={}", path(dump));
+    let mut args = vec!["-p", backup_file.as_str()];
+    args.extend_from_slice(extra);
+    run_expecting(code, "restore-postgres", &args, &[("ADMIN_URL", admin_url)])
+}
+
 /// Deletes and changes rows and drops a whole table.
 fn damage(pg: &Postgres) {
     pg.sql(
@@ -95,17 +109,7 @@ fn restore_postgres_swap_mode_brings_back_exactly_the_backed_up_data_and_keeps_t
     std::thread::sleep(std::time::Duration::from_millis(200));
 
     let admin_url = pg.admin_url();
-    let outcome = run_expecting(
-        0,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "--approve",
-            "swap",
-        ],
-        &[("ADMIN_URL", &admin_url)],
-    );
+    let outcome = restore_postgres(0, &admin_url, &dump, &["--approve", "swap"]);
     assert!(
         outcome.stderr.contains("verify/row-counts"),
         "{}",
@@ -196,18 +200,7 @@ fn restore_postgres_in_place_mode_replaces_the_damaged_database_with_the_backup(
 
     let admin_url = pg.admin_url();
     // The destructive step needs its own approval: --yes is not enough.
-    let declined = run_expecting(
-        3,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "mode=in-place",
-            "--yes",
-        ],
-        &[("ADMIN_URL", &admin_url)],
-    );
+    let declined = restore_postgres(3, &admin_url, &dump, &["-p", "mode=in-place", "--yes"]);
     assert!(declined.stderr.contains("--approve"), "{}", declined.stderr);
     assert_ne!(
         pg.fingerprint("chatcard"),
@@ -215,18 +208,11 @@ fn restore_postgres_in_place_mode_replaces_the_damaged_database_with_the_backup(
         "nothing may change without approval"
     );
 
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "mode=in-place",
-            "--approve",
-            "drop-and-recreate",
-        ],
-        &[("ADMIN_URL", &admin_url)],
+        &admin_url,
+        &dump,
+        &["-p", "mode=in-place", "--approve", "drop-and-recreate"],
     );
     assert_eq!(
         pg.fingerprint("chatcard"),
@@ -261,18 +247,11 @@ fn restore_postgres_refuses_a_dump_that_does_not_match_its_checksum_and_changes_
     std::fs::write(&dump, bytes).expect("write dump");
 
     let admin_url = pg.admin_url();
-    let outcome = run_expecting(
+    let outcome = restore_postgres(
         1,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "mode=in-place",
-            "--approve",
-            "drop-and-recreate",
-        ],
-        &[("ADMIN_URL", &admin_url)],
+        &admin_url,
+        &dump,
+        &["-p", "mode=in-place", "--approve", "drop-and-recreate"],
     );
     assert!(
         outcome.stderr.contains("CHECKSUM MISMATCH"),
@@ -309,12 +288,11 @@ fn restore_postgres_onto_a_new_server_creates_the_roles_from_the_globals_dump_an
 
     let new = Postgres::start();
     let admin_url = new.admin_url();
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
+        &admin_url,
+        &dump,
         &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
             "-p",
             &format!("globals_file={}", path(&globals)),
             "-p",
@@ -323,7 +301,6 @@ fn restore_postgres_onto_a_new_server_creates_the_roles_from_the_globals_dump_an
             "--approve",
             "swap",
         ],
-        &[("ADMIN_URL", &admin_url)],
     );
     assert_eq!(new.fingerprint("chatcard"), original);
     assert_eq!(
@@ -409,18 +386,11 @@ fn a_restore_keeps_owners_grants_and_database_settings_so_the_application_can_us
     damage(&pg);
 
     let admin_url = pg.admin_url();
-    let outcome = run_expecting(
+    let outcome = restore_postgres(
         0,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "app_role=app",
-            "--approve",
-            "swap",
-        ],
-        &[("ADMIN_URL", &admin_url)],
+        &admin_url,
+        &dump,
+        &["-p", "app_role=app", "--approve", "swap"],
     );
     assert!(
         outcome
@@ -448,12 +418,11 @@ fn a_restore_onto_a_fresh_server_recreates_the_roles_and_the_application_logs_in
     );
     let new = Postgres::start();
     let admin_url = new.admin_url();
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
+        &admin_url,
+        &dump,
         &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
             "-p",
             &format!("globals_file={}", path(&globals)),
             "-p",
@@ -462,7 +431,6 @@ fn a_restore_onto_a_fresh_server_recreates_the_roles_and_the_application_logs_in
             "--approve",
             "swap",
         ],
-        &[("ADMIN_URL", &admin_url)],
     );
     assert_eq!(new.fingerprint("chatcard"), original);
     assert_the_application_can_use(&new, "chatcard");
@@ -493,19 +461,17 @@ fn an_existing_role_is_left_as_it_is_when_the_globals_are_restored() {
         "SELECT rolpassword || ' ' || rolconnlimit FROM pg_authid WHERE rolname = 'reporting'",
     );
     let admin_url = new.admin_url();
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
+        &admin_url,
+        &dump,
         &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
             "-p",
             &format!("globals_file={}", path(&globals)),
             "--yes",
             "--approve",
             "swap",
         ],
-        &[("ADMIN_URL", &admin_url)],
     );
     assert_eq!(
         new.sql(
@@ -532,12 +498,11 @@ fn an_in_place_restore_that_fails_verification_stays_closed_to_the_application_a
     let dump = backup(&pg, backups.path());
     let admin_url = pg.admin_url();
     // Verification fails: the role named as the application's does not exist.
-    let outcome = run_expecting(
+    let outcome = restore_postgres(
         1,
-        "restore-postgres",
+        &admin_url,
+        &dump,
         &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
             "-p",
             "mode=in-place",
             "-p",
@@ -545,7 +510,6 @@ fn an_in_place_restore_that_fails_verification_stays_closed_to_the_application_a
             "--approve",
             "drop-and-recreate",
         ],
-        &[("ADMIN_URL", &admin_url)],
     );
     assert!(
         outcome
@@ -717,19 +681,7 @@ fn a_parallel_restore_that_fails_drops_its_half_restored_copy_and_leaves_the_liv
     new.load_app_sample_data("chatcard");
     let live = new.fingerprint("chatcard");
     let admin_url = new.admin_url();
-    let outcome = run_expecting(
-        1,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "jobs=2",
-            "--approve",
-            "swap",
-        ],
-        &[("ADMIN_URL", &admin_url)],
-    );
+    let outcome = restore_postgres(1, &admin_url, &dump, &["-p", "jobs=2", "--approve", "swap"]);
     assert!(
         outcome.stderr.contains("restoring with 2 parallel job(s)"),
         "{}",
@@ -783,20 +735,11 @@ fn a_parallel_directory_format_dump_is_verified_restored_in_parallel_and_tested_
     assert!(dump.join("toc.dat").exists());
 
     damage(&pg);
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
-        &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
-            "-p",
-            "app_role=app",
-            "-p",
-            "jobs=2",
-            "--approve",
-            "swap",
-        ],
-        &[("ADMIN_URL", &admin_url)],
+        &admin_url,
+        &dump,
+        &["-p", "app_role=app", "-p", "jobs=2", "--approve", "swap"],
     );
     assert_eq!(pg.fingerprint("chatcard"), original);
     assert_the_application_can_use(&pg, "chatcard");
@@ -855,12 +798,11 @@ fn an_in_place_restore_of_a_large_schema_opens_only_when_verified_with_the_dumps
     let backups = temp_dir();
     let dump = backup(&pg, backups.path());
     let admin_url = pg.admin_url();
-    run_expecting(
+    restore_postgres(
         0,
-        "restore-postgres",
+        &admin_url,
+        &dump,
         &[
-            "-p",
-            &format!("backup_file={}", path(&dump)),
             "-p",
             "mode=in-place",
             "-p",
@@ -868,7 +810,6 @@ fn an_in_place_restore_of_a_large_schema_opens_only_when_verified_with_the_dumps
             "--approve",
             "drop-and-recreate",
         ],
-        &[("ADMIN_URL", &admin_url)],
     );
     assert_eq!(
         pg.sql(

@@ -69,8 +69,20 @@ fn assert_restored(target: &Redis, backup: &Backup) {
 }
 
 fn restore(target: &Redis, source: &str, backup_path: &str, expected_keys: u64) {
-    let outcome = run_expecting(
-        0,
+    let outcome = restore_expecting(0, target, source, backup_path, expected_keys);
+    assert_secret_never_shown(&outcome);
+}
+
+/// restore-redis of `backup_path` into `target`, unattended; the exit code asserted.
+fn restore_expecting(
+    code: i32,
+    target: &Redis,
+    source: &str,
+    backup_path: &str,
+    expected_keys: u64,
+) -> crate::test::Outcome {
+    run_expecting(
+        code,
         "restore-redis",
         &[
             "-p",
@@ -93,8 +105,7 @@ fn restore(target: &Redis, source: &str, backup_path: &str, expected_keys: u64) 
             "stop-redis",
         ],
         &target.auth_env(),
-    );
-    assert_secret_never_shown(&outcome);
+    )
 }
 
 /// The password of the AOF test's servers.
@@ -201,29 +212,7 @@ fn a_redis_backup_records_what_it_holds_and_a_restore_that_differs_fails() {
     )
     .expect("meta");
     let target = Redis::start(RedisOptions::default());
-    let outcome = run_expecting(
-        1,
-        "restore-redis",
-        &[
-            "-p",
-            "source=rdb",
-            "-p",
-            &format!("backup_path={}", path(&rdb)),
-            "-p",
-            &format!("redis_dir={}", path(target.dir())),
-            "-p",
-            &format!("config_file={}", path(&target.config_file())),
-            "-p",
-            &format!("redis_port={}", target.port),
-            "-p",
-            &format!("stop_command={}", target.stop_command()),
-            "-p",
-            &format!("start_command={}", target.start_command()),
-            "--approve",
-            "stop-redis",
-        ],
-        &target.auth_env(),
-    );
+    let outcome = restore_expecting(1, &target, "rdb", path(&rdb), 0);
     assert!(
         outcome.stderr.contains(&format!(
             "DEBUG DIGEST of the restored server is {}; the backup's was 0123456789abcdef",
@@ -249,29 +238,7 @@ fn keys_whose_ttl_ran_out_since_the_backup_do_not_fail_the_restore() {
     std::thread::sleep(std::time::Duration::from_millis(3500));
     let rdb = single(dir.path(), "redis-", "Z.rdb");
     let target = Redis::start(RedisOptions::default());
-    let outcome = run_expecting(
-        0,
-        "restore-redis",
-        &[
-            "-p",
-            "source=rdb",
-            "-p",
-            &format!("backup_path={}", path(&rdb)),
-            "-p",
-            &format!("redis_dir={}", path(target.dir())),
-            "-p",
-            &format!("config_file={}", path(&target.config_file())),
-            "-p",
-            &format!("redis_port={}", target.port),
-            "-p",
-            &format!("stop_command={}", target.stop_command()),
-            "-p",
-            &format!("start_command={}", target.start_command()),
-            "--approve",
-            "stop-redis",
-        ],
-        &target.auth_env(),
-    );
+    let outcome = restore_expecting(0, &target, "rdb", path(&rdb), 0);
     assert!(
         outcome.stderr.contains("expired since it was taken"),
         "{}",
