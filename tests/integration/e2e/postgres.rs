@@ -44,6 +44,15 @@ pub(super) fn backup(pg: &Postgres, dir: &std::path::Path) -> std::path::PathBuf
     dir.join(dumps.last().expect("a dump"))
 }
 
+/// The newest roles dump (globals-STAMP.sql) in `dir`.
+fn newest_globals(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join(
+        entries(dir, "globals-", "Z.sql")
+            .pop()
+            .expect("globals dump"),
+    )
+}
+
 /// restore-postgres of `dump` on the server of `admin_url`, unattended, with `extra`
 /// params and approvals; the exit code asserted.
 fn restore_postgres(
@@ -280,11 +289,7 @@ fn restore_postgres_onto_a_new_server_creates_the_roles_from_the_globals_dump_an
         (backup(&lost, backups.path()), lost.fingerprint("chatcard"))
         // The old server is gone from here on.
     };
-    let globals = backups.path().join(
-        entries(backups.path(), "globals-", "Z.sql")
-            .pop()
-            .expect("globals dump"),
-    );
+    let globals = newest_globals(backups.path());
 
     let new = Postgres::start();
     let admin_url = new.admin_url();
@@ -411,11 +416,7 @@ fn a_restore_onto_a_fresh_server_recreates_the_roles_and_the_application_logs_in
         lost.load_app_sample_data("chatcard");
         (backup(&lost, backups.path()), lost.fingerprint("chatcard"))
     };
-    let globals = backups.path().join(
-        entries(backups.path(), "globals-", "Z.sql")
-            .pop()
-            .expect("globals dump"),
-    );
+    let globals = newest_globals(backups.path());
     let new = Postgres::start();
     let admin_url = new.admin_url();
     restore_postgres(
@@ -445,11 +446,7 @@ fn an_existing_role_is_left_as_it_is_when_the_globals_are_restored() {
         lost.sql("postgres", "ALTER ROLE reporting CONNECTION LIMIT 3");
         backup(&lost, backups.path())
     };
-    let globals = backups.path().join(
-        entries(backups.path(), "globals-", "Z.sql")
-            .pop()
-            .expect("globals dump"),
-    );
+    let globals = newest_globals(backups.path());
     let new = Postgres::start();
     // On the new server `reporting` exists already, with a password and other limits.
     new.sql(
