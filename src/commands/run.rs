@@ -88,9 +88,6 @@ fn start(
             prior,
         }))
     };
-    let Some(result) = result else {
-        return Err(Error::Output(std::io::Error::other("the runtime is gone")));
-    };
     drop(runtime);
 
     close_record(&ui, &mut writer.0, runbook, &result);

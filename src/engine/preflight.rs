@@ -299,15 +299,14 @@ pub fn ask_missing(
             asked = true;
         }
         match runtime.block_on(ui::ask_param(ui, interrupts, param)) {
-            None => return Err(Error::Output(std::io::Error::other("the runtime is gone"))),
-            Some(Ok((text, typed))) => {
+            Ok((text, typed)) => {
                 *resolution = Resolution::Value(crate::engine::params::ParamValue {
                     text,
                     typed,
                     source: crate::engine::params::ValueSource::Prompted,
                 });
             }
-            Some(Err(answer)) => {
+            Err(answer) => {
                 return Err(Error::NoAnswer {
                     param: name.clone(),
                     exit: match answer {

@@ -19,8 +19,12 @@ impl Runtime {
         Ok((Runtime(Some(runtime)), interrupts))
     }
 
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
-        self.0.as_ref().map(|runtime| runtime.block_on(future))
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        // `None` only inside `drop`: the Option exists so drop can take the runtime.
+        self.0
+            .as_ref()
+            .expect("the runtime lives until it is dropped")
+            .block_on(future)
     }
 }
 
