@@ -16,6 +16,7 @@ pub mod mask;
 pub mod metrics;
 pub mod plan;
 pub mod process;
+pub mod quoting;
 pub mod runbook;
 pub mod schema;
 pub mod settings;

@@ -3,10 +3,11 @@
 //! `duration`, `shell_quote`, `now()`). Templates are named after their YAML path, so an
 //! error says where it came from.
 
+use crate::quoting::{self, Kind, Markers};
 use crate::runbook::Duration;
 use crate::runbook::param::normalize_datetime;
 use chrono::{DateTime, TimeZone, Utc};
-use minijinja::value::{Enumerator, Object, Value, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -36,9 +37,62 @@ pub fn is_command(path: &str) -> bool {
 }
 
 thread_local! {
+    /// The markers of the command line being rendered (see [`Templates::render`]).
+    static MARKERS: std::cell::RefCell<Option<Markers>> = const { std::cell::RefCell::new(None) };
     /// Set when a placeholder was rendered, so the dry-run can tell an exact rendering
     /// from one that depends on run-time values.
     static PLACEHOLDER_RENDERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A marker word for a value of the command line being rendered, if one is.
+fn mark(kind: Kind, text: String) -> Option<String> {
+    MARKERS.with(|markers| {
+        markers
+            .borrow_mut()
+            .as_mut()
+            .map(|markers| markers.push(kind, text))
+    })
+}
+
+/// The result of `| safe`: shell code by design, inserted into a command unquoted. Only
+/// this filter opts out; other filters that mark strings safe for HTML (`tojson`,
+/// `urlencode`, `escape`) do not.
+#[derive(Debug)]
+struct Raw(String);
+
+impl Object for Raw {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        f.write_str(&self.0)
+    }
+}
+
+/// The result of `| shell_quote`: the text quoted `levels` times. In a var it is the
+/// quoted text; in a command it is quoted once more, for a command that hands its
+/// arguments to a second shell (`ssh host ls {{ dir | shell_quote }}`).
+#[derive(Debug)]
+struct Quoted {
+    levels: u8,
+    text: String,
+}
+
+impl Object for Quoted {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result
+    where
+        Self: Sized + 'static,
+    {
+        f.write_str(&self.text)
+    }
 }
 
 pub fn reset_placeholder_flag() {
@@ -103,23 +157,38 @@ impl Templates {
             }
         });
         env.set_formatter(|out, state, value| {
+            let write = |out: &mut minijinja::Output, text: &str| {
+                out.write_str(text)
+                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
+            };
+            let shell = matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL);
             if value.kind() == ValueKind::Bool {
                 // `true`/`false`, as the shell spells them, not Python's `True`.
-                out.write_str(if value.is_true() { "true" } else { "false" })
-                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
+                write(out, if value.is_true() { "true" } else { "false" })
             } else if let Some(unknown) = value.downcast_object_ref::<Unknown>() {
                 // A placeholder is shown as is: quoting `<capture of x>` would suggest
                 // it is the value.
-                out.write_str(&unknown.rendered())
-                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
-            } else if matches!(state.auto_escape(), AutoEscape::Custom(name) if name == SHELL)
-                && !value.is_safe()
-            {
-                let text = value.to_string();
-                out.write_str(&shell_quote(&text))
-                    .map_err(|_| Error::new(ErrorKind::WriteFailure, "formatting failed"))
-            } else {
+                let text = unknown.rendered();
+                let marked = shell.then(|| mark(Kind::Unknown, text.clone())).flatten();
+                write(out, marked.as_deref().unwrap_or(&text))
+            } else if !shell {
                 minijinja::escape_formatter(out, state, value)
+            } else if let Some(raw) = value.downcast_object_ref::<Raw>() {
+                // `| safe`: shell code by design, inserted as is (and parsed as code).
+                write(out, &raw.0)
+            } else if value.kind() == ValueKind::Number {
+                // Digits need no quoting anywhere, arithmetic included.
+                write(out, &value.to_string())
+            } else {
+                let (extra, text) = match value.downcast_object_ref::<Quoted>() {
+                    Some(quoted) => (quoted.levels, quoted.text.clone()),
+                    None => (0, value.to_string()),
+                };
+                let quoted = shell_quote(&text).into_owned();
+                match mark(Kind::Text { extra }, quoted.clone()) {
+                    Some(marker) => write(out, &marker),
+                    None => write(out, &quoted),
+                }
             }
         });
         env.add_function("now", move || {
@@ -127,8 +196,48 @@ impl Templates {
         });
         env.add_filter("date", date_filter);
         env.add_filter("shell_quote", |value: Value| {
-            Value::from_safe_string(shell_quote(&value.to_string()).into_owned())
+            let (levels, text) = match value.downcast_object_ref::<Quoted>() {
+                Some(inner) => (inner.levels.saturating_add(1), inner.text.clone()),
+                None => (1, value.to_string()),
+            };
+            Value::from_object(Quoted {
+                levels,
+                text: shell_quote(&text).into_owned(),
+            })
         });
+        env.add_filter("safe", |value: Value| {
+            Value::from_object(Raw(value.to_string()))
+        });
+        // A dry-run placeholder stays a placeholder through a conversion to a number.
+        env.add_filter(
+            "int",
+            |state: &minijinja::State,
+             value: Value,
+             default: Option<Value>,
+             base: Option<u32>,
+             kwargs: minijinja::value::Kwargs| {
+                if value.downcast_object_ref::<Unknown>().is_some() {
+                    return Ok(value);
+                }
+                minijinja::filters::int(state, &value, default, base, kwargs)
+            },
+        );
+        env.add_filter(
+            "float",
+            |state: &minijinja::State,
+             value: Value,
+             default: Option<Value>,
+             kwargs: minijinja::value::Kwargs| {
+                if value.downcast_object_ref::<Unknown>().is_some() {
+                    return Ok(value);
+                }
+                minijinja::filters::float(state, &value, default, kwargs)
+            },
+        );
+        // HTML escaping means nothing to a shell: the value is quoted like any other.
+        for name in ["escape", "e"] {
+            env.add_filter(name, |value: Value| Value::from(value.to_string()));
+        }
         env.add_filter("bytes", bytes_filter);
         env.add_filter("duration", duration_filter);
         Templates { env }
@@ -138,10 +247,39 @@ impl Templates {
         &self.env
     }
 
-    /// Renders `source` (named by its YAML path) with `context`.
+    /// Renders `source` (named by its YAML path) with `context`. A command line is
+    /// rendered with a marker in place of every quoted value and parsed as bash; a value
+    /// that lands where its quoting does not hold is refused (docs/runbook-format.md,
+    /// "Where a value may go").
     pub fn render(&self, path: &str, source: &str, context: &Value) -> Result<String, Error> {
         let template = self.env.template_from_named_str(path, source)?;
-        template.render(context)
+        if !is_command(path) {
+            return template.render(context);
+        }
+        let previous = MARKERS.with(|markers| markers.replace(Some(Markers::new(source))));
+        let rendered = template.render(context);
+        let markers = MARKERS.with(|markers| markers.replace(previous));
+        let rendered = rendered?;
+        let Some(markers) = markers.filter(|markers| !markers.is_empty()) else {
+            return Ok(rendered);
+        };
+        match quoting::check(&rendered, &markers) {
+            Ok(refusals) => match refusals.first() {
+                None => Ok(markers.substitute(&rendered)),
+                Some(refusal) => Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "refused: a value lands {} in the rendered command, where one level of quoting does not hold: {}",
+                        refusal.context,
+                        refusal.context.why()
+                    ),
+                )),
+            },
+            Err(unparsable) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("refused: cannot check where the values land, because {unparsable}"),
+            )),
+        }
     }
 
     /// Evaluates a `when`/`expr` expression.
@@ -361,10 +499,78 @@ mod tests {
             )
             .expect("renders");
         assert_eq!(message, "Drop my db?");
+    }
+
+    #[test]
+    fn shell_quote_adds_a_level_for_a_second_shell() {
+        // In a command: quoted for this shell and once more for the one `ssh` or
+        // `sh -c` hands it to.
         assert_eq!(
-            render_command("echo {{ x | shell_quote }}", "a b"),
-            "echo 'a b'"
+            render_command("sh -c {{ x | shell_quote }}", "a b"),
+            r"sh -c ''\''a b'\'''"
         );
+        let templates = Templates::new(fixed_clock());
+        let var = templates
+            .render(
+                "vars.opts",
+                "--table={{ x | shell_quote }}",
+                &context! { x => "a b" },
+            )
+            .expect("renders");
+        assert_eq!(var, "--table='a b'");
+        // The second shell receives the value as one word: here, a command name.
+        let command = render_command("bash -c {{ x | shell_quote }}", "printf ok; touch x");
+        let output = std::process::Command::new("bash")
+            .args(["-c", &command])
+            .output()
+            .expect("bash runs");
+        assert!(output.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("printf ok; touch x: command not found")
+        );
+    }
+
+    #[test]
+    fn filters_that_mark_html_safe_do_not_skip_shell_quoting() {
+        let templates = Templates::new(fixed_clock());
+        let render = |source: &str| {
+            templates
+                .render("steps[0].run", source, &context! { x => "$(touch p)" })
+                .expect("renders")
+        };
+        assert_eq!(render("echo {{ x | tojson }}"), r#"echo '"$(touch p)"'"#);
+        assert_eq!(
+            render("echo {{ x | urlencode }}"),
+            "echo %24%28touch%20p%29"
+        );
+        assert_eq!(render("echo {{ x | e }}"), "echo '$(touch p)'");
+    }
+
+    #[test]
+    fn a_value_where_its_quoting_does_not_hold_is_refused() {
+        let templates = Templates::new(fixed_clock());
+        for source in [
+            r#"echo "{{ x }}""#,
+            "(( {{ x }} > 0 ))",
+            "cat <<EOF\n{{ x }}\nEOF",
+            "ssh host ls {{ x }}",
+            r#"echo "{{ x | tojson }}""#,
+        ] {
+            let error = templates
+                .render("steps[0].run", source, &context! { x => "HOME[$(id)]" })
+                .expect_err(source);
+            assert!(error.to_string().contains("refused"), "{source}: {error}");
+        }
+        // A number may go into arithmetic; `| safe` is code by design.
+        let rendered = templates
+            .render(
+                "steps[0].run",
+                "(( {{ n }} > 0 )) && {{ code | safe }}",
+                &context! { n => 5, code => r#"echo "ok""# },
+            )
+            .expect("renders");
+        assert_eq!(rendered, r#"(( 5 > 0 )) && echo "ok""#);
     }
 
     #[test]

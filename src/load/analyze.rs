@@ -4,7 +4,7 @@
 
 use crate::load::diagnostic::Report;
 use crate::load::problem::Problem;
-use crate::load::shell_lint::{heredoc_bodies, interpolations, quoted_interpolations};
+use crate::load::shell_lint::lint;
 use crate::load::suggest::suggest;
 use crate::load::yaml::Span;
 use crate::runbook::located::{error_span, name_span, offset_span};
@@ -27,6 +27,8 @@ struct Scope {
     step_ids: HashSet<String>,
     /// Names whose values are secret (params, inputs, and vars derived from them).
     secrets: HashSet<String>,
+    /// Names whose values are numbers (params and inputs of type integer or number).
+    numbers: HashSet<String>,
     /// In `finally`, `on_failure` and `notify`: the run's outcome is known.
     at_end: bool,
 }
@@ -85,6 +87,9 @@ impl Analyzer<'_, '_> {
             );
             if param.secret {
                 scope.secrets.insert(param.name.clone());
+            }
+            if param.param_type.is_numeric() {
+                scope.numbers.insert(param.name.clone());
             }
         }
         for var in &runbook.vars {
@@ -276,6 +281,9 @@ impl Analyzer<'_, '_> {
                     if param.secret {
                         after.secrets.insert(param.name.clone());
                     }
+                    if param.param_type.is_numeric() {
+                        after.numbers.insert(param.name.clone());
+                    }
                 }
             }
             Action::Include { with, .. } => {
@@ -359,26 +367,29 @@ impl Analyzer<'_, '_> {
                         .warning(problem, Some(span), &located.path, step_id);
                 }
             }
-            let heredocs = heredoc_bodies(&located.text);
-            for (offset, name) in quoted_interpolations(&located.text, &heredocs) {
-                let span = offset_span(located, offset, name.len() + 4);
-                let problem = Problem::QuotedInterpolation { name };
+            let lint = lint(&located.text, &|name| scope.numbers.contains(name));
+            for refused in lint.refused {
+                let interpolation = refused.interpolation;
+                let span = offset_span(located, interpolation.offset, interpolation.len);
+                let problem = Problem::UnsafeInterpolation {
+                    name: interpolation.name,
+                    expression: interpolation.expression,
+                    context: refused.context,
+                };
                 self.report
-                    .warning(problem, Some(span), &located.path, step_id);
+                    .error(problem, Some(span), &located.path, step_id);
             }
-            for body in &heredocs {
-                for (offset, name) in interpolations(&located.text[body.range.clone()]) {
-                    let offset = body.range.start + offset;
-                    let span = offset_span(located, offset, name.len() + 4);
-                    if body.expands {
-                        let problem = Problem::HeredocInterpolation { name };
-                        self.report
-                            .error(problem, Some(span), &located.path, step_id);
-                    } else {
-                        let problem = Problem::QuotedInterpolation { name };
-                        self.report
-                            .warning(problem, Some(span), &located.path, step_id);
-                    }
+            if let Some((unparsable, with_values)) = lint.unparsable {
+                let problem = Problem::ShellSyntax {
+                    message: unparsable.to_string(),
+                    with_values,
+                };
+                if with_values {
+                    self.report
+                        .error(problem, Some(located.span), &located.path, step_id);
+                } else {
+                    self.report
+                        .warning(problem, Some(located.span), &located.path, step_id);
                 }
             }
         }

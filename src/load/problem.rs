@@ -142,11 +142,16 @@ pub enum Problem {
         runbook: String,
         param: String,
     },
-    HeredocInterpolation {
+    /// A value interpolated where one level of quoting does not hold.
+    UnsafeInterpolation {
         name: String,
+        expression: String,
+        context: crate::quoting::Context,
     },
-    QuotedInterpolation {
-        name: String,
+    /// A command that does not parse as bash.
+    ShellSyntax {
+        message: String,
+        with_values: bool,
     },
     ManualInParallel,
     InteractiveCapture,
@@ -291,14 +296,14 @@ impl fmt::Display for Problem {
                 f,
                 "secret `{secret}` is passed to param `{param}` of `{runbook}`, which is not secret there: it would not be masked"
             ),
-            Problem::HeredocInterpolation { name } => write!(
+            Problem::UnsafeInterpolation { name, context, .. } => write!(
                 f,
-                "`{name}` is interpolated into an unquoted here-document, where the shell runs `$(…)` and backticks in the value"
+                "`{name}` is interpolated {context}, where its quoting does not hold: {}",
+                context.why()
             ),
-            Problem::QuotedInterpolation { name } => write!(
-                f,
-                "`{name}` is interpolated inside quotes, but interpolated values are already shell-quoted"
-            ),
+            Problem::ShellSyntax { message, .. } => {
+                write!(f, "this command cannot be checked: {message}")
+            }
             Problem::ManualInParallel => write!(f, "a manual step cannot run inside `parallel`"),
             Problem::InteractiveCapture => {
                 write!(
@@ -435,12 +440,16 @@ impl Problem {
             Problem::SecretToPlainParam { param, runbook, .. } => Some(format!(
                 "mark `{param}` with `secret: true` in `{runbook}`"
             )),
-            Problem::HeredocInterpolation { name } => Some(format!(
-                "quote the delimiter (`<<'EOF'`) so the shell leaves the text alone, or pass the value in an environment variable (`env: {{X: \"{{{{ {name} }}}}\"}}`) and use \"$X\""
-            )),
-            Problem::QuotedInterpolation { .. } => Some(
-                "remove the surrounding quotes: the value is already quoted for the shell".into(),
-            ),
+            Problem::UnsafeInterpolation {
+                expression,
+                context,
+                ..
+            } => Some(context.help(expression)),
+            Problem::ShellSyntax { with_values, .. } => Some(if *with_values {
+                "values can only be checked, and interpolated, in a command that parses as bash: fix the syntax".into()
+            } else {
+                "bash would refuse it too: fix the syntax".into()
+            }),
             Problem::InteractiveCapture => Some("remove `capture`, or `interactive`".into()),
             Problem::ManualInParallel | Problem::InteractiveInParallel => {
                 Some("an operator can only answer one step at a time; move it out of the group".into())

@@ -1,210 +1,185 @@
-//! Shell contexts of interpolations in command templates: here-documents (where the
-//! shell expands `$(…)` whatever the quoting) and values written inside shell quotes
-//! (where the automatic quoting would become part of the value). A lexical scan, not a
-//! parser: it knows quotes, `$( … )` and here-document delimiters.
+//! The static side of the shell check: a command template's `{{ … }}` become marker
+//! words, `{% … %}` tags are dropped, and the text is parsed as bash by the same check
+//! `run` applies to every rendered command (`crate::quoting`). What `validate` finds
+//! here, `run` refuses before anything runs.
 
-/// Interpolations written inside shell quotes (`"{{ x }}"`, `'--dir={{ x }}'`): since
-/// values are already shell-quoted, the quotes would become part of the value. Command
-/// substitutions `$( … )` start a fresh quoting context, as they do in the shell.
-/// The body of a here-document, and whether the shell expands `$(…)` in it (an
-/// unquoted delimiter: `<<EOF`) or not (`<<'EOF'`).
-pub(crate) struct Heredoc {
-    pub(crate) range: std::ops::Range<usize>,
-    pub(crate) expands: bool,
+use crate::quoting::{self, Context, Kind, Markers, Unparsable};
+
+/// One `{{ … }}` of a template.
+pub(crate) struct Interpolation {
+    /// Byte offset of `{{` in the template.
+    pub offset: usize,
+    /// Length up to and including `}}`.
+    pub len: usize,
+    /// The expression inside, trimmed (`dir | shell_quote`).
+    pub expression: String,
+    /// The name it starts with (`dir`).
+    pub name: String,
 }
 
-/// Finds here-document bodies. Shell-quoting cannot protect a value inside an unquoted
-/// here-document: the shell expands `$(…)` and backticks there whatever the quotes.
-pub(crate) fn heredoc_bodies(text: &str) -> Vec<Heredoc> {
-    // Compiled once: `validate` checks hundreds of commands.
-    static START: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(^|[^<])<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)(['"]?)"#).ok()
-    });
-    if !text.contains("<<") {
-        return Vec::new();
-    }
-    let Some(start) = START.as_ref() else {
-        return Vec::new();
-    };
-    let mut bodies = Vec::new();
-    let mut offset = 0;
-    let mut lines = text.split_inclusive('\n');
-    while let Some(line) = lines.next() {
-        offset += line.len();
-        let Some(found) = start.captures(line) else {
+/// An interpolation refused where it stands.
+pub(crate) struct Refused {
+    pub interpolation: Interpolation,
+    pub context: Context,
+}
+
+pub(crate) struct Lint {
+    pub refused: Vec<Refused>,
+    /// The text does not parse (reported only when no `{% … %}` tag or `| safe` value
+    /// could explain it), and whether values are interpolated into it.
+    pub unparsable: Option<(Unparsable, bool)>,
+}
+
+/// Checks a command template. `number` says whether a name holds a number (a param or
+/// input of type `integer` or `number`).
+pub(crate) fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
+    let mut markers = Markers::new(text);
+    let mut marked = String::with_capacity(text.len());
+    let mut interpolations = Vec::new();
+    let mut uncertain = false;
+    let mut index = 0;
+    while index < text.len() {
+        let rest = &text[index..];
+        let Some(open) = rest.find('{') else {
+            marked.push_str(rest);
+            break;
+        };
+        marked.push_str(&rest[..open]);
+        let start = index + open;
+        let tail = &text[start..];
+        let closing = if tail.starts_with("{{") {
+            "}}"
+        } else if tail.starts_with("{%") {
+            "%}"
+        } else if tail.starts_with("{#") {
+            "#}"
+        } else {
+            marked.push('{');
+            index = start + 1;
             continue;
         };
-        let strip_tabs = &found[2] == "-";
-        let expands = found[3].is_empty();
-        let delimiter = found[4].to_owned();
-        let body_start = offset;
-        let mut body_end = text.len();
-        for body_line in lines.by_ref() {
-            let content = body_line.trim_end_matches(['\n', '\r']);
-            let content = if strip_tabs {
-                content.trim_start_matches('\t')
-            } else {
-                content
-            };
-            if content == delimiter {
-                body_end = offset;
-                offset += body_line.len();
-                break;
-            }
-            offset += body_line.len();
+        let end = tail[2..]
+            .find(closing)
+            .map_or(text.len(), |end| start + 2 + end + 2);
+        index = end;
+        if closing != "}}" {
+            // A tag decides at run time what the text is; `run` checks the result.
+            uncertain = true;
+            continue;
         }
-        bodies.push(Heredoc {
-            range: body_start..body_end.max(body_start),
-            expands,
-        });
-    }
-    bodies
-}
-
-/// Every `{{ … }}` in a text, with the name it starts with.
-pub(crate) fn interpolations(text: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
-    let mut start = 0;
-    while let Some(open) = text[start..].find("{{") {
-        let index = start + open;
-        let end = text[index..]
-            .find("}}")
-            .map_or(text.len(), |end| index + end + 2);
-        let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
+        let inner = text[start + 2..end.saturating_sub(2).max(start + 2)]
+            .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let filters: Vec<&str> = inner
+            .split('|')
+            .skip(1)
+            .map(|filter| filter.split('(').next().unwrap_or(filter).trim())
+            .collect();
         let name = inner
             .split(['|', ' ', '.', '[', '('])
             .next()
-            .unwrap_or(inner);
-        found.push((index, name.to_owned()));
-        start = end;
-    }
-    found
-}
-
-pub(crate) fn quoted_interpolations(text: &str, heredocs: &[Heredoc]) -> Vec<(usize, String)> {
-    #[derive(PartialEq)]
-    enum Frame {
-        Unquoted { parentheses: usize },
-        Single,
-        Double,
-    }
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut stack = vec![Frame::Unquoted { parentheses: 0 }];
-    let mut index = 0;
-    while index < bytes.len() {
-        if let Some(body) = heredocs.iter().find(|body| body.range.contains(&index)) {
-            index = body.range.end;
+            .unwrap_or(inner)
+            .to_owned();
+        let interpolation = Interpolation {
+            offset: start,
+            len: end - start,
+            expression: inner.to_owned(),
+            name,
+        };
+        if filters.last() == Some(&"safe") {
+            // Shell code by design: unknown here, inserted as is at run time.
+            uncertain = true;
+            marked.push_str("VALUE");
             continue;
         }
-        let rest = &text[index..];
-        if rest.starts_with("{{") {
-            let end = rest.find("}}").map_or(text.len(), |end| index + end + 2);
-            let inner = text[index + 2..end.saturating_sub(2).max(index + 2)].trim();
-            let quoted = !matches!(stack.last(), Some(Frame::Unquoted { .. }));
-            let opted_out = inner.split('|').skip(1).any(|filter| {
-                let filter = filter.trim();
-                filter == "safe" || filter.starts_with("shell_quote")
-            });
-            if quoted && !opted_out {
-                let name = inner
-                    .split(['|', ' ', '.', '[', '('])
-                    .next()
-                    .unwrap_or(inner);
-                found.push((index, name.to_owned()));
+        let numeric = match filters.last() {
+            Some(filter) => matches!(*filter, "int" | "float" | "length" | "count" | "round"),
+            None => number(&interpolation.name),
+        };
+        let kind = if numeric {
+            Kind::Plain
+        } else {
+            let extra = filters
+                .iter()
+                .rev()
+                .take_while(|filter| **filter == "shell_quote")
+                .count();
+            Kind::Text {
+                extra: u8::try_from(extra).unwrap_or(u8::MAX),
             }
-            index = end;
-            continue;
-        }
-        if rest.starts_with("{%") || rest.starts_with("{#") {
-            let closing = if rest.starts_with("{%") { "%}" } else { "#}" };
-            index = rest.find(closing).map_or(text.len(), |end| index + end + 2);
-            continue;
-        }
-        let byte = bytes[index];
-        let top = stack.last_mut();
-        match (top, byte) {
-            (Some(Frame::Unquoted { .. } | Frame::Double), b'\\') => {
-                // Skip the escaped character, whatever its width.
-                index += 1 + text[index + 1..].chars().next().map_or(0, char::len_utf8);
-                continue;
-            }
-            (Some(Frame::Unquoted { .. } | Frame::Double), b'$') if rest.starts_with("$(") => {
-                stack.push(Frame::Unquoted { parentheses: 0 });
-                index += 1;
-            }
-            (Some(Frame::Unquoted { .. }), b'#')
-                if index == 0 || bytes[index - 1].is_ascii_whitespace() =>
-            {
-                // A shell comment: skip to the end of the line.
-                index = rest.find('\n').map_or(text.len(), |end| index + end);
-                continue;
-            }
-            (Some(Frame::Unquoted { parentheses }), b'(') => *parentheses += 1,
-            (Some(Frame::Unquoted { parentheses }), b')') => {
-                if *parentheses > 0 {
-                    *parentheses -= 1;
-                } else if stack.len() > 1 {
-                    stack.pop();
-                }
-            }
-            (Some(Frame::Unquoted { .. }), b'\'') => stack.push(Frame::Single),
-            (Some(Frame::Unquoted { .. }), b'"') => stack.push(Frame::Double),
-            (Some(Frame::Single), b'\'') | (Some(Frame::Double), b'"') => {
-                stack.pop();
-            }
-            _ => {}
-        }
-        index += rest.chars().next().map_or(1, char::len_utf8);
+        };
+        marked.push_str(&markers.push(kind, String::new()));
+        interpolations.push(Some(interpolation));
     }
-    found
+    match quoting::check(&marked, &markers) {
+        Ok(refusals) => Lint {
+            refused: refusals
+                .into_iter()
+                .filter_map(|refusal| {
+                    let interpolation = interpolations.get_mut(refusal.marker)?.take()?;
+                    Some(Refused {
+                        interpolation,
+                        context: refusal.context,
+                    })
+                })
+                .collect(),
+            unparsable: None,
+        },
+        Err(unparsable) => Lint {
+            refused: Vec::new(),
+            unparsable: (!uncertain).then(|| (unparsable, !markers.is_empty())),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{heredoc_bodies, quoted_interpolations};
+    use super::lint;
 
-    #[test]
-    fn finds_here_document_bodies() {
-        let text =
-            "psql <<SQL\nselect {{ x }};\nSQL\ncat <<-'EOF'\n\t{{ y }}\n\tEOF\necho <<< {{ z }}\n";
-        let bodies = heredoc_bodies(text);
-        assert_eq!(bodies.len(), 2);
-        assert!(bodies[0].expands && !bodies[1].expands);
-        assert_eq!(&text[bodies[0].range.clone()], "select {{ x }};\n");
-        assert_eq!(&text[bodies[1].range.clone()], "\t{{ y }}\n");
+    fn refused(text: &str) -> Vec<(String, String)> {
+        lint(text, &|name| name == "count")
+            .refused
+            .into_iter()
+            .map(|refused| {
+                (
+                    refused.interpolation.expression,
+                    refused.context.to_string(),
+                )
+            })
+            .collect()
     }
 
     #[test]
-    fn finds_interpolations_inside_quotes() {
-        let names = |text: &str| -> Vec<String> {
-            quoted_interpolations(text, &heredoc_bodies(text))
-                .into_iter()
-                .map(|(_, name)| name)
-                .collect()
-        };
+    fn finds_each_refused_interpolation_with_its_context() {
+        let found =
+            refused("echo {{ a }} \"{{ b }}\" '{{ c | int }}' $(( {{ d }} + {{ count }} ))");
         assert_eq!(
-            names("echo {{ a }} \"{{ b }}\" '{{ c | int }}'"),
-            ["b", "c"]
+            found,
+            [
+                ("b".to_owned(), "inside double quotes".to_owned()),
+                ("d".to_owned(), "in arithmetic (`$(( ))`)".to_owned()),
+            ]
+        );
+        assert!(refused("echo \"$X\" {{ a }} {{ b | safe }} \"{{ c | safe }}\"").is_empty());
+        assert!(refused("{% if a %}echo {{ a }}{% else %}echo{% endif %}").is_empty());
+        assert_eq!(
+            refused("{%- if a -%}echo \"{{- a -}}\"{% endif %}").len(),
+            1
         );
         assert_eq!(
-            names("echo \"$X\" {{ a }} \"{{ b | safe }}\" \"{{ c|shell_quote }}\""),
-            Vec::<String>::new()
+            refused("ssh db ls {{ dir }} {{ dir | shell_quote }}"),
+            [(
+                "dir".to_owned(),
+                "in the arguments of `ssh`, which a second shell parses again".to_owned()
+            )]
         );
-        assert_eq!(names("echo \"it's\" {{ a }}"), Vec::<String>::new());
-        assert_eq!(names("echo \\\" {{ a }}"), Vec::<String>::new());
-        assert_eq!(names("# don't\necho {{ a }}"), Vec::<String>::new());
-        assert_eq!(names("psql -c \"SELECT {{ n }}\""), ["n"]);
-        assert_eq!(
-            names("x=\"$(basename {{ f }})\" y=\"$(f \"{{ g }}\")\""),
-            ["g"]
-        );
-        assert_eq!(names("echo \"$( (cd {{ d }}) )\" \"{{ e }}\""), ["e"]);
-        assert_eq!(names("echo \"{{ safety_dir }}\""), ["safety_dir"]);
-        assert_eq!(
-            names("cat <<'EOF'\ndon't {{ a }}\nEOF\necho \"{{ b }}\""),
-            ["b"]
-        );
-        assert_eq!(names("echo '±5%' \\± \"ü {{ x }}\" {{ y }} ✓"), ["x"]);
+    }
+
+    #[test]
+    fn reports_a_command_that_does_not_parse_unless_a_tag_could_explain_it() {
+        let lint_of = |text: &str| lint(text, &|_| false).unparsable.map(|(_, values)| values);
+        assert_eq!(lint_of("echo {{ a }} )"), Some(true));
+        assert_eq!(lint_of("echo )"), Some(false));
+        assert_eq!(lint_of("{% if a %}( {% endif %}echo )"), None);
+        assert_eq!(lint_of("echo {{ code | safe }}"), None);
     }
 }

@@ -45,6 +45,11 @@ pub enum ParamType {
 }
 
 impl ParamType {
+    /// Whether values of this type are numbers (safe anywhere in a command line).
+    pub fn is_numeric(self) -> bool {
+        matches!(self, ParamType::Integer | ParamType::Number)
+    }
+
     pub fn parse(text: &str) -> Option<ParamType> {
         Some(match text {
             "string" => ParamType::String,

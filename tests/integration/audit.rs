@@ -71,7 +71,7 @@ fn verify(test: &Test, path: &Path) -> (i32, String) {
     (outcome.code, outcome.stdout)
 }
 
-const SIMPLE: &str = "params:\n  password: {secret: true, env: DB_PASSWORD}\n  db: {default: chatcard}\nsteps:\n  - id: a\n    run: echo \"using $DB_PASSWORD for {{ db }}\"\n    capture: line\n  - id: b\n    run: echo b\n  - id: c\n    run: echo c\n";
+const SIMPLE: &str = "params:\n  password: {secret: true, env: DB_PASSWORD}\n  db: {default: chatcard}\nsteps:\n  - id: a\n    run: echo \"using $DB_PASSWORD for\" {{ db }}\n    capture: line\n  - id: b\n    run: echo b\n  - id: c\n    run: echo c\n";
 
 #[test]
 fn every_run_leaves_a_private_hash_chained_record() {

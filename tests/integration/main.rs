@@ -11,6 +11,7 @@ mod e2e;
 mod fixtures;
 mod help;
 mod includes;
+mod injection;
 mod list;
 mod lookup;
 mod repository;

@@ -556,7 +556,9 @@ fn an_interpolation_in_an_unquoted_here_document_is_refused() {
             .args(["run", "t", "-p", "v=$(touch PWNED)"]);
     let outcome = test.status(2);
     assert!(
-        outcome.stderr.contains("unquoted here-document"),
+        outcome
+            .stderr
+            .contains("in a here-document with an unquoted delimiter"),
         "{}",
         outcome.stderr
     );

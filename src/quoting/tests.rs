@@ -1,0 +1,196 @@
+use super::{Context, Kind, Markers, Unparsable, check};
+
+/// Checks `command`, where `{x}` stands for a text value, `{n}` for a number and `{q}`
+/// for a text value quoted once more (`| shell_quote`); returns what was refused, in
+/// order, as the context's display text.
+fn refused(command: &str) -> Vec<String> {
+    let mut markers = Markers::new(command);
+    let mut text = String::new();
+    let mut rest = command;
+    while let Some(open) = rest.find('{') {
+        let kind = match rest.get(open..open + 3) {
+            Some("{x}") => Some(Kind::Text { extra: 0 }),
+            Some("{n}") => Some(Kind::Plain),
+            Some("{q}") => Some(Kind::Text { extra: 1 }),
+            _ => None,
+        };
+        text.push_str(&rest[..open]);
+        match kind {
+            Some(kind) => {
+                text.push_str(&markers.push(kind, String::new()));
+                rest = &rest[open + 3..];
+            }
+            None => {
+                text.push('{');
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    text.push_str(rest);
+    match check(&text, &markers) {
+        Ok(refusals) => refusals
+            .into_iter()
+            .map(|refusal| refusal.context.to_string())
+            .collect(),
+        Err(error) => vec![format!("unparsable: {error}")],
+    }
+}
+
+fn ok(command: &str) {
+    assert_eq!(refused(command), Vec::<String>::new(), "{command}");
+}
+
+fn context(command: &str, expected: &str) {
+    let found = refused(command);
+    assert!(
+        found.len() == 1 && found[0].contains(expected),
+        "{command}: expected one refusal containing {expected:?}, got {found:?}"
+    );
+}
+
+#[test]
+fn plain_arguments_are_fine() {
+    ok("echo {x}");
+    ok("pg_dump --file={x}.partial {x} | gzip > {x}");
+    ok("x={x} y=\"$(basename {x})\"; echo \"$x\"");
+    ok("echo \"$(echo \"$(cat {x})\")\"");
+    ok("for f in {x} {x}; do echo \"$f\"; done");
+    ok("case {x} in a|b) echo {x};; esac");
+    ok("[[ {x} == {x} && -f {x} ]] && cat < {x} 2> {x}");
+    ok("diff <(sort {x}) <(sort {x})");
+    ok("if test -n {x}; then echo {x}; elif true; then :; else false; fi");
+    ok("while read -r line; do echo \"$line\"; done < {x}");
+    ok("cat <<'EOF'\nliteral {x}\nEOF\necho {x}");
+    ok("cat <<EOF\n$(basename {x})\nEOF");
+    ok("# a comment about {x}\necho {x}  # and {x}");
+    ok("export PGPASSWORD={x}; declare -r name={x}");
+    ok("sudo -u postgres psql -d {x} -c 'select 1'");
+    ok("bash -c 'pg_dump \"$1\"' bash {x}");
+    ok("cat <<< {x}");
+    ok("arr=({x} {x})");
+}
+
+#[test]
+fn quotes_are_refused() {
+    context("echo \"{x}\"", "double quotes");
+    context("echo '{x}'", "single quotes");
+    context("echo $'{x}'", "`$'…'`");
+    context("psql -c \"SELECT {x}\"", "double quotes");
+    context("echo \"$(echo \"{x}\")\"", "double quotes");
+    context("echo `cat {x}`", "backquotes");
+    context("echo ${HOME:-{x}}", "parameter expansion");
+    context("echo \"${HOME:-{x}}\"", "parameter expansion");
+    // A number is harmless in quotes.
+    ok("echo \"{n}\" '{n}'");
+}
+
+#[test]
+fn arithmetic_is_refused_unless_a_number() {
+    for command in [
+        "(( {x} > 0 ))",
+        "echo $(( {x} + 1 ))",
+        "let n={x}+1",
+        "[[ {x} -eq 3 ]]",
+        "[[ 3 -lt {x} ]]",
+        "a[{x}]=1",
+        "a=([{x}]=1)",
+        "for (( i = 0; i < {x}; i++ )); do :; done",
+        "declare -i n={x}",
+        "echo \"$(( {x} ))\"",
+    ] {
+        context(command, "arithmetic");
+        ok(&command.replace("{x}", "{n}"));
+    }
+}
+
+#[test]
+fn variable_names_are_refused() {
+    context("[[ -v {x} ]]", "variable name");
+    context("test -v {x}", "variable name");
+    context("unset {x}", "variable name");
+    context("read -r {x} < /dev/null", "variable name");
+    context("printf -v {x} %s 1", "variable name");
+    context("declare {x}=1", "variable name");
+    ok("read -r -p {x} line");
+    ok("printf %s {x}");
+}
+
+#[test]
+fn here_documents_with_unquoted_delimiters_are_refused() {
+    context("cat <<EOF\n{x}\nEOF", "here-document");
+    context("cat <<1EOF\n{x}\n1EOF", "here-document");
+    context("cat <<A <<B\nfine\nA\n{x}\nB", "here-document");
+    context("cat <<-EOFX\n\tEOF\n\t{x}\n\tEOFX", "here-document");
+    ok("cat <<\"EOF\"\n{x}\nEOF");
+    ok("cat <<'EOF'\n{x}\nEOF");
+    ok("cat <<E\\OF\n{x}\nEOF");
+}
+
+#[test]
+fn commands_that_parse_again_need_another_level() {
+    for command in [
+        "ssh db.example.com pg_dump {x}",
+        "ssh -p 2222 -o BatchMode=yes db -- ls {x}",
+        "sh -c {x}",
+        "bash -euc {x} bash",
+        "su postgres -c {x}",
+        "su --command={x} postgres",
+        "eval echo {x}",
+        "sudo -s echo {x}",
+        "sudo -u postgres bash -c {x}",
+        "timeout 5 ssh db ls {x}",
+        "docker exec db sh -c {x}",
+        "watch -n 5 ls {x}",
+        "flock /tmp/lock -c {x}",
+        "env A=1 sh -c {x}",
+    ] {
+        context(command, "parses again");
+        ok(&command.replace("{x}", "{q}"));
+    }
+    // The script's own quoting is checked on the second level.
+    context("ssh db echo \\'{q}\\'", "single quotes");
+    context("ssh db \"echo {q}\"", "double quotes");
+    // Arguments after the script are positional parameters: data.
+    ok("sh -c 'echo \"$1\"' sh {x}");
+    ok("ssh db ls -- \"$HOME\"");
+    ok("watch -x ls {x}");
+    // Standard input as a script.
+    context("ssh db <<'EOF'\nrm {x}\nEOF", "parses again");
+    context("bash -s <<< {x}", "parses again");
+    context("ssh db bash -s <<'EOF'\nrm {x}\nEOF", "parses again");
+    ok("psql <<'EOF'\nselect {x}\nEOF");
+}
+
+#[test]
+fn ssh_destinations_need_a_double_dash() {
+    context("ssh {x} uptime", "ssh");
+    ok("ssh -- {x} uptime");
+    ok("ssh -p {x} db uptime");
+}
+
+#[test]
+fn unparsable_commands_are_reported() {
+    assert!(
+        refused("echo {x} (")
+            .first()
+            .is_some_and(|text| text.starts_with("unparsable"))
+    );
+    let deep = format!("echo {}{{x}}{}", "$(".repeat(300), ")".repeat(300));
+    assert_eq!(
+        refused(&deep),
+        ["unparsable: it is nested too deeply to check"]
+    );
+}
+
+#[test]
+fn markers_are_found_and_substituted() {
+    let mut markers = Markers::new("echo");
+    let first = markers.push(Kind::Text { extra: 0 }, "'a b'".into());
+    let second = markers.push(Kind::Plain, "5".into());
+    let text = format!("echo {first} {second}{first}");
+    assert_eq!(markers.find(&text), [0, 1, 0]);
+    assert_eq!(markers.substitute(&text), "echo 'a b' 5'a b'");
+    let error = check("echo (", &markers);
+    assert!(matches!(error, Err(Unparsable::Syntax(_))));
+    let _ = Context::Unrecognised;
+}

@@ -1,0 +1,588 @@
+//! The walk over brush-parser's syntax tree: every word, here-document, arithmetic
+//! expression and test of a command, with the quoting context each marker landed in.
+
+use super::commands;
+use super::{Context, Kind, MAX_DEPTH, Markers, Refusal, Unparsable};
+use brush_parser::ast::{
+    Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command, CompoundCommand,
+    CompoundList, ExtendedTestExpr, IoFileRedirectTarget, IoRedirect, Pipeline, Program,
+    SimpleCommand, UnaryPredicate, Word,
+};
+use brush_parser::word::WordPiece;
+use brush_parser::{ParserOptions, word};
+
+/// Stands for text the shell produces at run time (`$HOME`, `$(date)`) when the words
+/// of a command are put together for a second shell.
+const PLACEHOLDER: &str = "VALUE";
+
+/// One word of a simple command, with what the rules for particular commands need.
+pub(super) struct Arg<'w> {
+    pub word: &'w Word,
+    /// The word after quote removal, when it has no expansions and no markers.
+    pub literal: Option<String>,
+    /// The word after quote removal with markers kept and expansions as a placeholder:
+    /// what a second shell would be given.
+    pub value: String,
+    pub has_markers: bool,
+}
+
+impl Arg<'_> {
+    /// The command name it spells, without its directory (`/usr/bin/ssh` → `ssh`).
+    pub fn program(&self) -> Option<&str> {
+        let literal = self.literal.as_deref()?;
+        Some(literal.rsplit('/').next().unwrap_or(literal))
+    }
+
+    pub fn is(&self, text: &str) -> bool {
+        self.literal.as_deref() == Some(text)
+    }
+
+    /// A word starting with `-` (an option, or `--`).
+    pub fn is_option(&self) -> bool {
+        self.literal
+            .as_deref()
+            .is_some_and(|text| text.starts_with('-') && text.len() > 1)
+    }
+}
+
+pub(super) struct Walker<'m> {
+    markers: &'m Markers,
+    options: ParserOptions,
+    refusals: Vec<Refusal>,
+    seen: Vec<bool>,
+    /// How many shells parse the current text after the first one, and the command that
+    /// hands it to the innermost of them.
+    reparse: u8,
+    reparse_command: String,
+    depth: usize,
+}
+
+impl<'m> Walker<'m> {
+    pub fn new(markers: &'m Markers) -> Walker<'m> {
+        Walker {
+            markers,
+            options: ParserOptions::default(),
+            refusals: Vec::new(),
+            seen: vec![false; markers.len()],
+            reparse: 0,
+            reparse_command: String::new(),
+            depth: 0,
+        }
+    }
+
+    /// The refusals, one per marker, plus any marker the walk never reached outside a
+    /// comment.
+    pub fn finish(mut self, text: &str) -> Vec<Refusal> {
+        for index in 0..self.seen.len() {
+            if !self.seen[index] && !in_comment(text, &self.markers.word(index)) {
+                self.refusals.push(Refusal {
+                    marker: index,
+                    context: Context::Unrecognised,
+                });
+            }
+        }
+        let mut refused = vec![false; self.seen.len()];
+        self.refusals.retain(|refusal| {
+            let first = !refused[refusal.marker];
+            refused[refusal.marker] = true;
+            first
+        });
+        self.refusals.sort_by_key(|refusal| refusal.marker);
+        self.refusals
+    }
+
+    /// Parses and walks a whole program (a command line, a command substitution).
+    pub fn source(&mut self, text: &str, depth: usize) -> Result<(), Unparsable> {
+        if depth > MAX_DEPTH {
+            return Err(Unparsable::TooDeep);
+        }
+        let saved = self.depth;
+        self.depth = depth;
+        let mut parser =
+            brush_parser::Parser::new(std::io::Cursor::new(text.as_bytes()), &self.options);
+        let program = parser
+            .parse_program()
+            .map_err(|error| Unparsable::Syntax(error.to_string()))?;
+        self.program(&program)?;
+        self.depth = saved;
+        Ok(())
+    }
+
+    /// Text that a second shell parses again (`ssh host WORDS`, `sh -c SCRIPT`, `eval`).
+    pub fn reparse(&mut self, command: &str, text: &str) -> Result<(), Unparsable> {
+        let saved = (self.reparse, std::mem::take(&mut self.reparse_command));
+        self.reparse = self.reparse.saturating_add(1);
+        self.reparse_command = command.to_owned();
+        let result = self.source(text, self.depth + 1);
+        let levels = self.reparse;
+        (self.reparse, self.reparse_command) = saved;
+        match result {
+            Err(Unparsable::Syntax(_)) => {
+                // The second shell may not be bash; a value is safe there only when it
+                // was quoted for it explicitly.
+                for index in self.markers.find(text) {
+                    self.mark_seen(index);
+                    if let Kind::Text { extra } = self.markers.kind(index)
+                        && extra < levels
+                    {
+                        self.push(
+                            index,
+                            Context::Reparsed {
+                                command: command.to_owned(),
+                                levels,
+                            },
+                        );
+                    }
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn program(&mut self, program: &Program) -> Result<(), Unparsable> {
+        for list in &program.complete_commands {
+            self.list(list)?;
+        }
+        Ok(())
+    }
+
+    fn list(&mut self, list: &CompoundList) -> Result<(), Unparsable> {
+        for item in &list.0 {
+            self.pipeline(&item.0.first)?;
+            for next in &item.0.additional {
+                match next {
+                    brush_parser::ast::AndOr::And(pipeline)
+                    | brush_parser::ast::AndOr::Or(pipeline) => self.pipeline(pipeline)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pipeline(&mut self, pipeline: &Pipeline) -> Result<(), Unparsable> {
+        for command in &pipeline.seq {
+            self.command(command)?;
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, command: &Command) -> Result<(), Unparsable> {
+        match command {
+            Command::Simple(simple) => self.simple(simple),
+            Command::Compound(compound, redirects) => {
+                self.compound(compound)?;
+                for redirect in redirects.iter().flat_map(|list| &list.0) {
+                    self.redirect(redirect, None)?;
+                }
+                Ok(())
+            }
+            Command::Function(function) => {
+                self.refuse_in(&function.fname.value, Context::Unrecognised);
+                self.compound(&function.body.0)?;
+                for redirect in function.body.1.iter().flat_map(|list| &list.0) {
+                    self.redirect(redirect, None)?;
+                }
+                Ok(())
+            }
+            Command::ExtendedTest(test, redirects) => {
+                self.extended_test(&test.expr)?;
+                for redirect in redirects.iter().flat_map(|list| &list.0) {
+                    self.redirect(redirect, None)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn compound(&mut self, compound: &CompoundCommand) -> Result<(), Unparsable> {
+        match compound {
+            CompoundCommand::Arithmetic(arithmetic) => {
+                self.arithmetic(&arithmetic.expr.value, "`(( ))`")
+            }
+            CompoundCommand::ArithmeticForClause(clause) => {
+                for expr in [&clause.initializer, &clause.condition, &clause.updater]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.arithmetic(&expr.value, "`for (( ))`")?;
+                }
+                self.list(&clause.body.list)
+            }
+            CompoundCommand::BraceGroup(group) => self.list(&group.list),
+            CompoundCommand::Subshell(subshell) => self.list(&subshell.list),
+            CompoundCommand::ForClause(clause) => {
+                self.refuse_in(&clause.variable_name, Context::VariableName("for".into()));
+                for value in clause.values.iter().flatten() {
+                    self.word(value)?;
+                }
+                self.list(&clause.body.list)
+            }
+            CompoundCommand::CaseClause(clause) => {
+                self.word(&clause.value)?;
+                for case in &clause.cases {
+                    for pattern in &case.patterns {
+                        self.word(pattern)?;
+                    }
+                    if let Some(list) = &case.cmd {
+                        self.list(list)?;
+                    }
+                }
+                Ok(())
+            }
+            CompoundCommand::IfClause(clause) => {
+                self.list(&clause.condition)?;
+                self.list(&clause.then)?;
+                for branch in clause.elses.iter().flatten() {
+                    if let Some(condition) = &branch.condition {
+                        self.list(condition)?;
+                    }
+                    self.list(&branch.body)?;
+                }
+                Ok(())
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                self.list(&clause.0)?;
+                self.list(&clause.1.list)
+            }
+            CompoundCommand::Coprocess(coprocess) => {
+                if let Some(name) = &coprocess.name {
+                    self.refuse_in(&name.value, Context::Unrecognised);
+                }
+                self.command(&coprocess.body)
+            }
+        }
+    }
+
+    fn extended_test(&mut self, test: &ExtendedTestExpr) -> Result<(), Unparsable> {
+        match test {
+            ExtendedTestExpr::And(left, right) | ExtendedTestExpr::Or(left, right) => {
+                self.extended_test(left)?;
+                self.extended_test(right)
+            }
+            ExtendedTestExpr::Not(inner) | ExtendedTestExpr::Parenthesized(inner) => {
+                self.extended_test(inner)
+            }
+            ExtendedTestExpr::UnaryTest(predicate, operand) => match predicate {
+                UnaryPredicate::ShellVariableIsSetAndAssigned
+                | UnaryPredicate::ShellVariableIsSetAndNameRef => {
+                    self.refuse_in(&operand.value, Context::VariableName("`[[ -v ]]`".into()));
+                    Ok(())
+                }
+                _ => self.word(operand),
+            },
+            ExtendedTestExpr::BinaryTest(predicate, left, right) => {
+                if is_arithmetic(predicate) {
+                    self.arithmetic(&left.value, "`[[ -eq ]]`")?;
+                    self.arithmetic(&right.value, "`[[ -eq ]]`")
+                } else {
+                    self.word(left)?;
+                    self.word(right)
+                }
+            }
+        }
+    }
+
+    fn simple(&mut self, simple: &SimpleCommand) -> Result<(), Unparsable> {
+        use brush_parser::ast::CommandPrefixOrSuffixItem as Item;
+        let mut args = Vec::new();
+        let mut redirects = Vec::new();
+        let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
+        for item in prefix {
+            match item {
+                Item::IoRedirect(redirect) => redirects.push(redirect),
+                Item::Word(word) => self.word(word)?,
+                Item::AssignmentWord(assignment, _) => self.assignment(assignment)?,
+                Item::ProcessSubstitution(_, subshell) => self.list(&subshell.list)?,
+            }
+        }
+        if let Some(name) = &simple.word_or_name {
+            self.word(name)?;
+            args.push(self.arg(name)?);
+        }
+        for item in simple.suffix.iter().flat_map(|suffix| &suffix.0) {
+            match item {
+                Item::IoRedirect(redirect) => redirects.push(redirect),
+                Item::Word(word) => {
+                    self.word(word)?;
+                    args.push(self.arg(word)?);
+                }
+                Item::AssignmentWord(assignment, word) => {
+                    self.assignment(assignment)?;
+                    args.push(self.arg(word)?);
+                }
+                Item::ProcessSubstitution(_, subshell) => self.list(&subshell.list)?,
+            }
+        }
+        let stdin_script = commands::apply(self, &args, 0)?;
+        for redirect in redirects {
+            self.redirect(redirect, stdin_script.as_deref())?;
+        }
+        Ok(())
+    }
+
+    fn assignment(&mut self, assignment: &Assignment) -> Result<(), Unparsable> {
+        match &assignment.name {
+            AssignmentName::VariableName(name) => {
+                self.refuse_in(name, Context::VariableName("an assignment".into()));
+            }
+            AssignmentName::ArrayElementName(name, index) => {
+                self.refuse_in(name, Context::VariableName("an assignment".into()));
+                self.arithmetic(index, "an array subscript")?;
+            }
+        }
+        match &assignment.value {
+            AssignmentValue::Scalar(value) => self.word(value),
+            AssignmentValue::Array(values) => {
+                for (index, value) in values {
+                    if let Some(index) = index {
+                        self.arithmetic(&index.value, "an array subscript")?;
+                    }
+                    self.word(value)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A redirection; `stdin_script` names the command when its standard input is a
+    /// script that a second shell runs (`ssh host <<'EOF'`, `bash -s <<<…`).
+    fn redirect(
+        &mut self,
+        redirect: &IoRedirect,
+        stdin_script: Option<&str>,
+    ) -> Result<(), Unparsable> {
+        match redirect {
+            IoRedirect::File(_, _, target) => match target {
+                IoFileRedirectTarget::Filename(word) | IoFileRedirectTarget::Duplicate(word) => {
+                    self.word(word)
+                }
+                IoFileRedirectTarget::Fd(_) => Ok(()),
+                IoFileRedirectTarget::ProcessSubstitution(_, subshell) => self.list(&subshell.list),
+            },
+            IoRedirect::OutputAndError(word, _) => self.word(word),
+            IoRedirect::HereString(_, word) => {
+                self.word(word)?;
+                if let Some(command) = stdin_script {
+                    let value = self.arg(word)?.value;
+                    self.reparse(command, &value)?;
+                }
+                Ok(())
+            }
+            IoRedirect::HereDocument(_, here) => {
+                self.refuse_in(&here.here_end.value, Context::HereDocument);
+                if here.requires_expansion {
+                    let pieces = word::parse_heredoc(&here.doc.value, &self.options)
+                        .map_err(|error| Unparsable::Syntax(error.to_string()))?;
+                    for piece in &pieces {
+                        match &piece.piece {
+                            WordPiece::Text(text) => self.refuse_in(text, Context::HereDocument),
+                            other => self.piece(other, true)?,
+                        }
+                    }
+                    if let Some(command) = stdin_script {
+                        let value = pieces
+                            .iter()
+                            .map(|piece| match &piece.piece {
+                                WordPiece::Text(text) => text.clone(),
+                                WordPiece::EscapeSequence(text) => {
+                                    text.trim_start_matches('\\').to_owned()
+                                }
+                                _ => PLACEHOLDER.to_owned(),
+                            })
+                            .collect::<String>();
+                        self.reparse(command, &value)?;
+                    }
+                } else {
+                    match stdin_script {
+                        Some(command) => self.reparse(command, &here.doc.value)?,
+                        // A quoted delimiter: the body is taken literally.
+                        None => self.fine_in(&here.doc.value),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A word of the command line, piece by piece.
+    pub fn word(&mut self, word: &Word) -> Result<(), Unparsable> {
+        if self.markers.find(&word.value).is_empty()
+            && !word.value.contains('$')
+            && !word.value.contains('`')
+        {
+            return Ok(());
+        }
+        let pieces = word::parse(&word.value, &self.options)
+            .map_err(|error| Unparsable::Syntax(error.to_string()))?;
+        for piece in &pieces {
+            self.piece(&piece.piece, false)?;
+        }
+        Ok(())
+    }
+
+    fn piece(&mut self, piece: &WordPiece, in_double_quotes: bool) -> Result<(), Unparsable> {
+        match piece {
+            WordPiece::Text(text) => {
+                if in_double_quotes {
+                    self.refuse_in(text, Context::Quotes("double quotes"));
+                } else {
+                    self.fine_in(text);
+                }
+            }
+            WordPiece::SingleQuotedText(text) => {
+                self.refuse_in(text, Context::Quotes("single quotes"));
+            }
+            WordPiece::AnsiCQuotedText(text) => self.refuse_in(text, Context::Quotes("`$'…'`")),
+            WordPiece::DoubleQuotedSequence(pieces)
+            | WordPiece::GettextDoubleQuotedSequence(pieces) => {
+                for inner in pieces {
+                    self.piece(&inner.piece, true)?;
+                }
+            }
+            WordPiece::TildeExpansion(tilde) => {
+                self.refuse_in(&format!("{tilde:?}"), Context::Unrecognised);
+            }
+            WordPiece::ParameterExpansion(expansion) => {
+                self.refuse_in(&format!("{expansion:?}"), Context::ParameterExpansion);
+            }
+            WordPiece::CommandSubstitution(text) => self.source(text, self.depth + 1)?,
+            WordPiece::BackquotedCommandSubstitution(text) => {
+                self.refuse_in(text, Context::Backquotes);
+            }
+            WordPiece::EscapeSequence(text) => self.fine_in(text),
+            WordPiece::ArithmeticExpression(expression) => {
+                self.arithmetic(&expression.value, "`$(( ))`")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Arithmetic: only plain numbers may go there.
+    fn arithmetic(&mut self, text: &str, form: &'static str) -> Result<(), Unparsable> {
+        self.refuse_in(text, Context::Arithmetic(form));
+        Ok(())
+    }
+
+    /// The word as the rules for particular commands see it.
+    pub fn arg<'w>(&self, word: &'w Word) -> Result<Arg<'w>, Unparsable> {
+        let has_markers = !self.markers.find(&word.value).is_empty();
+        let pieces = word::parse(&word.value, &self.options)
+            .map_err(|error| Unparsable::Syntax(error.to_string()))?;
+        let mut value = String::new();
+        let mut literal = !has_markers;
+        unquote(&pieces, &mut value, &mut literal);
+        Ok(Arg {
+            word,
+            literal: literal.then(|| value.clone()),
+            value,
+            has_markers,
+        })
+    }
+
+    /// Markers in `text` are where a value may go (given enough quoting for any shell
+    /// that parses the text again).
+    pub fn fine_in(&mut self, text: &str) {
+        for index in self.markers.find(text) {
+            self.mark_seen(index);
+            if self.reparse > 0
+                && let Kind::Text { extra } = self.markers.kind(index)
+                && extra < self.reparse
+            {
+                let context = Context::Reparsed {
+                    command: self.reparse_command.clone(),
+                    levels: self.reparse,
+                };
+                self.push(index, context);
+            }
+        }
+    }
+
+    /// Markers in `text` are refused unless they stand for plain numbers.
+    pub fn refuse_in(&mut self, text: &str, context: Context) {
+        for index in self.markers.find(text) {
+            self.mark_seen(index);
+            if self.markers.kind(index) != Kind::Plain {
+                self.push(index, context.clone());
+            }
+        }
+    }
+
+    fn push(&mut self, marker: usize, context: Context) {
+        self.refusals.push(Refusal { marker, context });
+    }
+
+    fn mark_seen(&mut self, index: usize) {
+        if let Some(seen) = self.seen.get_mut(index) {
+            *seen = true;
+        }
+    }
+}
+
+/// Quote removal: the text a command receives for the word, with markers kept and
+/// expansions as a placeholder; `literal` is cleared when there was an expansion.
+fn unquote(
+    pieces: &[brush_parser::word::WordPieceWithSource],
+    out: &mut String,
+    literal: &mut bool,
+) {
+    for piece in pieces {
+        match &piece.piece {
+            WordPiece::Text(text)
+            | WordPiece::SingleQuotedText(text)
+            | WordPiece::AnsiCQuotedText(text) => out.push_str(text),
+            WordPiece::EscapeSequence(text) => {
+                out.push_str(text.strip_prefix('\\').unwrap_or(text))
+            }
+            WordPiece::DoubleQuotedSequence(inner)
+            | WordPiece::GettextDoubleQuotedSequence(inner) => unquote(inner, out, literal),
+            _ => {
+                out.push_str(PLACEHOLDER);
+                *literal = false;
+            }
+        }
+    }
+}
+
+fn is_arithmetic(predicate: &BinaryPredicate) -> bool {
+    matches!(
+        predicate,
+        BinaryPredicate::ArithmeticEqualTo
+            | BinaryPredicate::ArithmeticNotEqualTo
+            | BinaryPredicate::ArithmeticLessThan
+            | BinaryPredicate::ArithmeticLessThanOrEqualTo
+            | BinaryPredicate::ArithmeticGreaterThan
+            | BinaryPredicate::ArithmeticGreaterThanOrEqualTo
+    )
+}
+
+/// Whether `marker` stands after a `#` that starts a comment on its line (the parser
+/// drops comments, so the walk never reaches a value there).
+fn in_comment(text: &str, marker: &str) -> bool {
+    let Some(position) = text.find(marker) else {
+        return false;
+    };
+    let line_start = text[..position].rfind('\n').map_or(0, |index| index + 1);
+    let mut quote: Option<char> = None;
+    let mut previous = ' ';
+    let mut escaped = false;
+    for character in text[line_start..position].chars() {
+        if escaped {
+            escaped = false;
+        } else if let Some(open) = quote {
+            if character == open {
+                quote = None;
+            } else if character == '\\' && open == '"' {
+                escaped = true;
+            }
+        } else if character == '\\' {
+            escaped = true;
+        } else if character == '\'' || character == '"' {
+            quote = Some(character);
+        } else if character == '#' && (previous.is_whitespace() || previous == ';') {
+            return true;
+        }
+        previous = character;
+    }
+    false
+}
