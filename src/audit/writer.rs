@@ -20,6 +20,8 @@ pub struct AuditWriter {
     prev: String,
     /// Lines written since the last fsync.
     unsynced: bool,
+    /// Every string of every event is masked with it before it is written.
+    masker: crate::mask::SharedMasker,
 }
 
 /// A record's files: the JSON Lines record and the masked output log beside it.
@@ -66,6 +68,7 @@ impl AuditWriter {
                 seq: 0,
                 prev: GENESIS.to_owned(),
                 unsynced: false,
+                masker: crate::mask::SharedMasker::default(),
             },
             log,
             log_path,
@@ -76,10 +79,22 @@ impl AuditWriter {
         &self.path
     }
 
+    /// The run's secrets: from now on no event field holds one, in any of its forms.
+    pub fn set_masker(&mut self, masker: crate::mask::SharedMasker) {
+        self.masker = masker;
+    }
+
     /// Appends one event: written and flushed before returning, and fsynced too when
     /// the event is durable (see `Event::durable`).
     pub fn write(&mut self, event: &Event) -> Result<(), AuditError> {
-        let Ok(Value::Object(mut fields)) = serde_json::to_value(event) else {
+        let Ok(mut value) = serde_json::to_value(event) else {
+            return Err(AuditError::Io {
+                path: self.path.clone(),
+                error: std::io::Error::other("an event could not be serialised"),
+            });
+        };
+        self.masker.mask_json(&mut value);
+        let Value::Object(mut fields) = value else {
             return Err(AuditError::Io {
                 path: self.path.clone(),
                 error: std::io::Error::other("an event could not be serialised"),

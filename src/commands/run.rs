@@ -59,7 +59,18 @@ fn start(
         })?;
     }
     let _locks = take_locks(settings, library, run, &identity)?;
+    // Secret params are known now; values derived from them join as the run computes
+    // them. The record and the terminal mask with the same set.
+    for (name, resolution) in &resolved {
+        if let Resolution::Value(value) = resolution
+            && runbook.param(name).is_some_and(|param| param.secret)
+        {
+            ui.output.add_secret(&value.text);
+            warn_if_short(&ui, name, &value.text);
+        }
+    }
     let mut writer = open_record(settings, library, run, &identity, &resolved, prior)?;
+    writer.0.set_masker(ui.output.shared_masker());
     ui.output.set_log(Box::new(writer.1));
     if !run.dry_run {
         ui.message(&ui::summary::banner(
@@ -155,6 +166,18 @@ fn take_locks(
         &holder,
     )
     .map_err(Error::Lock)
+}
+
+/// A secret too short to search for in output (docs/runbook-format.md, "Secrets").
+pub(crate) fn warn_if_short(ui: &Ui, name: &str, secret: &str) {
+    let length = secret.chars().count();
+    if length > 0 && length < crate::mask::MIN_MASKED_CHARS {
+        ui.message(&ui.styles.warning_message(&format!(
+            "secret `{name}` is shorter than {} characters: it is never stored, and shown as {} where it is known to be the value, but it cannot be masked in output",
+            crate::mask::MIN_MASKED_CHARS,
+            crate::mask::MASK
+        )));
+    }
 }
 
 /// Creates the record and its log, and writes `run_started`.

@@ -23,9 +23,26 @@ pub struct Context {
     pub env: Shared<String>,
     /// Names whose values are placeholders (dry-run), for "depends on: …".
     pub unknown: HashSet<String>,
+    /// Names whose values are secret: secret params and inputs, values derived from
+    /// them (vars, `with:` values), and `env.NAME` of a secret exported as `NAME`.
+    pub secrets: HashSet<String>,
 }
 
 impl Context {
+    /// Whether a name a template reads (`pw`, `env.PGPASSWORD`, `dsn.host`) holds a
+    /// secret.
+    pub fn is_secret(&self, name: &str) -> bool {
+        if self.secrets.contains(name) {
+            return true;
+        }
+        let mut parts = name.split('.');
+        let root = parts.next().unwrap_or(name);
+        match (root, parts.next()) {
+            ("env", Some(variable)) => self.secrets.contains(&format!("env.{variable}")),
+            _ => self.secrets.contains(root),
+        }
+    }
+
     pub fn set(&mut self, name: &str, value: Value) {
         self.unknown.remove(name);
         Arc::make_mut(&mut self.values).insert(name.to_owned(), value);

@@ -48,11 +48,19 @@ impl Engine<'_> {
             let param = runbook.param(name);
             match resolution {
                 Resolution::Value(value) => {
-                    if param.is_some_and(|param| param.secret) {
+                    // A value holding a secret is secret, whatever the param says: a
+                    // parent's secret given through `with:` stays masked here.
+                    let secret = param.is_some_and(|param| param.secret)
+                        || self.ui.output.shared_masker().reveals(&value.text);
+                    if secret {
                         self.ui.output.add_secret(&value.text);
+                        context.secrets.insert(name.clone());
                     }
                     if let Some(env) = param.and_then(|param| param.env.as_ref()) {
                         exports.push((env.clone(), value.text.clone()));
+                        if secret {
+                            context.secrets.insert(format!("env.{env}"));
+                        }
                     }
                     context.set(name, value.typed.to_template_value());
                 }
@@ -65,6 +73,11 @@ impl Engine<'_> {
         for var in &runbook.vars {
             context::reset_placeholder_flag();
             let value = self.render(&var.value, &context)?;
+            // A var derived from a secret is secret as a whole.
+            if self.reads_secret(&var.value, &context) {
+                self.ui.output.add_secret(&value);
+                context.secrets.insert(var.name.clone());
+            }
             if context::placeholder_rendered() {
                 context.set_unknown(&var.name, format!("var {}", var.name));
             } else {
@@ -73,6 +86,10 @@ impl Engine<'_> {
         }
         for variable in &runbook.env {
             let value = self.render(&variable.value, &context)?;
+            if self.reads_secret(&variable.value, &context) {
+                self.ui.output.add_secret(&value);
+                context.secrets.insert(format!("env.{}", variable.name));
+            }
             context.set_env(&variable.name, value.clone());
             exports.push((variable.name.clone(), value));
         }

@@ -10,10 +10,83 @@ use minijinja::value::Value;
 
 impl Engine<'_> {
     /// Renders a template with the context; an error says where and with what values.
+    /// Whatever the text derives from a secret joins the secrets first (see `taint`).
     pub(crate) fn render(&self, located: &Located, context: &Context) -> Result<String, RunError> {
-        self.templates
+        let rendered = self
+            .templates
             .render(&located.path, &located.text, &context.to_value())
-            .map_err(|error| self.run_error(Doing::Render, located, context, &error))
+            .map_err(|error| self.run_error(Doing::Render, located, context, &error))?;
+        self.taint(located, context, &rendered);
+        Ok(rendered)
+    }
+
+    /// Whether a template reads a secret name.
+    pub(crate) fn reads_secret(&self, located: &Located, context: &Context) -> bool {
+        !context.secrets.is_empty()
+            && self
+                .templates
+                .template_variables(&located.path, &located.text)
+                .is_ok_and(|names| names.iter().any(|name| context.is_secret(name)))
+    }
+
+    /// Taint tracking (docs/runbook-format.md, "Secrets"): every `{{ … }}` of the
+    /// template that reads a secret is evaluated on its own and its value (`pw | upper`,
+    /// `pw | urlencode`) becomes a secret, masked in every channel and form. When a
+    /// secret is read where the value cannot be told apart — by a `{% … %}` tag, or an
+    /// expression over loop variables — the whole rendered text becomes secret. Returns
+    /// whether the template read a secret.
+    pub(crate) fn taint(&self, located: &Located, context: &Context, rendered: &str) -> bool {
+        if context.secrets.is_empty() {
+            return false;
+        }
+        let Ok(names) = self
+            .templates
+            .template_variables(&located.path, &located.text)
+        else {
+            return false;
+        };
+        let secret_names: Vec<&String> = names
+            .iter()
+            .filter(|name| context.is_secret(name))
+            .collect();
+        if secret_names.is_empty() {
+            return false;
+        }
+        let root = context.to_value();
+        let mut derived: Vec<String> = Vec::new();
+        let mut explained = std::collections::HashSet::new();
+        let mut whole = false;
+        for interpolation in crate::load::shell_lint::interpolations(&located.text) {
+            let Ok(variables) = self
+                .templates
+                .expression_variables(&interpolation.expression)
+            else {
+                whole = true;
+                continue;
+            };
+            let secret: Vec<String> = variables
+                .into_iter()
+                .filter(|name| context.is_secret(name))
+                .collect();
+            if secret.is_empty() {
+                continue;
+            }
+            match self.templates.eval(&interpolation.expression, &root) {
+                Ok(value) if !value.is_undefined() => {
+                    derived.push(value.to_string());
+                    explained.extend(secret);
+                }
+                _ => whole = true,
+            }
+        }
+        if whole || secret_names.iter().any(|name| !explained.contains(*name)) {
+            derived.push(rendered.to_owned());
+        }
+        self.ui
+            .output
+            .shared_masker()
+            .add(derived.iter().map(String::as_str));
+        true
     }
 
     pub(crate) fn eval(&self, located: &Located, context: &Context) -> Result<bool, RunError> {
@@ -63,9 +136,7 @@ impl Engine<'_> {
                 None => {
                     let debug = format!("{value:?}");
                     let display = value.to_string();
-                    if self.mask(&display) != display
-                        || self.ui.output.mask_escaped(&debug) != debug
-                    {
+                    if self.mask(&display) != display || self.mask(&debug) != debug {
                         crate::mask::MASK.to_owned()
                     } else {
                         debug

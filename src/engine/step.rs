@@ -89,9 +89,13 @@ impl Engine<'_> {
         let id = qualified(frame, &step.id);
         let started = Instant::now();
         let name = match &step.name {
-            Some(name) => self
-                .render(name, context)
-                .unwrap_or_else(|_| name.text.clone()),
+            // Masked here, once: the name goes to the progress line, the log, the
+            // record and the JSON summary.
+            Some(name) => self.mask(
+                &self
+                    .render(name, context)
+                    .unwrap_or_else(|_| name.text.clone()),
+            ),
             None => step.id.clone(),
         };
         if let Some(when) = &step.when {

@@ -30,21 +30,18 @@ pub(crate) struct Lint {
     pub unparsable: Option<(Unparsable, bool)>,
 }
 
-/// Checks a command template. `number` says whether a name holds a number (a param or
-/// input of type `integer` or `number`).
-pub(crate) fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
-    let mut markers = Markers::new(text);
-    let mut marked = String::with_capacity(text.len());
-    let mut interpolations = Vec::new();
-    let mut uncertain = false;
+/// A template cut into literal text, `{% … %}`/`{# … #}` tags and `{{ … }}`.
+enum Piece<'t> {
+    Text(&'t str),
+    Tag,
+    Interpolation(Interpolation),
+}
+
+fn pieces(text: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
     let mut index = 0;
-    while index < text.len() {
-        let rest = &text[index..];
-        let Some(open) = rest.find('{') else {
-            marked.push_str(rest);
-            break;
-        };
-        marked.push_str(&rest[..open]);
+    let mut literal_start = 0;
+    while let Some(open) = text[index..].find('{') {
         let start = index + open;
         let tail = &text[start..];
         let closing = if tail.starts_with("{{") {
@@ -54,37 +51,74 @@ pub(crate) fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
         } else if tail.starts_with("{#") {
             "#}"
         } else {
-            marked.push('{');
             index = start + 1;
             continue;
         };
+        pieces.push(Piece::Text(&text[literal_start..start]));
         let end = tail[2..]
             .find(closing)
             .map_or(text.len(), |end| start + 2 + end + 2);
         index = end;
+        literal_start = end;
         if closing != "}}" {
-            // A tag decides at run time what the text is; `run` checks the result.
-            uncertain = true;
+            pieces.push(Piece::Tag);
             continue;
         }
         let inner = text[start + 2..end.saturating_sub(2).max(start + 2)]
             .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
-        let filters: Vec<&str> = inner
-            .split('|')
-            .skip(1)
-            .map(|filter| filter.split('(').next().unwrap_or(filter).trim())
-            .collect();
         let name = inner
             .split(['|', ' ', '.', '[', '('])
             .next()
             .unwrap_or(inner)
             .to_owned();
-        let interpolation = Interpolation {
+        pieces.push(Piece::Interpolation(Interpolation {
             offset: start,
             len: end - start,
             expression: inner.to_owned(),
             name,
+        }));
+    }
+    pieces.push(Piece::Text(&text[literal_start.min(text.len())..]));
+    pieces
+}
+
+/// Every `{{ … }}` of a template, in order.
+pub(crate) fn interpolations(text: &str) -> Vec<Interpolation> {
+    pieces(text)
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Interpolation(interpolation) => Some(interpolation),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks a command template. `number` says whether a name holds a number (a param or
+/// input of type `integer` or `number`).
+pub(crate) fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
+    let mut markers = Markers::new(text);
+    let mut marked = String::with_capacity(text.len());
+    let mut interpolations = Vec::new();
+    let mut uncertain = false;
+    for piece in pieces(text) {
+        let interpolation = match piece {
+            Piece::Text(literal) => {
+                marked.push_str(literal);
+                continue;
+            }
+            Piece::Tag => {
+                // A tag decides at run time what the text is; `run` checks the result.
+                uncertain = true;
+                continue;
+            }
+            Piece::Interpolation(interpolation) => interpolation,
         };
+        let filters: Vec<&str> = interpolation
+            .expression
+            .split('|')
+            .skip(1)
+            .map(|filter| filter.split('(').next().unwrap_or(filter).trim())
+            .collect();
         if filters.last() == Some(&"safe") {
             // Shell code by design: unknown here, inserted as is at run time.
             uncertain = true;

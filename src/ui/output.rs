@@ -2,7 +2,7 @@
 //! never interleave mid-line), progress bars suspended around it, flushed per chunk so
 //! output is live without a syscall per line.
 
-use crate::mask::Masker;
+use crate::mask::{Masker, SharedMasker};
 use indicatif::MultiProgress;
 use std::cell::RefCell;
 use std::io::Write;
@@ -14,8 +14,7 @@ pub enum Stream {
 }
 
 pub struct Output {
-    masker: RefCell<Masker>,
-    secrets: RefCell<Vec<String>>,
+    masker: SharedMasker,
     stdout: RefCell<Box<dyn Write>>,
     stderr: RefCell<Box<dyn Write>>,
     /// Bars to suspend while writing, and whether stdout shares their terminal.
@@ -35,8 +34,7 @@ impl Output {
         stdout_is_terminal: bool,
     ) -> Output {
         Output {
-            masker: RefCell::new(Masker::default()),
-            secrets: RefCell::new(Vec::new()),
+            masker: SharedMasker::default(),
             stdout: RefCell::new(stdout),
             stderr: RefCell::new(stderr),
             bars,
@@ -51,24 +49,19 @@ impl Output {
         self.child_stdout_to_stderr.set(true);
     }
 
-    pub fn set_masker(&self, masker: Masker) {
-        *self.masker.borrow_mut() = masker;
-    }
-
-    /// Adds a secret learnt during the run (a secret param or input).
+    /// Adds a secret learnt during the run (a secret param or input, a value derived
+    /// from one).
     pub fn add_secret(&self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        let mut secrets = self.secrets.borrow_mut();
-        if !secrets.iter().any(|known| known == secret) {
-            secrets.push(secret.to_owned());
-            *self.masker.borrow_mut() = Masker::new(secrets.iter().map(String::as_str));
-        }
+        self.masker.add([secret]);
     }
 
     pub fn masker(&self) -> Masker {
-        self.masker.borrow().clone()
+        self.masker.masker()
+    }
+
+    /// The run's secrets, shared with the audit record.
+    pub fn shared_masker(&self) -> SharedMasker {
+        self.masker.clone()
     }
 
     pub fn set_log(&self, log: Box<dyn Write>) {
@@ -77,31 +70,12 @@ impl Output {
 
     /// The longest secret, for callers that split streams into chunks.
     pub fn mask_overlap(&self) -> usize {
-        self.masker.borrow().longest().saturating_sub(1)
+        self.masker.masker().longest().saturating_sub(1)
     }
 
+    /// `text` with every secret masked, in each of its forms (quoted, escaped, encoded).
     pub fn mask(&self, text: &str) -> String {
-        self.masker.borrow().mask(text).into_owned()
-    }
-
-    /// Masks a value shown in its escaped, quoted form (`'a\\b'`, `"x\ny"`): the
-    /// secrets themselves, and each secret as Rust, minijinja or JSON would escape it.
-    pub fn mask_escaped(&self, text: &str) -> String {
-        let mut masked = self.mask(text);
-        for secret in self.secrets.borrow().iter() {
-            let json = serde_json::to_string(secret).unwrap_or_default();
-            let forms = [
-                secret.escape_debug().to_string(),
-                secret.escape_default().to_string(),
-                json.trim_matches('"').to_owned(),
-            ];
-            for form in forms {
-                if form != *secret && !form.is_empty() && masked.contains(&form) {
-                    masked = masked.replace(&form, crate::mask::MASK);
-                }
-            }
-        }
-        masked
+        self.masker.mask(text)
     }
 
     /// A note in the log file only.
@@ -114,7 +88,7 @@ impl Output {
     /// Writes complete lines (or a forced partial chunk) of child output; `log` says
     /// whether they also go to the run's log file.
     pub fn child(&self, stream: Stream, bytes: &[u8], log: bool) {
-        let masker = self.masker.borrow();
+        let masker = self.masker.masker();
         let masked = masker.mask_bytes(bytes);
         let write = || {
             let target = match stream {

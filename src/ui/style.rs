@@ -44,6 +44,11 @@ impl Styles {
         text
     }
 
+    /// `warning: MESSAGE`, newline-terminated.
+    pub fn warning_message(&self, message: &str) -> String {
+        format!("{}: {message}\n", self.warning.apply_to("warning"))
+    }
+
     pub fn plain() -> Styles {
         Styles::new(false)
     }

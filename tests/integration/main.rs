@@ -17,6 +17,7 @@ mod lookup;
 mod repository;
 mod run;
 mod schema;
+mod secrets;
 mod show;
 mod signals;
 mod terminal;

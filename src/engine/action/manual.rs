@@ -79,6 +79,7 @@ impl Engine<'_> {
             let (text, typed) = value;
             if param.secret {
                 self.ui.output.add_secret(&text);
+                context.secrets.insert(param.name.clone());
             }
             if !self.record(Event::Input {
                 step_id: id.to_owned(),
