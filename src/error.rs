@@ -32,15 +32,9 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
-    /// A lock the run needs is held, or the lock directory is unusable.
+    /// A lock the run needs is held (or its last holder's step still runs), or the
+    /// lock directory is unusable.
     Lock(LockError),
-    /// A killed run of the same runbook left its step running.
-    OrphanedStep {
-        run_id: String,
-        runbook: String,
-        step_id: String,
-        pgid: u32,
-    },
 }
 
 impl Error {
@@ -54,8 +48,8 @@ impl Error {
             | Error::Metrics { .. } => Exit::Invalid,
             Error::Output(_) => Exit::Failure,
             Error::NoAnswer { exit, .. } => *exit,
-            Error::Lock(LockError::Held { .. }) | Error::OrphanedStep { .. } => Exit::Locked,
-            Error::Lock(LockError::Io { .. }) => Exit::Invalid,
+            Error::Lock(error) if error.is_held() => Exit::Locked,
+            Error::Lock(_) => Exit::Invalid,
         }
     }
 
@@ -65,9 +59,6 @@ impl Error {
             Error::Audit(error) => error.help(),
             Error::Resume { help, .. } => help.clone(),
             Error::Lock(error) => error.help(),
-            Error::OrphanedStep { run_id, pgid, .. } => Some(format!(
-                "stop it first (`kill -TERM -- -{pgid}`), then `runbook resume {run_id}` or start again"
-            )),
             Error::Metrics { .. } => Some(
                 "cron would lose the monitoring silently: fix the path or its directory's permissions"
                     .to_owned(),
@@ -119,15 +110,6 @@ impl fmt::Display for Error {
                 path.display()
             ),
             Error::Lock(error) => write!(f, "{error}"),
-            Error::OrphanedStep {
-                run_id,
-                runbook,
-                step_id,
-                pgid,
-            } => write!(
-                f,
-                "run {run_id} of {runbook} was killed, but its step `{step_id}` is still running (process group {pgid})"
-            ),
         }
     }
 }

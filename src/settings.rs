@@ -19,6 +19,8 @@ pub struct Settings {
     pub catalog: Catalog,
     /// Where run records go: `--audit-dir`, `RUNBOOK_AUDIT_DIR`, or the state directory.
     pub audit_directory: PathBuf,
+    /// Where run locks live: one directory for every user of the host.
+    pub lock_directory: PathBuf,
     /// Styles for stdout (results) and stderr (conversation), decided separately.
     pub stdout_styles: Styles,
     pub stderr_styles: Styles,
@@ -46,6 +48,10 @@ impl Settings {
                 .audit_dir
                 .clone()
                 .unwrap_or_else(crate::audit::default_directory),
+            lock_directory: args
+                .lock_dir
+                .clone()
+                .unwrap_or_else(crate::lock::default_directory),
             stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
             stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
             quiet: args.quiet,
@@ -153,6 +159,8 @@ pub struct RunIdentity {
     pub user: String,
     pub host: String,
     pub pid: u32,
+    /// This process's start time, which with the pid names it for good.
+    pub pid_start: Option<u64>,
 }
 
 impl RunIdentity {
@@ -181,6 +189,7 @@ impl RunIdentity {
             user,
             host,
             pid,
+            pid_start: crate::process::start_time(pid),
         }
     }
 }

@@ -146,6 +146,10 @@ pub struct RunStarted {
     pub host: String,
     #[serde(default, deserialize_with = "lenient")]
     pub pid: u32,
+    /// When that process started (clock ticks since boot): whether it is still alive
+    /// is decided by pid and start time, never by name.
+    #[serde(default, deserialize_with = "lenient")]
+    pub pid_start: Option<u64>,
     #[serde(default, deserialize_with = "lenient")]
     pub operator: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
@@ -189,6 +193,9 @@ pub enum Event {
     ProcessStarted {
         step_id: String,
         pgid: u32,
+        /// When the group's leader (the step's shell) started.
+        #[serde(default)]
+        leader_start: Option<u64>,
     },
     Guard {
         step_id: String,

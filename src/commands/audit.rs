@@ -231,7 +231,7 @@ fn timeline(event: &Event) -> String {
             };
             format!("{step_id} started{attempt}{command}")
         }
-        Event::ProcessStarted { step_id, pgid } => format!("{step_id} process group {pgid}"),
+        Event::ProcessStarted { step_id, pgid, .. } => format!("{step_id} process group {pgid}"),
         Event::Guard {
             step_id,
             check,

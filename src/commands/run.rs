@@ -8,15 +8,16 @@ use crate::audit::event::{Event, Mode, RunFinished, RunStarted};
 use crate::audit::sha256_hex;
 use crate::audit::writer::AuditWriter;
 use crate::cli::{ResumeArgs, RunArgs};
+use crate::engine::event::{RecordError, Recorder};
 use crate::engine::params::Resolution;
-use crate::engine::resume::{self, Prior};
+use crate::engine::resume::Prior;
 use crate::engine::runtime::Runtime;
 use crate::engine::{Engine, Launch, RunResult, preflight};
 use crate::error::Error;
 use crate::exit::Exit;
 use crate::load::library::Library;
 use crate::load::source::Origin;
-use crate::lock::{self, Holder};
+use crate::lock::{Holder, LockError, Locks};
 use crate::runbook::Runbook;
 use crate::settings::{RunIdentity, RunSettings, Settings};
 use crate::template::{Templates, system_clock};
@@ -58,7 +59,7 @@ fn start(
             error,
         })?;
     }
-    let _locks = take_locks(settings, library, run, &identity)?;
+    let locks = take_locks(settings, templates, library, run, &identity, &resolved)?;
     // Secret params are known now; values derived from them join as the run computes
     // them. The record and the terminal mask with the same set.
     for (name, resolution) in &resolved {
@@ -84,15 +85,20 @@ fn start(
 
     let options = run.options(prior.map(|prior| (prior.run_id.clone(), prior.done(runbook))));
     let result = {
+        let mut recorder = LockedRecorder {
+            writer: &mut writer.0,
+            locks: &locks,
+        };
         let engine = Engine::new(
             templates,
             &ui,
             &options,
             interrupts,
             library,
-            &mut writer.0,
+            &mut recorder,
             runbook.rto.map(|rto| rto.0),
-        );
+        )
+        .with_locks(&locks);
         runtime.block_on(engine.run(Launch {
             identity: &identity,
             resolved: &resolved,
@@ -124,48 +130,65 @@ fn valid<'l>(settings: &Settings, library: &'l Library) -> Result<&'l Runbook, E
     }
 }
 
-/// The runbook's locks and those of everything it includes. A second run must be turned
-/// away before it writes anything; a lock is released when its holder dies, but a
-/// `kill -9` leaves the step it was running behind, and a new run must not race that
-/// step either.
+/// The locks taken before anything runs (the runbook's, and the plain locks of what it
+/// includes). A second run must be turned away before it writes anything. A lock is
+/// released when its holder dies, however it dies; but a `kill -9` leaves the step it was
+/// running behind, and the lock file names that step, so no run that takes the lock
+/// races it either.
 fn take_locks(
     settings: &Settings,
+    templates: &Templates,
     library: &Library,
     run: &RunSettings,
     identity: &RunIdentity,
-) -> Result<Vec<lock::RunLock>, Error> {
-    let names = preflight::locks(library);
-    if run.dry_run || names.is_empty() {
-        return Ok(Vec::new());
-    }
+    resolved: &[(String, Resolution)],
+) -> Result<Locks, Error> {
     let runbook = &library.root().loaded;
     let name = runbook
         .runbook()
         .map_or(runbook.source.stem.as_str(), |runbook| {
             runbook.name.as_str()
         });
-    if let Some((run_id, step_id, pgid)) = resume::orphaned_step(&settings.audit_directory, name) {
-        return Err(Error::OrphanedStep {
-            run_id,
-            runbook: name.to_owned(),
-            step_id,
-            pgid,
-        });
-    }
     let holder = Holder {
         runbook: name.to_owned(),
         run_id: identity.id.clone(),
         user: identity.user.clone(),
         host: identity.host.clone(),
         pid: identity.pid,
+        pid_start: identity.pid_start,
         started_at: identity.started_at.clone(),
+        steps: Vec::new(),
     };
-    lock::acquire_all(
-        &crate::audit::state_directory().join("locks"),
-        &names,
-        &holder,
-    )
-    .map_err(Error::Lock)
+    let locks = Locks::new(settings.lock_directory.clone(), holder);
+    if run.dry_run {
+        return Ok(locks);
+    }
+    let names = preflight::locks(library, templates, resolved)
+        .map_err(|message| Error::Lock(LockError::BadName(message)))?;
+    locks.acquire(&names).map_err(Error::Lock)?;
+    Ok(locks)
+}
+
+/// The audit record, telling the locks which steps run, so a lock file always names the
+/// process groups its holder has running.
+struct LockedRecorder<'a> {
+    writer: &'a mut AuditWriter,
+    locks: &'a Locks,
+}
+
+impl Recorder for LockedRecorder<'_> {
+    fn record(&mut self, event: &Event) -> Result<(), RecordError> {
+        match event {
+            Event::ProcessStarted { step_id, pgid, .. } => self.locks.step_started(step_id, *pgid),
+            Event::StepFinished { step_id, .. } => self.locks.step_ended(step_id),
+            _ => {}
+        }
+        Recorder::record(self.writer, event)
+    }
+
+    fn sync(&mut self) -> Result<(), RecordError> {
+        Recorder::sync(self.writer)
+    }
 }
 
 /// A secret too short to search for in output (docs/runbook-format.md, "Secrets").
@@ -229,6 +252,7 @@ fn open_record(
         user: identity.user.clone(),
         host: identity.host.clone(),
         pid: identity.pid,
+        pid_start: identity.pid_start,
         operator: run.operator.clone(),
         reason: run.reason.clone(),
         mode: match (prior, run.dry_run) {

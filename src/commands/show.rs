@@ -78,7 +78,7 @@ fn text(runbook: &Runbook, source: &str, styles: &Styles) -> String {
         facts.push(format!("rpo: {rpo}"));
     }
     if let Some(lock) = &runbook.lock {
-        facts.push(format!("lock: {lock}"));
+        facts.push(format!("lock: {}", lock.text));
     }
     if !runbook.tags.is_empty() {
         facts.push(format!("tags: {}", runbook.tags.join(", ")));
@@ -177,7 +177,8 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
     }
     if let Some(lock) = &runbook.lock {
         facts.push(format!(
-            "**Lock:** `{lock}` (only one person runs this at a time)"
+            "**Lock:** `{}` (only one person runs this at a time)",
+            lock.text
         ));
     }
     if !runbook.tags.is_empty() {

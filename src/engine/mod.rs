@@ -110,6 +110,9 @@ pub struct Engine<'a> {
     /// Confirmations already given for the children of a parallel group.
     preapproved: RefCell<HashSet<String>>,
     pub(crate) started: Instant,
+    /// The run's locks: an included runbook's templated lock is taken when its include
+    /// step starts.
+    pub(crate) locks: Option<&'a crate::lock::Locks>,
 }
 
 /// The result of a whole run.
@@ -151,7 +154,14 @@ impl<'a> Engine<'a> {
             stop: Cell::new(None),
             preapproved: RefCell::new(HashSet::new()),
             started,
+            locks: None,
         }
+    }
+
+    /// The locks the run holds, so included runbooks can take theirs.
+    pub fn with_locks(mut self, locks: &'a crate::lock::Locks) -> Engine<'a> {
+        self.locks = Some(locks);
+        self
     }
 
     /// Runs (or, in a dry-run, describes) the library's root runbook: prepares its

@@ -253,14 +253,78 @@ pub fn missing_inputs(library: &Library, given: &BTreeMap<String, String>) -> Ve
     problems
 }
 
-/// The locks a run takes: the runbook's own and those of everything it may include.
-pub fn locks(library: &Library) -> Vec<String> {
-    let mut names: Vec<String> = reachable(library)
-        .filter_map(|runbook| runbook.lock.clone())
-        .collect();
+/// Whether a lock is a template (`pg-{{ db_name }}`) rather than a plain name.
+pub fn templated(lock: &crate::runbook::Located) -> bool {
+    lock.text.contains("{{") || lock.text.contains("{%")
+}
+
+/// The locks taken before anything runs: the runbook's own, rendered with its params,
+/// and the plain locks of everything it may include. An included runbook's templated
+/// lock depends on the values it is given, so it is taken when its include step starts
+/// (docs/audit.md, "Locks").
+pub fn locks(
+    library: &Library,
+    templates: &crate::template::Templates,
+    resolved: &[(String, Resolution)],
+) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    if let Some(root) = library.root().runbook()
+        && let Some(lock) = &root.lock
+    {
+        let values: std::collections::BTreeMap<&str, minijinja::Value> = resolved
+            .iter()
+            .filter_map(|(name, resolution)| match resolution {
+                Resolution::Value(value) => Some((name.as_str(), value.typed.to_template_value())),
+                Resolution::Missing => None,
+            })
+            .collect();
+        names.push(render_lock(
+            templates,
+            lock,
+            &minijinja::Value::from(values),
+        )?);
+    }
+    let root_index = library.root_index();
+    for index in library.reachable(root_index) {
+        if index == root_index {
+            continue;
+        }
+        if let Some(lock) = library
+            .entry(index)
+            .runbook()
+            .and_then(|runbook| runbook.lock.as_ref())
+            && !templated(lock)
+        {
+            names.push(lock.text.trim().to_owned());
+        }
+    }
     let mut seen = HashSet::new();
     names.retain(|name| seen.insert(name.clone()));
-    names
+    Ok(names)
+}
+
+/// A lock's name: its template rendered with `context`, trimmed, not empty.
+pub fn render_lock(
+    templates: &crate::template::Templates,
+    lock: &crate::runbook::Located,
+    context: &minijinja::Value,
+) -> Result<String, String> {
+    let name = templates
+        .render(&lock.path, &lock.text, context)
+        .map_err(|error| {
+            format!(
+                "cannot render the lock name `{}`: {error}",
+                lock.text.trim()
+            )
+        })?;
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(format!(
+            "the lock name `{}` renders empty",
+            lock.text.trim()
+        ));
+    }
+    Ok(name)
 }
 
 /// Manual-step inputs of one runbook, with the id of their step.

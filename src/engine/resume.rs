@@ -30,10 +30,19 @@ pub struct Prior {
     finished: BTreeMap<String, (StepStatus, Option<String>)>,
     /// Inputs answered, by name (masked when secret).
     inputs: BTreeMap<String, String>,
-    /// A step that started a process and never finished: its id and process group.
-    pub running: Option<(String, u32)>,
-    /// The pid of the `runbook` process that made the record.
+    /// Steps that started a process and never finished (several in a parallel group).
+    pub running: Vec<Running>,
+    /// The pid of the `runbook` process that made the record, and its start time.
     pub pid: u32,
+    pub pid_start: Option<u64>,
+}
+
+/// A step's process group, as recorded when it started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Running {
+    pub step_id: String,
+    pub pgid: u32,
+    pub leader_start: Option<u64>,
 }
 
 impl Prior {
@@ -49,7 +58,7 @@ impl Prior {
             .collect();
         let mut finished = BTreeMap::new();
         let mut inputs = BTreeMap::new();
-        let mut running: Option<(String, u32)> = None;
+        let mut running: Vec<Running> = Vec::new();
         for entry in &record.entries {
             match &entry.event {
                 Event::StepFinished {
@@ -58,13 +67,20 @@ impl Prior {
                     capture,
                     ..
                 } => {
-                    if running.as_ref().is_some_and(|(id, _)| id == step_id) {
-                        running = None;
-                    }
+                    running.retain(|process| process.step_id != *step_id);
                     finished.insert(step_id.clone(), (*status, capture.clone()));
                 }
-                Event::ProcessStarted { step_id, pgid } => {
-                    running = Some((step_id.clone(), *pgid));
+                Event::ProcessStarted {
+                    step_id,
+                    pgid,
+                    leader_start,
+                } => {
+                    running.retain(|process| process.step_id != *step_id);
+                    running.push(Running {
+                        step_id: step_id.clone(),
+                        pgid: *pgid,
+                        leader_start: *leader_start,
+                    });
                 }
                 Event::Input { name, value, .. } => {
                     inputs.insert(name.clone(), value.clone());
@@ -88,6 +104,7 @@ impl Prior {
             inputs,
             running,
             pid: started.pid,
+            pid_start: started.pid_start,
         })
     }
 
@@ -153,7 +170,7 @@ impl Prior {
             );
         }
         tracing::debug!(running = ?prior.running, pid = prior.pid, "resume: the interrupted run");
-        if prior.pid != 0 && process::is_runbook(prior.pid) {
+        if process::process_alive(prior.pid, prior.pid_start) {
             return refuse(
                 format!("run {} is still going (pid {})", prior.run_id, prior.pid),
                 Some(
@@ -162,16 +179,19 @@ impl Prior {
                 ),
             );
         }
-        if let Some((step, pgid)) = &prior.running
-            && process::group_alive(*pgid)
+        if let Some(process) = prior
+            .running
+            .iter()
+            .find(|process| process::group_alive_since(process.pgid, process.leader_start))
         {
             return refuse(
                 format!(
-                    "step `{step}` of run {} is still running (process group {pgid})",
-                    prior.run_id
+                    "step `{}` of run {} is still running (process group {})",
+                    process.step_id, prior.run_id, process.pgid
                 ),
                 Some(format!(
-                    "a resumed run must not race the old one: stop it first (`kill -TERM -- -{pgid}`)"
+                    "a resumed run must not race the old one: stop it first (`kill -TERM -- -{}`)",
+                    process.pgid
                 )),
             );
         }
@@ -270,21 +290,4 @@ fn secret_input(step: &Step) -> bool {
         Action::Manual { input, .. } => input.iter().any(|param| param.secret),
         Action::Run { .. } | Action::Include { .. } | Action::Parallel(_) => false,
     }
-}
-
-/// An incomplete run of `runbook` whose process is gone but whose step's process group
-/// is still alive: (run id, step id, process group).
-pub fn orphaned_step(directory: &Path, runbook: &str) -> Option<(String, String, u32)> {
-    audit::record_files(directory)
-        .iter()
-        .rev()
-        .take(50)
-        .filter_map(|path| Record::read(path).ok())
-        .filter(|record| record.finished().is_none())
-        .filter_map(|record| Prior::from_record(&record))
-        .filter(|prior| prior.runbook == runbook && !process::is_runbook(prior.pid))
-        .find_map(|prior| {
-            let (step, pgid) = prior.running?;
-            process::group_alive(pgid).then_some((prior.run_id, step, pgid))
-        })
 }

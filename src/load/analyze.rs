@@ -92,6 +92,18 @@ impl Analyzer<'_, '_> {
                 scope.numbers.insert(param.name.clone());
             }
         }
+        if let Some(lock) = &runbook.lock {
+            // Taken before anything runs: only params are known then. Lock files are
+            // readable by every user, so no secret may name one.
+            let names = self.template(lock, &scope, None);
+            if let Some(secret) = names.iter().find(|name| scope.secrets.contains(root(name))) {
+                let problem = Problem::SecretInLock {
+                    name: root(secret).to_owned(),
+                };
+                self.report
+                    .error(problem, Some(lock.span), &lock.path, None);
+            }
+        }
         for var in &runbook.vars {
             let names = self.template(&var.value, &scope, None);
             if names.iter().any(|name| scope.secrets.contains(root(name))) {

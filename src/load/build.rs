@@ -33,7 +33,7 @@ pub fn build(root: &Node) -> Runbook {
             .unwrap_or_default(),
         rto: duration(root.get("rto")),
         rpo: duration(root.get("rpo")),
-        lock: text("lock"),
+        lock: located_key(root, "lock", ""),
         shell: text("shell").unwrap_or_else(|| "bash".to_owned()),
         params: params(root.get("params"), "params"),
         vars: entries(root.get("vars"), "vars")

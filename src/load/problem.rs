@@ -148,6 +148,10 @@ pub enum Problem {
         expression: String,
         context: crate::quoting::Context,
     },
+    /// A secret read by a lock name: lock files are readable by every user.
+    SecretInLock {
+        name: String,
+    },
     /// A command that does not parse as bash.
     ShellSyntax {
         message: String,
@@ -301,6 +305,10 @@ impl fmt::Display for Problem {
                 "`{name}` is interpolated {context}, where its quoting does not hold: {}",
                 context.why()
             ),
+            Problem::SecretInLock { name } => write!(
+                f,
+                "the lock name reads secret `{name}`, but lock files are readable by every user of the host"
+            ),
             Problem::ShellSyntax { message, .. } => {
                 write!(f, "this command cannot be checked: {message}")
             }
@@ -445,6 +453,9 @@ impl Problem {
                 context,
                 ..
             } => Some(context.help(expression)),
+            Problem::SecretInLock { .. } => {
+                Some("name the lock after what it protects (a database, a directory), not a credential".into())
+            }
             Problem::ShellSyntax { with_values, .. } => Some(if *with_values {
                 "values can only be checked, and interpolated, in a command that parses as bash: fix the syntax".into()
             } else {

@@ -3,25 +3,49 @@
 
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
-use std::path::Path;
 
 /// Whether any live (non-zombie) process is still in process group `pgid`.
 pub fn group_alive(pgid: u32) -> bool {
     i32::try_from(pgid).is_ok_and(|pgid| pgid > 0 && alive_group(Pid::from_raw(pgid)))
 }
 
-/// Whether `pid` is a live `runbook` process (not a zombie, not a reused pid).
-pub fn is_runbook(pid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let alive = stat
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'));
-    let command = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let program = command.split(|byte| *byte == 0).next().unwrap_or_default();
-    alive
-        && Path::new(std::str::from_utf8(program).unwrap_or_default())
-            .file_name()
-            .is_some_and(|name| name == "runbook")
+/// When a live (non-zombie) process started, in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`): with the pid, it names one process for good, since a pid is
+/// reused only by a process that starts later.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(") ")?.1;
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // `rest` starts at field 3 (state); the start time is field 22.
+    fields.nth(22 - 4)?.parse().ok()
+}
+
+/// Whether the process `pid` that started at `start` is still alive. Without a
+/// recorded start time (a record from an older version), any live process with that
+/// pid counts, whatever its name.
+pub fn process_alive(pid: u32, start: Option<u64>) -> bool {
+    match (start_time(pid), start) {
+        (Some(now), Some(recorded)) => now == recorded,
+        (Some(_), None) => pid != 0,
+        (None, _) => false,
+    }
+}
+
+/// Whether the process group a step ran in is still alive: it has live members, and
+/// its leader (the step's shell, pid = pgid) is either gone or the same process as the
+/// one recorded (not a new group that reused the number).
+pub fn group_alive_since(pgid: u32, leader_start: Option<u64>) -> bool {
+    if !group_alive(pgid) {
+        return false;
+    }
+    match (start_time(pgid), leader_start) {
+        (Some(now), Some(recorded)) => now == recorded,
+        _ => true,
+    }
 }
 
 /// Whether any live (non-zombie) process is still in the process group. Zombies are

@@ -9,5 +9,5 @@ pub mod program;
 pub mod shell;
 pub mod signals;
 
-pub use liveness::{group_alive, is_runbook};
+pub use liveness::{group_alive, group_alive_since, process_alive, start_time};
 pub use program::Program;

@@ -105,7 +105,8 @@ pub struct Runbook {
     pub tags: Vec<String>,
     pub rto: Option<Duration>,
     pub rpo: Option<Duration>,
-    pub lock: Option<String>,
+    /// A template over the runbook's params (`pg-{{ db_name }}`), or a plain name.
+    pub lock: Option<Located>,
     pub shell: String,
     pub params: Vec<Param>,
     pub vars: Vec<Var>,

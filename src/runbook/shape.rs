@@ -33,7 +33,7 @@ pub enum Type {
 /// Naming rules for identifiers, as regular expressions (also emitted into the schema).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameRule {
-    /// Runbook names and lock names: `[a-z0-9][a-z0-9-]*`.
+    /// Runbook names: `[a-z0-9][a-z0-9-]*`.
     Runbook,
     /// Step ids: `[a-z0-9][a-z0-9_-]*`.
     StepId,
@@ -227,8 +227,8 @@ pub static RUNBOOK: Object = Object {
         ),
         field(
             "lock",
-            &Type::Name(NameRule::Runbook),
-            "Only one run at a time may hold a lock of this name.",
+            &Type::Template,
+            "Only one run at a time (on this host, any user) may hold a lock of this name. A template over the params, so a runbook can lock its target: `pg-{{ db_name }}`.",
         ),
         field(
             "shell",

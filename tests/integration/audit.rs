@@ -471,14 +471,19 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = Test::new()
-        .current_dir(test.path())
-        .env(
-            "XDG_STATE_HOME",
-            &test.path().join("state").display().to_string(),
-        )
-        .args(["run", "t"])
-        .status(4);
+    let shared = |test: &Test| {
+        Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .env(
+                "RUNBOOK_LOCK_DIR",
+                &test.path().join("locks").display().to_string(),
+            )
+    };
+    let second = shared(&test).args(["run", "t"]).status(4);
     assert!(
         second.stderr.contains("lock `chatcard-db` is held by run"),
         "{}",
@@ -492,24 +497,36 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
     assert!(second.stderr.contains("since 20"), "{}", second.stderr);
     first.kill().expect("kill -9 the holder");
     first.wait().expect("reaped");
-    // Its step outlives a kill -9 (and a new run would refuse to race it); end it.
-    let pgid = last_process_group(&records(&test)[0]).as_raw() as i64;
+    // Its step outlives a kill -9: a *different* runbook taking the same lock refuses
+    // to race it, and names it, without looking at any record.
+    let other = "name: other\ntitle: Other\nkind: test\nlock: chatcard-db\nsteps:\n  - id: quick\n    run: touch other-ran\n";
+    std::fs::write(test.path().join("runbooks/other.yaml"), other).expect("write");
+    let audit = test.path().join("state/runbook/audit");
+    std::fs::remove_dir_all(&audit).expect("records gone");
+    let refused = shared(&test).args(["run", "other"]).status(4);
+    assert!(
+        refused.stderr.contains(
+            "was killed holding lock `chatcard-db`, but its step `hold` is still running"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(!test.path().join("other-ran").exists());
+    let pgid = refused
+        .stderr
+        .split("process group ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pgid| pgid.parse::<i32>().ok())
+        .expect("process group named");
     let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid as i32),
+        nix::unistd::Pid::from_raw(pgid),
         nix::sys::signal::Signal::SIGKILL,
     );
     std::thread::sleep(Duration::from_millis(100));
     // A crashed holder leaves no stale lock.
-    let body_quick = "lock: chatcard-db\nsteps:\n  - id: quick\n    run: 'true'\n";
-    std::fs::write(test.path().join("runbooks/t.yaml"), runbook(body_quick)).expect("write");
-    Test::new()
-        .current_dir(test.path())
-        .env(
-            "XDG_STATE_HOME",
-            &test.path().join("state").display().to_string(),
-        )
-        .args(["run", "t"])
-        .status(0);
+    shared(&test).args(["run", "other"]).status(0);
+    assert!(test.path().join("other-ran").exists());
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod help;
 mod includes;
 mod injection;
 mod list;
+mod locks;
 mod lookup;
 mod repository;
 mod run;

@@ -105,6 +105,9 @@ impl Test {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.directory.path())
             .env("XDG_STATE_HOME", self.directory.path().join("state"))
+            // Locks are host-wide by default; tests running side by side keep theirs
+            // apart unless they share a directory on purpose.
+            .env("RUNBOOK_LOCK_DIR", self.directory.path().join("locks"))
             .env("TERM", "dumb");
         for (name, value) in &self.env {
             command.env(name, value);

@@ -69,7 +69,29 @@ impl Engine<'_> {
             probes: false,
         };
         let mut child_context = child_context;
+        // A templated lock (`pg-{{ db_name }}`) names this include's target: taken now,
+        // with the values it was given, and released when it ends.
+        let mut taken: Vec<String> = Vec::new();
+        if let (Some(locks), Some(lock), false) = (self.locks, &runbook.lock, self.options.dry_run)
+            && crate::engine::preflight::templated(lock)
+        {
+            let name = match crate::engine::preflight::render_lock(
+                self.templates,
+                lock,
+                &child_context.to_value(),
+            ) {
+                Ok(name) => name,
+                Err(message) => return Outcome::failed(self.mask(&message)),
+            };
+            match locks.acquire(std::slice::from_ref(&name)) {
+                Ok(names) => taken = names,
+                Err(error) => return Outcome::failed(self.mask(&error.to_string())),
+            }
+        }
         let status = Box::pin(self.run_frame(&child, &mut child_context, None)).await;
+        if let Some(locks) = self.locks {
+            locks.release(&taken);
+        }
         match status {
             RunStatus::Success => Outcome::ok(),
             RunStatus::Failure => Outcome::failed(format!("runbook `{name}` failed")),

@@ -35,6 +35,7 @@ impl Engine<'_> {
             self.record(Event::ProcessStarted {
                 step_id: id.to_owned(),
                 pgid,
+                leader_start: crate::process::start_time(pgid),
             });
         };
         for attempt in 1..=attempts_allowed {
