@@ -32,7 +32,13 @@ pub struct GlobalArgs {
     #[arg(long, value_name = "DIR", env = "RUNBOOK_AUDIT_DIR", global = true)]
     pub audit_dir: Option<PathBuf>,
     /// Host-wide directory of run locks, shared by every user [default: /run/lock/runbook]
-    #[arg(long, value_name = "DIR", env = "RUNBOOK_LOCK_DIR", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RUNBOOK_LOCK_DIR",
+        hide_env_values = true,
+        global = true
+    )]
     pub lock_dir: Option<PathBuf>,
     /// When to use colour (NO_COLOR is honoured by `auto`)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]

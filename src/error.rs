@@ -92,6 +92,9 @@ impl fmt::Display for Error {
                 if *errors == 1 { "" } else { "s" }
             ),
             Error::Output(error) => write!(f, "cannot write output: {error}"),
+            Error::Audit(error @ crate::audit::AuditError::Io { .. }) => {
+                write!(f, "{error}; nothing was run")
+            }
             Error::Audit(error) => write!(f, "{error}"),
             Error::Resume { message, .. } => write!(f, "cannot resume: {message}"),
             Error::Params(problems) => {

@@ -44,6 +44,9 @@ pub enum AuditError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// The record's file was deleted (its directory removed) during the run: the
+    /// writes still succeed, into a file nobody will see.
+    Deleted { path: PathBuf },
     /// No record with this run id.
     NotFound { run_id: String, directory: PathBuf },
     /// A prefix that fits several run ids.
@@ -57,12 +60,13 @@ impl fmt::Display for AuditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuditError::Io { path, error } => {
-                write!(
-                    f,
-                    "cannot use the audit log {}: {error}; nothing was run",
-                    path.display()
-                )
+                write!(f, "cannot use the audit log {}: {error}", path.display())
             }
+            AuditError::Deleted { path } => write!(
+                f,
+                "the audit record {} was deleted while the run was going",
+                path.display()
+            ),
             AuditError::Ambiguous { run_id, matches } => {
                 write!(f, "`{run_id}` fits several runs: {}", matches.join(", "))
             }
@@ -82,6 +86,10 @@ impl AuditError {
         match self {
             AuditError::Io { .. } => Some(
                 "runs are never executed unaudited: fix the directory's permissions or space, or choose another with --audit-dir / RUNBOOK_AUDIT_DIR"
+                    .to_owned(),
+            ),
+            AuditError::Deleted { .. } => Some(
+                "runs are never executed unaudited: keep the audit directory in place while runs go (`runbook resume` continues this one)"
                     .to_owned(),
             ),
             AuditError::NotFound { .. } | AuditError::Ambiguous { .. } => {

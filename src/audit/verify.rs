@@ -13,6 +13,10 @@ pub enum Verdict {
     Intact { events: usize },
     /// Every line checks out, but there is no `run_finished`.
     Incomplete { events: usize },
+    /// Every complete line checks out, and the last one stops mid-line: a write was
+    /// cut short (a full disk, a crash while writing). Not an edit: nothing before it
+    /// changed.
+    Cut { events: usize },
     /// The first bad line (1-based) and what is wrong with it.
     Tampered { line: usize, problem: Tampering },
 }
@@ -37,8 +41,6 @@ pub enum Tampering {
     },
     /// A different run id than the lines before.
     ForeignLine,
-    /// The last line is cut off.
-    Truncated,
     Empty,
 }
 
@@ -65,7 +67,6 @@ impl fmt::Display for Tampering {
                 )
             }
             Tampering::ForeignLine => write!(f, "belongs to another run: it was inserted"),
-            Tampering::Truncated => write!(f, "is cut off: the file was truncated"),
             Tampering::Empty => write!(f, "is missing: the record is empty"),
         }
     }
@@ -110,16 +111,13 @@ pub fn verify(path: &Path) -> Verdict {
                 Ok(Value::Object(map)) => Some(map),
                 _ => None,
             };
-        let Some(fields) = parsed else {
-            return tampered(if last && !ends_cleanly {
-                Tampering::Truncated
-            } else {
-                Tampering::NotJson
-            });
-        };
         if last && !ends_cleanly {
-            return tampered(Tampering::Truncated);
+            // A line cut off mid-write after a chain that checks out.
+            return Verdict::Cut { events: index };
         }
+        let Some(fields) = parsed else {
+            return tampered(Tampering::NotJson);
+        };
         let Some(hash) = fields.get("hash").and_then(Value::as_str) else {
             return tampered(Tampering::Edited);
         };

@@ -8,7 +8,7 @@ use crate::audit::event::Event;
 use crate::engine::event::{RecordError, Recorder};
 use serde_json::{Map, Value};
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,9 @@ pub struct AuditWriter {
     prev: String,
     /// Lines written since the last fsync.
     unsynced: bool,
+    /// The file's length after the last whole line: a write cut short (a full disk) is
+    /// cut back to it, so the record stays a chain of whole lines.
+    length: u64,
     /// Every string of every event is masked with it before it is written.
     masker: crate::mask::SharedMasker,
 }
@@ -68,6 +71,7 @@ impl AuditWriter {
                 seq: 0,
                 prev: GENESIS.to_owned(),
                 unsynced: false,
+                length: 0,
                 masker: crate::mask::SharedMasker::default(),
             },
             log,
@@ -154,13 +158,30 @@ impl AuditWriter {
         written.push_str(&format!(",\"hash\":\"{hash}\"}}"));
         self.prev = sha256_hex(written.as_bytes());
         written.push('\n');
-        self.file
+        let result = self
+            .file
             .write_all(written.as_bytes())
-            .map_err(io_error(&self.path))?;
-        self.file.flush().map_err(io_error(&self.path))?;
+            .and_then(|()| self.file.flush());
+        if let Err(error) = result {
+            // Shrinking needs no space: leave whole lines only, for `audit verify`.
+            let _ = self.file.set_len(self.length);
+            let _ = self.file.seek(std::io::SeekFrom::Start(self.length));
+            return Err(io_error(&self.path)(error));
+        }
+        self.length += written.len() as u64;
         self.unsynced = true;
         if durable {
             self.sync()?;
+        }
+        // Writes into a deleted file succeed, and vanish with it: notice and stop.
+        if self
+            .file
+            .metadata()
+            .is_ok_and(|metadata| std::os::unix::fs::MetadataExt::nlink(&metadata) == 0)
+        {
+            return Err(AuditError::Deleted {
+                path: self.path.clone(),
+            });
         }
         Ok(())
     }

@@ -330,6 +330,17 @@ fn verify_records(config: &Settings, arguments: &[String]) -> Result<Exit, Error
                 styles.warning.apply_to("incomplete"),
                 path.display()
             )?,
+            Verdict::Cut { events } => {
+                // Not an edit, but the record is not whole: worth an alert.
+                tampered += 1;
+                writeln!(
+                    stdout,
+                    "{} {}  ({events} events intact, then line {} stops mid-line: a write was cut short — a full disk or a crash while writing; no line before it was changed)",
+                    styles.warning.apply_to("cut       "),
+                    path.display(),
+                    events + 1
+                )?;
+            }
             Verdict::Tampered { line, problem } => {
                 tampered += 1;
                 writeln!(

@@ -80,8 +80,30 @@ impl Output {
 
     /// A note in the log file only.
     pub fn log_note(&self, text: &str) {
-        if let Some(log) = self.log.borrow_mut().as_mut() {
-            let _ = log.write_all(text.as_bytes());
+        self.write_log(text.as_bytes());
+    }
+
+    /// Appends to the run's log; the first failure (a full disk) is announced on the
+    /// terminal, and logging stops there rather than dropping output silently.
+    fn write_log(&self, bytes: &[u8]) {
+        let failed = match self.log.borrow_mut().as_mut() {
+            Some(log) => log.write_all(bytes).and_then(|()| log.flush()).err(),
+            None => None,
+        };
+        if let Some(error) = failed {
+            *self.log.borrow_mut() = None;
+            let text = format!(
+                "warning: cannot write the run's output log ({error}): output from here on is shown but not logged\n"
+            );
+            let write = || {
+                let mut writer = self.stderr.borrow_mut();
+                let _ = writer.write_all(text.as_bytes());
+                let _ = writer.flush();
+            };
+            match &self.bars {
+                Some(bars) => bars.suspend(write),
+                None => write(),
+            }
         }
     }
 
@@ -107,8 +129,8 @@ impl Output {
             }
             _ => write(),
         }
-        if log && let Some(log) = self.log.borrow_mut().as_mut() {
-            let _ = log.write_all(&masked);
+        if log {
+            self.write_log(&masked);
         }
     }
 
@@ -123,9 +145,7 @@ impl Output {
             Some(bars) => bars.suspend(write),
             None => write(),
         }
-        if let Some(log) = self.log.borrow_mut().as_mut() {
-            let _ = log.write_all(console::strip_ansi_codes(text).as_bytes());
-        }
+        self.write_log(console::strip_ansi_codes(text).as_bytes());
     }
 
     /// Results (plans, JSON, summaries in JSON form) to stdout.

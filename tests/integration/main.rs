@@ -8,6 +8,7 @@ mod audit;
 mod demo;
 mod dry_run;
 mod e2e;
+mod faults;
 mod fixtures;
 mod help;
 mod includes;
