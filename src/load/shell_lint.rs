@@ -6,7 +6,7 @@
 use crate::quoting::{self, Context, Kind, Markers, Unparsable};
 
 /// One `{{ … }}` of a template.
-pub(crate) struct Interpolation {
+pub struct Interpolation {
     /// Byte offset of `{{` in the template.
     pub offset: usize,
     /// Length up to and including `}}`.
@@ -18,12 +18,12 @@ pub(crate) struct Interpolation {
 }
 
 /// An interpolation refused where it stands.
-pub(crate) struct Refused {
+pub struct Refused {
     pub interpolation: Interpolation,
     pub context: Context,
 }
 
-pub(crate) struct Lint {
+pub struct Lint {
     pub refused: Vec<Refused>,
     /// The text does not parse (reported only when no `{% … %}` tag or `| safe` value
     /// could explain it), and whether values are interpolated into it.
@@ -55,16 +55,19 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
             continue;
         };
         pieces.push(Piece::Text(&text[literal_start..start]));
-        let end = tail[2..]
+        // An unclosed `{{` runs to the end (minijinja reports it; this only must not
+        // cut a character in two).
+        let inner_end = tail[2..]
             .find(closing)
-            .map_or(text.len(), |end| start + 2 + end + 2);
+            .map_or(text.len(), |end| start + 2 + end);
+        let end = (inner_end + closing.len()).min(text.len());
         index = end;
         literal_start = end;
         if closing != "}}" {
             pieces.push(Piece::Tag);
             continue;
         }
-        let inner = text[start + 2..end.saturating_sub(2).max(start + 2)]
+        let inner = text[start + 2..inner_end]
             .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         let name = inner
             .split(['|', ' ', '.', '[', '('])
@@ -83,7 +86,7 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
 }
 
 /// Every `{{ … }}` of a template, in order.
-pub(crate) fn interpolations(text: &str) -> Vec<Interpolation> {
+pub fn interpolations(text: &str) -> Vec<Interpolation> {
     pieces(text)
         .into_iter()
         .filter_map(|piece| match piece {
@@ -95,7 +98,7 @@ pub(crate) fn interpolations(text: &str) -> Vec<Interpolation> {
 
 /// Checks a command template. `number` says whether a name holds a number (a param or
 /// input of type `integer` or `number`).
-pub(crate) fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
+pub fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
     let mut markers = Markers::new(text);
     let mut marked = String::with_capacity(text.len());
     let mut interpolations = Vec::new();
@@ -206,6 +209,15 @@ mod tests {
                 "in the arguments of `ssh`, which a second shell parses again".to_owned()
             )]
         );
+    }
+
+    #[test]
+    fn an_unclosed_interpolation_before_a_wide_character_is_not_cut_in_two() {
+        // Found by the fuzzer: the end of `{{ backup_file }é` fell inside `é`.
+        let found = lint("pg_restore {{ backup_file }é", &|_| false);
+        assert!(found.refused.is_empty());
+        let interpolations = super::interpolations("a {{ x }é");
+        assert_eq!(interpolations[0].expression, "x }é");
     }
 
     #[test]
