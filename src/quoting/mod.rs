@@ -83,6 +83,11 @@ impl Markers {
     /// The indices of the markers in `text`, in order.
     pub fn find(&self, text: &str) -> Vec<usize> {
         let mut found = Vec::new();
+        if self.entries.is_empty()
+            || memchr::memmem::find(text.as_bytes(), self.prefix.as_bytes()).is_none()
+        {
+            return found;
+        }
         let mut rest = text;
         while let Some(start) = rest.find(&self.prefix) {
             let after = &rest[start + self.prefix.len()..];

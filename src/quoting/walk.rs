@@ -407,10 +407,8 @@ impl<'m> Walker<'m> {
 
     /// A word of the command line, piece by piece.
     pub fn word(&mut self, word: &Word) -> Result<(), Unparsable> {
-        if self.markers.find(&word.value).is_empty()
-            && !word.value.contains('$')
-            && !word.value.contains('`')
-        {
+        // Nothing inside a word without markers can hold a value, however nested.
+        if self.markers.find(&word.value).is_empty() {
             return Ok(());
         }
         let pieces = word::parse(&word.value, &self.options)
@@ -467,6 +465,15 @@ impl<'m> Walker<'m> {
     /// The word as the rules for particular commands see it.
     pub fn arg<'w>(&self, word: &'w Word) -> Result<Arg<'w>, Unparsable> {
         let has_markers = !self.markers.find(&word.value).is_empty();
+        // Most words are plain text: no parse needed to know what they say.
+        if !has_markers && !word.value.contains(['\'', '"', '\\', '$', '`', '~']) {
+            return Ok(Arg {
+                word,
+                literal: Some(word.value.clone()),
+                value: word.value.clone(),
+                has_markers,
+            });
+        }
         let pieces = word::parse(&word.value, &self.options)
             .map_err(|error| Unparsable::Syntax(error.to_string()))?;
         let mut value = String::new();

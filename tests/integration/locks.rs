@@ -225,8 +225,12 @@ fn liveness_does_not_depend_on_the_binary_name() {
 /// host-wide, mode 1777); run as root, the second user is `nobody`.
 #[test]
 fn two_users_contend_for_one_lock() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run as a second user");
+    let setpriv = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !nix::unistd::geteuid().is_root() || !setpriv {
+        eprintln!("skipped: needs root and setpriv (util-linux) to run as a second user");
         return;
     }
     let shared = tempfile::Builder::new()
