@@ -8,17 +8,19 @@
 use crate::cli::{ColorChoice, GlobalArgs, OutputFormat, RunFlags};
 use crate::engine::RunOptions;
 use crate::engine::params::{self, ParamProblem};
+use crate::error::Error;
 use crate::load::source::Catalog;
 use crate::ui::style::Styles;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct Settings {
     pub catalog: Catalog,
     /// Where run records go: `--audit-dir`, `RUNBOOK_AUDIT_DIR`, or the state directory.
-    pub audit_directory: PathBuf,
+    /// Where records go, or why there is no such place (no home, no state directory).
+    audit_directory: Result<PathBuf, String>,
     /// Where run locks live: one directory for every user of the host.
     pub lock_directory: PathBuf,
     /// Styles for stdout (results) and stderr (conversation), decided separately.
@@ -29,6 +31,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The audit directory, or the error that there is none.
+    pub fn audit_directory(&self) -> Result<&Path, Error> {
+        self.audit_directory
+            .as_deref()
+            .map_err(|message| Error::Audit(crate::audit::AuditError::NoDirectory(message.clone())))
+    }
+
     pub fn resolve(args: &GlobalArgs) -> Settings {
         let mut directories = args.dirs.clone();
         if let Some(path) = std::env::var_os("RUNBOOK_PATH") {
@@ -44,10 +53,10 @@ impl Settings {
         };
         Settings {
             catalog: Catalog::new(directories, true),
-            audit_directory: args
-                .audit_dir
-                .clone()
-                .unwrap_or_else(crate::audit::default_directory),
+            audit_directory: match &args.audit_dir {
+                Some(directory) => Ok(directory.clone()),
+                None => crate::audit::default_directory(),
+            },
             lock_directory: args
                 .lock_dir
                 .clone()
@@ -169,15 +178,19 @@ impl RunIdentity {
         let pid = std::process::id();
         let seed = format!("{}-{pid}", now.timestamp_nanos_opt().unwrap_or_default());
         let id = crate::audit::sha256_hex(seed.as_bytes())[..12].to_owned();
-        let user = std::env::var("USER")
+        // The account of the real uid, never `$USER` (anyone can set it); under sudo
+        // (the real uid is root's) also who ran sudo.
+        let uid = nix::unistd::getuid();
+        let account = nix::unistd::User::from_uid(uid)
             .ok()
-            .or_else(|| {
-                nix::unistd::User::from_uid(nix::unistd::getuid())
-                    .ok()
-                    .flatten()
-                    .map(|user| user.name)
-            })
-            .unwrap_or_else(|| "unknown".to_owned());
+            .flatten()
+            .map_or_else(|| format!("uid {uid}"), |user| user.name);
+        let user = match std::env::var("SUDO_USER") {
+            Ok(sudo_user) if uid.is_root() && !sudo_user.is_empty() && sudo_user != account => {
+                format!("{account} (sudo from {sudo_user})")
+            }
+            _ => account,
+        };
         let host = nix::unistd::gethostname()
             .ok()
             .and_then(|host| host.into_string().ok())

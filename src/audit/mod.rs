@@ -14,20 +14,101 @@ use std::path::{Path, PathBuf};
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The default audit directory: `$XDG_STATE_HOME/runbook/audit`, i.e.
-/// `~/.local/state/runbook/audit`.
-pub fn default_directory() -> PathBuf {
-    state_directory().join("audit")
+/// The default audit directory: `<state directory>/audit`.
+pub fn default_directory() -> Result<PathBuf, String> {
+    state_directory().map(|directory| directory.join("audit"))
 }
 
-/// `$XDG_STATE_HOME/runbook`, where audit records and locks live.
-pub fn state_directory() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    base.join("runbook")
+/// Where the audit records live by default (docs/audit.md, "Where records go"):
+/// `$STATE_DIRECTORY` under systemd (`StateDirectory=runbook`), else
+/// `$XDG_STATE_HOME/runbook` when it is absolute (the XDG spec says to ignore a relative
+/// one), else `~/.local/state/runbook` with the home from `$HOME` or, when unset, from
+/// the account. Never a shared fallback such as `/tmp`.
+pub fn state_directory() -> Result<PathBuf, String> {
+    let absolute = |value: std::ffi::OsString| {
+        let path = PathBuf::from(value);
+        path.is_absolute().then_some(path)
+    };
+    if let Some(directory) = std::env::var_os("STATE_DIRECTORY")
+        .and_then(|value| {
+            value
+                .to_str()
+                .and_then(|text| text.split(':').next())
+                .map(Into::into)
+        })
+        .and_then(absolute)
+    {
+        return Ok(directory);
+    }
+    if let Some(base) = std::env::var_os("XDG_STATE_HOME").and_then(absolute) {
+        return Ok(base.join("runbook"));
+    }
+    let home = std::env::var_os("HOME").and_then(absolute).or_else(|| {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|user| user.dir)
+            .filter(|home| home.is_absolute())
+    });
+    match home {
+        Some(home) => Ok(home.join(".local/state/runbook")),
+        None => Err(
+            "no state directory: $HOME is unset and the account has no home; set --audit-dir or RUNBOOK_AUDIT_DIR"
+                .to_owned(),
+        ),
+    }
+}
+
+/// An existing directory that records go into must be the user's own and writable by
+/// nobody else: otherwise another user could remove or replace records.
+pub fn check_private(directory: &Path) -> Result<(), AuditError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(metadata) = std::fs::symlink_metadata(directory) else {
+        return Ok(());
+    };
+    let unsafe_because = |problem: String| {
+        Err(AuditError::Unsafe {
+            path: directory.to_owned(),
+            problem,
+        })
+    };
+    if metadata.file_type().is_symlink() {
+        // A symlink the user made is theirs to make; where it points is checked.
+        return match std::fs::metadata(directory) {
+            Ok(_) => check_target(directory),
+            Err(_) => Ok(()),
+        };
+    }
+    if !metadata.is_dir() {
+        return unsafe_because("it is not a directory".to_owned());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if metadata.uid() != me {
+        let owner = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(metadata.uid()))
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("uid {}", metadata.uid()), |user| user.name);
+        return unsafe_because(format!("it belongs to {owner}, not to you"));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return unsafe_because(format!(
+            "it is writable by {} (mode {:o})",
+            if metadata.mode() & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            },
+            metadata.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+fn check_target(directory: &Path) -> Result<(), AuditError> {
+    match std::fs::canonicalize(directory) {
+        Ok(target) if target != directory => check_private(&target),
+        _ => Ok(()),
+    }
 }
 
 /// Hex sha256 of some bytes.
@@ -44,6 +125,10 @@ pub enum AuditError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// No directory for the records could be found.
+    NoDirectory(String),
+    /// A directory records would go into that someone else could tamper with.
+    Unsafe { path: PathBuf, problem: String },
     /// The record's file was deleted (its directory removed) during the run: the
     /// writes still succeed, into a file nobody will see.
     Deleted { path: PathBuf },
@@ -62,6 +147,12 @@ impl fmt::Display for AuditError {
             AuditError::Io { path, error } => {
                 write!(f, "cannot use the audit log {}: {error}", path.display())
             }
+            AuditError::NoDirectory(message) => write!(f, "{message}"),
+            AuditError::Unsafe { path, problem } => write!(
+                f,
+                "will not keep run records in {}: {problem}",
+                path.display()
+            ),
             AuditError::Deleted { path } => write!(
                 f,
                 "the audit record {} was deleted while the run was going",
@@ -88,6 +179,11 @@ impl AuditError {
                 "runs are never executed unaudited: fix the directory's permissions or space, or choose another with --audit-dir / RUNBOOK_AUDIT_DIR"
                     .to_owned(),
             ),
+            AuditError::NoDirectory(_) => None,
+            AuditError::Unsafe { path, .. } => Some(format!(
+                "make it yours and private (`chmod 700 {}`), or choose another with --audit-dir / RUNBOOK_AUDIT_DIR",
+                path.display()
+            )),
             AuditError::Deleted { .. } => Some(
                 "runs are never executed unaudited: keep the audit directory in place while runs go (`runbook resume` continues this one)"
                     .to_owned(),

@@ -50,6 +50,7 @@ impl AuditWriter {
                 .create(directory)
                 .map_err(io_error(directory))?;
         }
+        super::check_private(directory)?;
         let base = format!("{stamp}-{runbook}-{run_id}");
         let path = directory.join(format!("{base}.jsonl"));
         let log_path = directory.join(format!("{base}.log"));

@@ -61,7 +61,7 @@ fn rows(directory: &std::path::Path) -> Vec<Row> {
 }
 
 fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
-    let rows = rows(&config.audit_directory);
+    let rows = rows(config.audit_directory()?);
     let mut stdout = std::io::stdout().lock();
     if format == OutputFormat::Json {
         serde_json::to_writer_pretty(&mut stdout, &rows).map_err(std::io::Error::other)?;
@@ -72,7 +72,7 @@ fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
         writeln!(
             std::io::stderr(),
             "no runs recorded in {}",
-            config.audit_directory.display()
+            config.audit_directory()?.display()
         )?;
         return Ok(Exit::Success);
     }
@@ -121,7 +121,7 @@ fn who(row: &Row) -> String {
 }
 
 fn show(config: &Settings, run_id: &str) -> Result<Exit, Error> {
-    let path = audit::find_record(&config.audit_directory, run_id).map_err(Error::Audit)?;
+    let path = audit::find_record(config.audit_directory()?, run_id).map_err(Error::Audit)?;
     let record = Record::read(&path).map_err(|error| {
         Error::Audit(AuditError::Io {
             path: path.clone(),
@@ -296,7 +296,7 @@ fn timeline(event: &Event) -> String {
 
 fn verify_records(config: &Settings, arguments: &[String]) -> Result<Exit, Error> {
     let paths: Vec<PathBuf> = if arguments.is_empty() {
-        audit::record_files(&config.audit_directory)
+        audit::record_files(config.audit_directory()?)
     } else {
         let mut paths = Vec::new();
         for argument in arguments {
@@ -305,7 +305,8 @@ fn verify_records(config: &Settings, arguments: &[String]) -> Result<Exit, Error
                 paths.push(path);
             } else {
                 paths.push(
-                    audit::find_record(&config.audit_directory, argument).map_err(Error::Audit)?,
+                    audit::find_record(config.audit_directory()?, argument)
+                        .map_err(Error::Audit)?,
                 );
             }
         }
@@ -356,7 +357,7 @@ fn verify_records(config: &Settings, arguments: &[String]) -> Result<Exit, Error
         writeln!(
             std::io::stderr(),
             "no records in {}",
-            config.audit_directory.display()
+            config.audit_directory()?.display()
         )?;
     }
     Ok(if tampered > 0 {

@@ -31,7 +31,7 @@ pub fn run(settings: &Settings, args: &RunArgs) -> Result<Exit, Error> {
 }
 
 pub fn resume(settings: &Settings, args: &ResumeArgs) -> Result<Exit, Error> {
-    let prior = Prior::load(&settings.audit_directory, &args.run_id)?;
+    let prior = Prior::load(settings.audit_directory()?, &args.run_id)?;
     let templates = Templates::new(system_clock());
     let source = prior.source(&settings.catalog)?;
     let library = Library::load(&settings.catalog, &templates, vec![source]);
@@ -217,7 +217,7 @@ fn open_record(
         return Err(Error::Invalid { errors: 1 });
     };
     let files = AuditWriter::create(
-        &settings.audit_directory,
+        settings.audit_directory()?,
         &identity.stamp,
         &runbook.name,
         &identity.id,

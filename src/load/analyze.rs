@@ -120,6 +120,7 @@ impl Analyzer<'_, '_> {
         }
         for env in &runbook.env {
             self.template(&env.value, &scope, None);
+            self.code_variable(env, None);
         }
 
         let main_scope = self.steps(&runbook.steps, scope, false);
@@ -250,6 +251,7 @@ impl Analyzer<'_, '_> {
         }
         for env in &step.env {
             self.template(&env.value, &scope, id);
+            self.code_variable(env, id);
         }
         if let Some(workdir) = &step.workdir {
             self.template(workdir, &scope, id);
@@ -344,6 +346,27 @@ impl Analyzer<'_, '_> {
             }
         }
         after
+    }
+
+    /// An environment variable bash runs as code (`BASH_ENV`, `PS4`, …) must not take a
+    /// value from a template.
+    fn code_variable(&mut self, env: &crate::runbook::EnvVar, step_id: Option<&str>) {
+        if !crate::quoting::is_code_variable(&env.name) {
+            return;
+        }
+        if let Some(interpolation) = crate::load::shell_lint::interpolations(&env.value.text)
+            .into_iter()
+            .find(|interpolation| !interpolation.expression.ends_with("| safe"))
+        {
+            let span = offset_span(&env.value, interpolation.offset, interpolation.len);
+            let problem = Problem::UnsafeInterpolation {
+                name: interpolation.name,
+                expression: interpolation.expression,
+                context: crate::quoting::Context::CodeVariable(env.name.clone()),
+            };
+            self.report
+                .error(problem, Some(span), &env.value.path, step_id);
+        }
     }
 
     /// Checks a template; returns the names it reads.

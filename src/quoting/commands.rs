@@ -20,16 +20,14 @@ fn reparses(program: &str) -> bool {
         )
 }
 
-/// Applies the rules of the command starting at `args[start]`. Returns the command when
-/// its standard input is a script for a second shell (`bash -s`, `ssh host` with no
-/// remote command), so here-documents given to it are checked as code.
+/// Applies the rules of the command starting at `args[start]`.
 pub(super) fn apply(
     walker: &mut Walker<'_>,
     args: &[Arg<'_>],
     start: usize,
-) -> Result<Option<String>, Unparsable> {
+) -> Result<(), Unparsable> {
     let Some(program) = args.get(start).and_then(Arg::program) else {
-        return Ok(None);
+        return Ok(());
     };
     let program = program.to_owned();
     let rest = &args[start + 1..];
@@ -38,25 +36,77 @@ pub(super) fn apply(
             for arg in rest {
                 walker.refuse_in(&arg.word.value, Context::Arithmetic("`let`"));
             }
-            Ok(None)
+            Ok(())
         }
         "eval" => {
             walker.reparse("eval", &joined(rest))?;
-            Ok(None)
+            Ok(())
+        }
+        // `builtin let …`, `command declare …`: the same builtin, so the same rules.
+        "builtin" | "command" | "exec" => {
+            let next = args
+                .iter()
+                .enumerate()
+                .skip(start + 1)
+                .find(|(_, arg)| !arg.is_option())
+                .map(|(index, _)| index);
+            match next {
+                Some(index) => apply(walker, args, index),
+                None => Ok(()),
+            }
+        }
+        // `trap ACTION SIGNAL…`: the action is code, run when the signal comes.
+        "trap" => {
+            let operands: Vec<&Arg<'_>> = rest
+                .iter()
+                .skip_while(|arg| arg.is_option() && !arg.is("--"))
+                .skip_while(|arg| arg.is("--"))
+                .collect();
+            if operands.len() >= 2 && !operands[0].is("-") {
+                walker.reparse("trap", &operands[0].value)?;
+            }
+            Ok(())
+        }
+        // `mapfile -C CALLBACK`: the callback is code.
+        "mapfile" | "readarray" => {
+            for pair in rest.windows(2) {
+                if pair[0].is("-C") {
+                    walker.reparse(&program, &pair[1].value)?;
+                }
+            }
+            Ok(())
+        }
+        "env" => env(walker, args, start),
+        "getopts" => {
+            if let Some(name) = rest.iter().filter(|arg| !arg.is_option()).nth(1) {
+                walker.refuse_in(&name.word.value, Context::VariableName("`getopts`".into()));
+            }
+            Ok(())
+        }
+        "wait" => {
+            for pair in rest.windows(2) {
+                if pair[0].is("-p") {
+                    walker.refuse_in(
+                        &pair[1].word.value,
+                        Context::VariableName("`wait -p`".into()),
+                    );
+                }
+            }
+            Ok(())
         }
         "declare" | "typeset" | "local" | "readonly" | "export" => {
             declare(walker, &program, rest);
-            Ok(None)
+            Ok(())
         }
         "unset" => {
             for arg in rest.iter().filter(|arg| !arg.is_option()) {
                 walker.refuse_in(&arg.word.value, Context::VariableName("`unset`".into()));
             }
-            Ok(None)
+            Ok(())
         }
         "read" => {
             read(walker, rest);
-            Ok(None)
+            Ok(())
         }
         "printf" => {
             if rest.first().is_some_and(|arg| arg.is("-v"))
@@ -78,14 +128,11 @@ pub(super) fn apply(
                     );
                 }
             }
-            Ok(None)
+            Ok(())
         }
         shell if SHELLS.contains(&shell) => shell_c(walker, shell, rest),
         "ssh" => ssh(walker, rest),
-        "su" | "runuser" | "flock" | "script" => {
-            dash_c(walker, &program, rest)?;
-            Ok(None)
-        }
+        "su" | "runuser" | "flock" | "script" => dash_c(walker, &program, rest),
         "sudo" | "doas" => sudo(walker, &program, args, start),
         "watch" => watch(walker, args, start),
         _ => wrapped(walker, args, start),
@@ -94,11 +141,7 @@ pub(super) fn apply(
 
 /// A command that may wrap a re-parsing one further along (`timeout 5 ssh …`,
 /// `env X=1 sh -c …`, `docker exec db sh -c …`).
-fn wrapped(
-    walker: &mut Walker<'_>,
-    args: &[Arg<'_>],
-    start: usize,
-) -> Result<Option<String>, Unparsable> {
+fn wrapped(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), Unparsable> {
     let next = args
         .iter()
         .enumerate()
@@ -106,7 +149,7 @@ fn wrapped(
         .find(|(_, arg)| arg.program().is_some_and(reparses));
     match next {
         Some((index, _)) => apply(walker, args, index),
-        None => Ok(None),
+        None => Ok(()),
     }
 }
 
@@ -119,7 +162,8 @@ fn joined(args: &[Arg<'_>]) -> String {
 }
 
 /// `declare`, `local`, …: the part of each argument before `=` is a variable name; with
-/// `-i` the values are arithmetic, with `-n` they are names.
+/// `-i` the values are arithmetic, with `-n` they are names. `declare`, `typeset` and
+/// `local` evaluate a value written like `( … )` as an array assignment.
 fn declare(walker: &mut Walker<'_>, program: &str, rest: &[Arg<'_>]) {
     let flags: String = rest
         .iter()
@@ -128,15 +172,75 @@ fn declare(walker: &mut Walker<'_>, program: &str, rest: &[Arg<'_>]) {
         .collect();
     for arg in rest.iter().filter(|arg| !arg.is_option()) {
         let text = &arg.word.value;
+        let (name, value) = text.split_once('=').unwrap_or((text, ""));
         if flags.contains('i') {
             walker.refuse_in(text, Context::Arithmetic("`declare -i`"));
         } else if flags.contains('n') {
             walker.refuse_in(text, Context::VariableName(format!("`{program} -n`")));
         } else {
-            let name = text.split('=').next().unwrap_or(text);
             walker.refuse_in(name, Context::VariableName(format!("`{program}`")));
+            if is_code_variable(name.trim_end_matches('+')) {
+                walker.refuse_in(value, Context::CodeVariable(name.to_owned()));
+            } else if matches!(program, "declare" | "typeset" | "local") {
+                walker.refuse_in(value, Context::DeclareValue(program.to_owned()));
+            }
         }
     }
+}
+
+/// Variables bash runs as code: prompts and `PROMPT_COMMAND` (expanded, with `$(…)`,
+/// when shown; `PS4` under `set -x`), `BASH_ENV`/`ENV` (sourced by a non-interactive
+/// shell), exported functions.
+pub fn is_code_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "PS0" | "PS1" | "PS2" | "PS3" | "PS4" | "PROMPT_COMMAND" | "BASH_ENV" | "ENV"
+    ) || name.starts_with("BASH_FUNC_")
+}
+
+/// `env [options] [NAME=VALUE…] [COMMAND…]`: `-S STRING` splits a string into a
+/// command line; assignments of code variables are code; the command may re-parse.
+fn env(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), Unparsable> {
+    let mut index = start + 1;
+    while let Some(arg) = args.get(index) {
+        let text = arg.value.as_str();
+        if arg.is("-S") || arg.is("--split-string") {
+            if let Some(string) = args.get(index + 1) {
+                walker.reparse("env -S", &string.value)?;
+            }
+            return Ok(());
+        }
+        if let Some(string) = text.strip_prefix("--split-string=").or_else(|| {
+            text.strip_prefix("-S")
+                .filter(|rest| !rest.is_empty() && !text.starts_with("--"))
+        }) {
+            walker.reparse("env -S", string)?;
+            return Ok(());
+        }
+        if arg.is("-u") || arg.is("-C") || arg.is("--unset") || arg.is("--chdir") {
+            index += 2;
+            continue;
+        }
+        if text.starts_with('-') && !arg.has_markers {
+            index += 1;
+            continue;
+        }
+        if let Some((name, _)) = arg.word.value.split_once('=')
+            && !name.is_empty()
+            && name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        {
+            if is_code_variable(name) {
+                let value = &arg.word.value[name.len() + 1..];
+                walker.refuse_in(value, Context::CodeVariable(name.to_owned()));
+            }
+            index += 1;
+            continue;
+        }
+        return apply(walker, args, index);
+    }
+    Ok(())
 }
 
 /// `read [-a NAME] [options] NAME…`: the operands are variable names.
@@ -165,11 +269,7 @@ fn read(walker: &mut Walker<'_>, rest: &[Arg<'_>]) {
 /// `sh [options] -c SCRIPT [NAME ARGS…]`: the script is parsed again; the arguments
 /// after it are data (`$0`, `$1`, …). Without `-c` and without a script file (or with
 /// `-s`), standard input is the script.
-fn shell_c(
-    walker: &mut Walker<'_>,
-    shell: &str,
-    rest: &[Arg<'_>],
-) -> Result<Option<String>, Unparsable> {
+fn shell_c(walker: &mut Walker<'_>, shell: &str, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
     let mut command_flag = false;
     let mut stdin_flag = false;
     let mut index = 0;
@@ -198,20 +298,17 @@ fn shell_c(
         }
         index += 1;
     }
-    if command_flag {
-        if let Some(script) = rest.get(index) {
-            walker.reparse(shell, &script.value)?;
-        }
-        return Ok(None);
+    let _ = stdin_flag;
+    if command_flag && let Some(script) = rest.get(index) {
+        walker.reparse(shell, &script.value)?;
     }
-    let reads_stdin = stdin_flag || rest.get(index).is_none();
-    Ok(reads_stdin.then(|| shell.to_owned()))
+    Ok(())
 }
 
 /// `ssh [options] DESTINATION [COMMAND…]`: ssh joins the command words with spaces and
 /// the remote shell parses the result again. Without a command, standard input is the
 /// remote shell's script.
-fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<Option<String>, Unparsable> {
+fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
     const WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
     let mut index = 0;
     let mut options_ended = false;
@@ -238,32 +335,16 @@ fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<Option<String>, Unpa
         index += 1;
     }
     let Some(destination) = rest.get(index) else {
-        return Ok(None);
+        return Ok(());
     };
     if destination.has_markers && !options_ended {
         walker.refuse_in(&destination.word.value, Context::SshDestination);
     }
     let command = &rest[index + 1..];
-    if command.is_empty() {
-        return Ok(Some("ssh".to_owned()));
+    if !command.is_empty() {
+        walker.reparse("ssh", &joined(command))?;
     }
-    walker.reparse("ssh", &joined(command))?;
-    // `ssh host bash -s <<'EOF'`: the remote shell reads its script from our stdin.
-    let remote = command.first().and_then(Arg::program);
-    Ok(match remote {
-        Some(shell) if SHELLS.contains(&shell) => {
-            let has_operand_or_c = command[1..].iter().any(|arg| {
-                !arg.is_option()
-                    || arg
-                        .literal
-                        .as_deref()
-                        .is_some_and(|o| !o.starts_with("--") && o.contains('c'))
-            });
-            let stdin = command[1..].iter().any(|arg| arg.is("-s")) || !has_operand_or_c;
-            stdin.then(|| "ssh".to_owned())
-        }
-        _ => None,
-    })
+    Ok(())
 }
 
 /// `su [options] [USER] -c COMMAND`, `flock FILE -c COMMAND`, `script -c COMMAND`:
@@ -291,7 +372,7 @@ fn sudo(
     program: &str,
     args: &[Arg<'_>],
     start: usize,
-) -> Result<Option<String>, Unparsable> {
+) -> Result<(), Unparsable> {
     const WITH_VALUE: &str = "ughpCDrtTU";
     let mut index = start + 1;
     let mut shell = false;
@@ -338,21 +419,17 @@ fn sudo(
         index += 1;
     }
     if index >= args.len() {
-        return Ok(shell.then(|| program.to_owned()));
+        return Ok(());
     }
     if shell {
         walker.reparse(&format!("{program} -s"), &joined(&args[index..]))?;
-        return Ok(None);
+        return Ok(());
     }
     apply(walker, args, index)
 }
 
 /// `watch [options] COMMAND…` runs the words through `sh -c` unless `-x`/`--exec`.
-fn watch(
-    walker: &mut Walker<'_>,
-    args: &[Arg<'_>],
-    start: usize,
-) -> Result<Option<String>, Unparsable> {
+fn watch(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), Unparsable> {
     let mut index = start + 1;
     let mut exec = false;
     while let Some(arg) = args.get(index) {
@@ -371,11 +448,130 @@ fn watch(
         index += 1;
     }
     if index >= args.len() {
-        return Ok(None);
+        return Ok(());
     }
     if exec {
         return apply(walker, args, index);
     }
     walker.reparse("watch", &joined(&args[index..]))?;
-    Ok(None)
+    Ok(())
+}
+
+/// Paths through which a program reads its standard input as a file.
+const STDIN_PATHS: &[&str] = &["-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"];
+
+/// Programs that run another command given after their own options, and may so put a
+/// shell behind them (`sudo bash`, `env X=1 sh`, `docker exec -i db sh`).
+const WRAPPERS: &[&str] = &[
+    "sudo", "doas", "env", "nice", "nohup", "timeout", "ionice", "chrt", "taskset", "stdbuf",
+    "setsid", "time", "command", "builtin", "exec", "runuser", "docker", "podman", "kubectl",
+    "chroot", "unshare", "nsenter", "flock",
+];
+
+/// Whether a command runs its standard input as a script for a second shell, and which
+/// command that is: a shell without `-c` and without a script file (or reading
+/// `/dev/stdin`), `source /dev/stdin`, `xargs` handing its input to a shell, `ssh` with
+/// no remote command or with a remote shell that reads its input. Then what goes into
+/// its input — a here-document, a here-string, the commands before it in a pipeline —
+/// is parsed again there. `words` are the literal words (`None` where unknown).
+pub(super) fn stdin_consumer(words: &[Option<&str>]) -> Option<String> {
+    for (index, word) in words.iter().enumerate() {
+        let Some(word) = word else {
+            return None;
+        };
+        let program = word.rsplit('/').next().unwrap_or(word);
+        let rest = &words[index + 1..];
+        if SHELLS.contains(&program) {
+            return shell_reads_stdin(rest).then(|| program.to_owned());
+        }
+        match program {
+            "source" | "." => {
+                return rest
+                    .first()
+                    .copied()
+                    .flatten()
+                    .filter(|path| STDIN_PATHS.contains(path))
+                    .map(|_| program.to_owned());
+            }
+            "xargs" => {
+                let runs_code = rest.iter().flatten().any(|word| {
+                    let name = word.rsplit('/').next().unwrap_or(word);
+                    SHELLS.contains(&name) || matches!(name, "eval" | "ssh" | "su" | "sudo")
+                });
+                return runs_code.then(|| "xargs".to_owned());
+            }
+            "ssh" => return ssh_reads_stdin(rest).then(|| "ssh".to_owned()),
+            _ if index == 0 || WRAPPERS.contains(&program) => {}
+            _ => {}
+        }
+        if index == 0 && !WRAPPERS.contains(&program) {
+            return None;
+        }
+    }
+    None
+}
+
+fn shell_reads_stdin(rest: &[Option<&str>]) -> bool {
+    let mut index = 0;
+    let mut stdin_flag = false;
+    while let Some(Some(option)) = rest.get(index) {
+        if !option.starts_with(['-', '+']) || *option == "-" {
+            break;
+        }
+        if *option == "--" {
+            index += 1;
+            break;
+        }
+        if !option.starts_with("--") {
+            let letters = &option[1..];
+            if letters.contains('c') {
+                return false;
+            }
+            stdin_flag |= letters.contains('s');
+            if letters.ends_with(['o', 'O']) {
+                index += 1;
+            }
+        }
+        index += 1;
+    }
+    match rest.get(index) {
+        None => true,
+        Some(Some(operand)) => stdin_flag || STDIN_PATHS.contains(operand),
+        Some(None) => stdin_flag,
+    }
+}
+
+fn ssh_reads_stdin(rest: &[Option<&str>]) -> bool {
+    const WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
+    let mut index = 0;
+    while let Some(Some(option)) = rest.get(index) {
+        if *option == "--" {
+            index += 1;
+            break;
+        }
+        if !option.starts_with('-') || option.len() < 2 {
+            break;
+        }
+        for (position, letter) in option.char_indices().skip(1) {
+            if WITH_VALUE.contains(letter) {
+                if position + letter.len_utf8() == option.len() {
+                    index += 1;
+                }
+                break;
+            }
+        }
+        index += 1;
+    }
+    let remote = &rest[(index + 1).min(rest.len())..];
+    if remote.is_empty() {
+        return true;
+    }
+    // The remote words are one command line: `'bash -s'` is two words there.
+    let line: Vec<String> = remote
+        .iter()
+        .map(|word| word.unwrap_or("VALUE").to_owned())
+        .collect();
+    let line = line.join(" ");
+    let tokens: Vec<Option<&str>> = line.split_whitespace().map(Some).collect();
+    stdin_consumer(&tokens).is_some()
 }

@@ -9,6 +9,7 @@
 //! parse, so the parse sees the real structure.
 
 mod commands;
+pub use commands::is_code_variable;
 mod walk;
 
 use std::fmt;
@@ -157,6 +158,12 @@ pub enum Context {
     /// An argument of a command that hands it to another shell to parse again (`ssh`,
     /// `sh -c`, `su -c`, `eval`, `sudo -s`, `watch`): it needs `levels` more quoting.
     Reparsed { command: String, levels: u8 },
+    /// The value of `declare`, `typeset` or `local`, which evaluate a value written like
+    /// `( … )` as an array assignment, running `$(…)` in it.
+    DeclareValue(String),
+    /// A variable bash runs as code (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`, an
+    /// exported function `BASH_FUNC_…`).
+    CodeVariable(String),
     /// An `ssh` destination not preceded by `--`: a value starting with `-` is read as
     /// an option (`-oProxyCommand=…` runs a command).
     SshDestination,
@@ -179,6 +186,8 @@ impl fmt::Display for Context {
                     "in the arguments of `{command}`, which a second shell parses again"
                 )
             }
+            Context::DeclareValue(command) => write!(f, "as the value in `{command} NAME=…`"),
+            Context::CodeVariable(name) => write!(f, "in `{name}`, a variable bash runs as code"),
             Context::SshDestination => write!(f, "as an `ssh` destination without `--` before it"),
             Context::Unrecognised => write!(f, "in a place the shell check does not recognise"),
         }
@@ -208,6 +217,10 @@ impl Context {
             Context::Reparsed { .. } => {
                 "the first shell removes the quoting, and the second one runs what is left"
             }
+            Context::DeclareValue(_) => {
+                "bash evaluates a value written like `( … )` as an array assignment, running `$(…)` in it"
+            }
+            Context::CodeVariable(_) => "bash runs the variable's value as code",
             Context::SshDestination => {
                 "a value starting with `-` is read as an option, and `-oProxyCommand=…` runs a command"
             }
@@ -243,6 +256,11 @@ impl Context {
                 let mut help = format!(
                     "quote it for the second shell too: `{{{{ {quoted} }}}}`; if the value is a command by design (one the operator gives), run it as code with `{{{{ {expression} | safe }}}}`"
                 );
+                if command == "trap" {
+                    help = format!(
+                        "a trap's action is code: write the action in the runbook and keep the value in a variable it reads (`f={plain}; trap 'rm -f -- \"$f\"' EXIT`), or quote it for the second parse: `{{{{ {quoted} }}}}`"
+                    );
+                }
                 if matches!(
                     command.as_str(),
                     "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh"
@@ -252,6 +270,12 @@ impl Context {
                     ));
                 }
                 help
+            }
+            Context::DeclareValue(command) => {
+                format!("declare first, assign apart: `{command} x; x={plain}`")
+            }
+            Context::CodeVariable(name) => {
+                format!("`{name}` must come from the runbook itself, never from a value")
             }
             Context::SshDestination => format!("end the options first: `ssh -- {plain} …`"),
             Context::Unrecognised => format!(

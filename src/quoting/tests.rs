@@ -63,7 +63,7 @@ fn plain_arguments_are_fine() {
     ok("cat <<'EOF'\nliteral {x}\nEOF\necho {x}");
     ok("cat <<EOF\n$(basename {x})\nEOF");
     ok("# a comment about {x}\necho {x}  # and {x}");
-    ok("export PGPASSWORD={x}; declare -r name={x}");
+    ok("export PGPASSWORD={x}; readonly name={x}; local n; n={x}");
     ok("sudo -u postgres psql -d {x} -c 'select 1'");
     ok("bash -c 'pg_dump \"$1\"' bash {x}");
     ok("cat <<< {x}");
@@ -154,10 +154,12 @@ fn commands_that_parse_again_need_another_level() {
     ok("sh -c 'echo \"$1\"' sh {x}");
     ok("ssh db ls -- \"$HOME\"");
     ok("watch -x ls {x}");
-    // Standard input as a script.
-    context("ssh db <<'EOF'\nrm {x}\nEOF", "parses again");
+    // Standard input as a script: a quoted here-document reaches the second shell as
+    // written, so one level of quoting holds there; a here-string loses it.
+    ok("ssh db <<'EOF'\nrm {x}\nEOF");
+    ok("ssh db bash -s <<'EOF'\nrm {x}\nEOF");
+    context("ssh db <<'EOF'\nrm '{x}'\nEOF", "single quotes");
     context("bash -s <<< {x}", "parses again");
-    context("ssh db bash -s <<'EOF'\nrm {x}\nEOF", "parses again");
     ok("psql <<'EOF'\nselect {x}\nEOF");
 }
 
@@ -193,4 +195,46 @@ fn markers_are_found_and_substituted() {
     let error = check("echo (", &markers);
     assert!(matches!(error, Err(Unparsable::Syntax(_))));
     let _ = Context::Unrecognised;
+}
+
+/// Found by an attack on the first version of the check: builtins that run code or
+/// evaluate names behind `builtin`/`command`, pipelines into a shell, `/dev/stdin`
+/// scripts, variables bash runs as code, `declare` values, a quoted remote shell.
+#[test]
+fn the_bypasses_an_attack_found_are_refused() {
+    for (command, expected) in [
+        ("trap 'rm -f '{x} EXIT; echo work", "`trap`"),
+        ("trap {x} EXIT", "`trap`"),
+        ("echo {x} | sh", "`sh`"),
+        ("echo {x} | xargs -I{} sh -c \"echo {}\"", "`xargs`"),
+        ("printf %s {x} | sudo bash", "`bash`"),
+        ("bash /dev/stdin <<< {x}", "`bash`"),
+        ("bash /proc/self/fd/0 <<< {x}", "`bash`"),
+        ("bash -x /dev/stdin <<< {x}", "`bash`"),
+        ("source /dev/stdin <<< {x}", "`source`"),
+        ("mapfile -t -C {x} -c 1 arr < /etc/hostname", "`mapfile`"),
+        ("env -S {x}", "`env -S`"),
+        ("builtin let x={x}", "arithmetic"),
+        ("command declare -i n={x}", "arithmetic"),
+        ("builtin printf -v {x} x", "variable name"),
+        ("builtin test -v {x}", "variable name"),
+        ("command unset {x}", "variable name"),
+        ("getopts a {x}", "variable name"),
+        ("sleep 0 & wait -n -p {x}", "variable name"),
+        ("declare -a arr={x}", "`declare NAME=…`"),
+        ("f() { local -a arr={x}; }; f", "`local NAME=…`"),
+        ("declare -A m={x}", "`declare NAME=…`"),
+        ("PS4={x}; set -x; true", "`PS4`"),
+        ("BASH_ENV={x} bash -c true", "`BASH_ENV`"),
+        ("env BASH_ENV={x} bash -c true", "`BASH_ENV`"),
+        ("export PROMPT_COMMAND={x}", "`PROMPT_COMMAND`"),
+        ("ssh -- host 'bash -s' <<< {x}", "`ssh`"),
+        ("ssh -- host sudo bash <<< {x}", "`ssh`"),
+    ] {
+        context(command, expected);
+    }
+    // Still fine: data in a pipeline that no shell reads, a trap in the runbook itself.
+    ok("echo {x} | grep -c x");
+    ok("f={x}; trap 'rm -f -- \"$f\"' EXIT");
+    ok("echo {q} | sh");
 }

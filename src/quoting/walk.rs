@@ -160,11 +160,50 @@ impl<'m> Walker<'m> {
         Ok(())
     }
 
+    /// A pipeline; when a later command runs its input as a script (`… | sh`,
+    /// `… | xargs sh -c …`, `… | ssh host`), what the commands before it print is
+    /// parsed again, so their values need one more level of quoting.
     fn pipeline(&mut self, pipeline: &Pipeline) -> Result<(), Unparsable> {
-        for command in &pipeline.seq {
-            self.command(command)?;
+        let mut consumer: Option<(usize, String)> = None;
+        for (index, command) in pipeline.seq.iter().enumerate().skip(1) {
+            if let Command::Simple(simple) = command
+                && let Some(name) = self.stdin_consumer(simple)
+            {
+                consumer = Some((index, name));
+            }
+        }
+        for (index, command) in pipeline.seq.iter().enumerate() {
+            match &consumer {
+                Some((at, name)) if index < *at => {
+                    let saved = (
+                        self.reparse,
+                        std::mem::replace(&mut self.reparse_command, name.clone()),
+                    );
+                    self.reparse = self.reparse.saturating_add(1);
+                    let result = self.command(command);
+                    (self.reparse, self.reparse_command) = saved;
+                    result?;
+                }
+                _ => self.command(command)?,
+            }
         }
         Ok(())
+    }
+
+    fn stdin_consumer(&self, simple: &SimpleCommand) -> Option<String> {
+        use brush_parser::ast::CommandPrefixOrSuffixItem as Item;
+        let words = simple.word_or_name.iter().chain(
+            simple
+                .suffix
+                .iter()
+                .flat_map(|suffix| &suffix.0)
+                .filter_map(|item| match item {
+                    Item::Word(word) | Item::AssignmentWord(_, word) => Some(word),
+                    Item::IoRedirect(_) | Item::ProcessSubstitution(..) => None,
+                }),
+        );
+        let args: Vec<Arg<'_>> = words.filter_map(|word| self.arg(word).ok()).collect();
+        commands::stdin_consumer(&literals(&args))
     }
 
     fn command(&mut self, command: &Command) -> Result<(), Unparsable> {
@@ -314,7 +353,8 @@ impl<'m> Walker<'m> {
                 Item::ProcessSubstitution(_, subshell) => self.list(&subshell.list)?,
             }
         }
-        let stdin_script = commands::apply(self, &args, 0)?;
+        commands::apply(self, &args, 0)?;
+        let stdin_script = commands::stdin_consumer(&literals(&args));
         for redirect in redirects {
             self.redirect(redirect, stdin_script.as_deref())?;
         }
@@ -322,14 +362,20 @@ impl<'m> Walker<'m> {
     }
 
     fn assignment(&mut self, assignment: &Assignment) -> Result<(), Unparsable> {
-        match &assignment.name {
+        let name = match &assignment.name {
             AssignmentName::VariableName(name) => {
                 self.refuse_in(name, Context::VariableName("an assignment".into()));
+                name
             }
             AssignmentName::ArrayElementName(name, index) => {
                 self.refuse_in(name, Context::VariableName("an assignment".into()));
                 self.arithmetic(index, "an array subscript")?;
+                name
             }
+        };
+        if commands::is_code_variable(name) {
+            let text = format!("{:?}", assignment.value);
+            self.refuse_in(&text, Context::CodeVariable(name.clone()));
         }
         match &assignment.value {
             AssignmentValue::Scalar(value) => self.word(value),
@@ -395,8 +441,14 @@ impl<'m> Walker<'m> {
                     }
                 } else {
                     match stdin_script {
-                        Some(command) => self.reparse(command, &here.doc.value)?,
-                        // A quoted delimiter: the body is taken literally.
+                        // A quoted delimiter: the body reaches the second shell as
+                        // written, quoting included, and is parsed once, there.
+                        Some(_) => {
+                            if self.source(&here.doc.value, self.depth + 1).is_err() {
+                                self.fine_in(&here.doc.value);
+                            }
+                        }
+                        // Taken literally.
                         None => self.fine_in(&here.doc.value),
                     }
                 }
@@ -524,6 +576,11 @@ impl<'m> Walker<'m> {
             *seen = true;
         }
     }
+}
+
+/// The literal words of a command, `None` where a word holds an expansion or a value.
+fn literals<'a>(args: &'a [Arg<'_>]) -> Vec<Option<&'a str>> {
+    args.iter().map(|arg| arg.literal.as_deref()).collect()
 }
 
 /// Quote removal: the text a command receives for the word, with markers kept and

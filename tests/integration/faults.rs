@@ -51,7 +51,7 @@ fn a_full_disk_is_reported_as_such_and_leaves_a_verifiable_record() {
     let audit = test.path().join("audit");
     std::fs::create_dir(&audit).expect("dir");
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
         .arg(&audit)
         .status()
         .expect("mount runs");

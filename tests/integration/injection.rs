@@ -145,6 +145,46 @@ const CASES: &[Case] = &[
         expect: Expect::Refused,
     },
     Case {
+        name: "trap-action",
+        steps: "  - run: trap 'echo '{{ V }} EXIT; echo work\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "pipe-into-sh",
+        steps: "  - run: echo {{ V }} | sh\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "bash-dev-stdin",
+        steps: "  - run: bash /dev/stdin <<< {{ V }}\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "builtin-let",
+        steps: "  - run: builtin let x={{ V }} || true\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "declare-array",
+        steps: "  - run: declare -a arr={{ V }}\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "ps4",
+        steps: "  - run: PS4={{ V }}; set -x; true\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "bash-env-in-env-block",
+        steps: "  - env: {BASH_ENV: \"{{ V }}\"}\n    run: bash -c true\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "capture-into-trap",
+        steps: "  - id: read\n    capture: C\n    run: printf %s {{ V }}\n  - run: trap {{ C }} EXIT; echo logged\n",
+        expect: Expect::Refused,
+    },
+    Case {
         name: "quotes-from-safe-code",
         steps: "  - run: echo {{ dq | safe }}{{ V }}{{ dq | safe }}\n",
         expect: Expect::RefusedAtRunTime,
@@ -244,6 +284,8 @@ const PRIMITIVES: &[&str] = &[
     "-oProxyCommand=touch {P}",
     "}}$(touch {P}){{",
     "$((1+$(touch {P})0))",
+    "($(touch {P}))",
+    "touch {P}",
 ];
 
 /// Each primitive alone, after a plain word, and before one.
@@ -400,6 +442,7 @@ fn the_payloads_run_when_only_quoting_protects_them() {
     for (number, case) in CASES.iter().enumerate() {
         if !matches!(case.expect, Expect::Refused | Expect::RefusedAtRunTime)
             || case.steps.contains("capture")
+            || !case.steps.starts_with("  - run: ")
         {
             continue;
         }

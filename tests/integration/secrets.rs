@@ -132,7 +132,8 @@ fn no_secret_leaks_in_any_form_through_any_channel() {
         "$(touch pwned) `id`".to_owned(),
         "ünïcødé-sëcret-ß".to_owned(),
         "line-one\nline-two\nline-three".to_owned(),
-        "abcd".to_owned(),
+        // Exactly 4 characters; none of them hex, so no run id or hash can hold it.
+        "q!z#".to_owned(),
         "{{ not a template }}".to_owned(),
         "-oProxyCommand=x".to_owned(),
         "k".repeat(5_000) + "-end",
