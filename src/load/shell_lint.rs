@@ -85,6 +85,17 @@ fn pieces(text: &str) -> Vec<Piece<'_>> {
     pieces
 }
 
+/// Built-in names whose values are numbers: `runbook.rto`, `steps.x.exit_code`, …
+fn numeric_name(expression: &str) -> bool {
+    let parts: Vec<&str> = expression.split('.').map(str::trim).collect();
+    matches!(
+        parts.as_slice(),
+        ["runbook", "rto" | "rpo"]
+            | ["run", "exit_code" | "duration"]
+            | ["steps", _, "exit_code" | "attempts" | "duration"]
+    )
+}
+
 /// Every `{{ … }}` of a template, in order.
 pub fn interpolations(text: &str) -> Vec<Interpolation> {
     pieces(text)
@@ -130,7 +141,7 @@ pub fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
         }
         let numeric = match filters.last() {
             Some(filter) => matches!(*filter, "int" | "float" | "length" | "count" | "round"),
-            None => number(&interpolation.name),
+            None => number(&interpolation.name) || numeric_name(&interpolation.expression),
         };
         let kind = if numeric {
             Kind::Plain

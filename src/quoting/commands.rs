@@ -39,6 +39,9 @@ pub(super) fn apply(
             Ok(())
         }
         "eval" => {
+            for arg in rest {
+                walker.refuse_carried(&arg.word.value, reparsed("eval", 1));
+            }
             walker.reparse("eval", &joined(rest))?;
             Ok(())
         }
@@ -139,6 +142,13 @@ pub(super) fn apply(
     }
 }
 
+fn reparsed(command: &str, levels: u8) -> Context {
+    Context::Reparsed {
+        command: command.to_owned(),
+        levels,
+    }
+}
+
 /// A command that may wrap a re-parsing one further along (`timeout 5 ssh …`,
 /// `env X=1 sh -c …`, `docker exec db sh -c …`).
 fn wrapped(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), Unparsable> {
@@ -175,6 +185,9 @@ fn declare(walker: &mut Walker<'_>, program: &str, rest: &[Arg<'_>]) {
         let (name, value) = text.split_once('=').unwrap_or((text, ""));
         if flags.contains('i') {
             walker.refuse_in(text, Context::Arithmetic("`declare -i`"));
+            if arg.literal.is_some() {
+                walker.integers.insert(name.to_owned());
+            }
         } else if flags.contains('n') {
             walker.refuse_in(text, Context::VariableName(format!("`{program} -n`")));
         } else {
@@ -300,6 +313,7 @@ fn shell_c(walker: &mut Walker<'_>, shell: &str, rest: &[Arg<'_>]) -> Result<(),
     }
     let _ = stdin_flag;
     if command_flag && let Some(script) = rest.get(index) {
+        walker.refuse_carried(&script.word.value, reparsed(shell, 1));
         walker.reparse(shell, &script.value)?;
     }
     Ok(())

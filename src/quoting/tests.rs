@@ -233,6 +233,16 @@ fn the_bypasses_an_attack_found_are_refused() {
     ] {
         context(command, expected);
     }
+    // Through a shell variable: declared integer, or read by arithmetic or `eval`.
+    context("declare -i n; n={x}", "arithmetic");
+    context("x={x} && [[ $x -gt 0 ]]", "arithmetic");
+    context("n={x}; (( n > 0 ))", "arithmetic");
+    context("k={x}; echo $(( ${k} + 1 ))", "arithmetic");
+    ok("t=$(date -d {x} +%s); echo $(( t + 1 ))");
+    context("c={x}; eval \"$c\"", "`eval`");
+    context("c={x}; sh -c \"$c\"", "`sh`");
+    ok("n={n}; (( n > 0 ))");
+    ok("x={x}; [ \"$x\" -gt 0 ]; echo \"$x\"");
     // Still fine: data in a pipeline that no shell reads, a trap in the runbook itself.
     ok("echo {x} | grep -c x");
     ok("f={x}; trap 'rm -f -- \"$f\"' EXIT");

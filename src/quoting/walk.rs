@@ -55,6 +55,11 @@ pub(super) struct Walker<'m> {
     reparse: u8,
     reparse_command: String,
     depth: usize,
+    /// Shell variables assigned a value (`x={{ v }}`), with the markers they hold: a
+    /// value does not stop being one by passing through a variable.
+    carriers: std::collections::HashMap<String, Vec<usize>>,
+    /// Variables declared integer (`declare -i n`): assigning to them is arithmetic.
+    pub integers: std::collections::HashSet<String>,
 }
 
 impl<'m> Walker<'m> {
@@ -67,6 +72,8 @@ impl<'m> Walker<'m> {
             reparse: 0,
             reparse_command: String::new(),
             depth: 0,
+            carriers: std::collections::HashMap::new(),
+            integers: std::collections::HashSet::new(),
         }
     }
 
@@ -373,9 +380,21 @@ impl<'m> Walker<'m> {
                 name
             }
         };
+        let text = format!("{:?}", assignment.value);
         if commands::is_code_variable(name) {
-            let text = format!("{:?}", assignment.value);
             self.refuse_in(&text, Context::CodeVariable(name.clone()));
+        }
+        if self.integers.contains(name) {
+            self.refuse_in(&text, Context::Arithmetic("an integer variable"));
+        }
+        // The variable holds the value itself only where the marker stands in the
+        // word directly, not inside a command substitution (`t=$(date -d {{ v }})`
+        // holds date's output).
+        if let AssignmentValue::Scalar(word) = &assignment.value {
+            let held = self.held(word);
+            if !held.is_empty() {
+                self.carriers.entry(name.clone()).or_default().extend(held);
+            }
         }
         match &assignment.value {
             AssignmentValue::Scalar(value) => self.word(value),
@@ -459,8 +478,11 @@ impl<'m> Walker<'m> {
 
     /// A word of the command line, piece by piece.
     pub fn word(&mut self, word: &Word) -> Result<(), Unparsable> {
-        // Nothing inside a word without markers can hold a value, however nested.
-        if self.markers.find(&word.value).is_empty() {
+        // Nothing inside a word without markers can hold a value, however nested —
+        // unless it reads a variable that holds one.
+        if self.markers.find(&word.value).is_empty()
+            && (self.carriers.is_empty() || !word.value.contains('$'))
+        {
             return Ok(());
         }
         let pieces = word::parse(&word.value, &self.options)
@@ -511,7 +533,111 @@ impl<'m> Walker<'m> {
     /// Arithmetic: only plain numbers may go there.
     fn arithmetic(&mut self, text: &str, form: &'static str) -> Result<(), Unparsable> {
         self.refuse_in(text, Context::Arithmetic(form));
+        // `n={{ v }}; (( n > 0 ))`: arithmetic reads variables by bare name too.
+        for marker in self.carried(text, true) {
+            self.push(marker, Context::Arithmetic(form));
+        }
         Ok(())
+    }
+
+    /// The markers a word's value is made of: those in its text and double-quoted text,
+    /// not those inside expansions.
+    fn held(&self, word: &Word) -> Vec<usize> {
+        fn collect(
+            pieces: &[brush_parser::word::WordPieceWithSource],
+            markers: &Markers,
+            out: &mut Vec<usize>,
+        ) {
+            for piece in pieces {
+                match &piece.piece {
+                    WordPiece::Text(text) | WordPiece::SingleQuotedText(text) => {
+                        out.extend(markers.find(text));
+                    }
+                    WordPiece::DoubleQuotedSequence(inner)
+                    | WordPiece::GettextDoubleQuotedSequence(inner) => collect(inner, markers, out),
+                    _ => {}
+                }
+            }
+        }
+        if self.markers.find(&word.value).is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Ok(pieces) = word::parse(&word.value, &self.options) {
+            collect(&pieces, self.markers, &mut out);
+        }
+        out
+    }
+
+    /// The markers held by variables that `text` refers to (`$x`, `${x}`, and with
+    /// `bare`, `x` alone, as arithmetic reads it).
+    pub fn carried(&self, text: &str, bare: bool) -> Vec<usize> {
+        if self.carriers.is_empty() {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        let bytes = text.as_bytes();
+        let mut index = 0;
+        while index < bytes.len() {
+            // What a command substitution reads is its own business (its arguments),
+            // not arithmetic's.
+            if text[index..].starts_with("$(") && !text[index..].starts_with("$((") {
+                let mut depth = 0usize;
+                while index < bytes.len() {
+                    match bytes[index] {
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                index += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    index += 1;
+                }
+                continue;
+            }
+            if bytes[index] == b'`' {
+                index += 1;
+                while index < bytes.len() && bytes[index] != b'`' {
+                    index += 1;
+                }
+                index += 1;
+                continue;
+            }
+            let start = index;
+            if bytes[index].is_ascii_alphabetic() || bytes[index] == b'_' {
+                while index < bytes.len()
+                    && (bytes[index].is_ascii_alphanumeric() || bytes[index] == b'_')
+                {
+                    index += 1;
+                }
+                let name = &text[start..index];
+                let before = text[..start].trim_end_matches('{');
+                let referenced = before.ends_with('$') || bare;
+                if referenced && let Some(markers) = self.carriers.get(name) {
+                    found.extend(markers.iter().copied());
+                }
+            } else {
+                index += 1;
+            }
+        }
+        found.retain(|marker| self.markers.kind(*marker) != Kind::Plain);
+        found
+    }
+
+    /// Refuses the markers carried by variables `text` refers to, in `context`.
+    pub fn refuse_carried(&mut self, text: &str, context: Context) {
+        for marker in self.carried(text, false) {
+            if let Kind::Text { extra } = self.markers.kind(marker)
+                && matches!(context, Context::Reparsed { levels, .. } if extra >= levels)
+            {
+                continue;
+            }
+            self.push(marker, context.clone());
+        }
     }
 
     /// The word as the rules for particular commands see it.
