@@ -239,6 +239,8 @@ fn the_bypasses_an_attack_found_are_refused() {
     context("n={x}; (( n > 0 ))", "arithmetic");
     context("k={x}; echo $(( ${k} + 1 ))", "arithmetic");
     ok("t=$(date -d {x} +%s); echo $(( t + 1 ))");
+    // Found by the fuzzer: a multi-byte character in arithmetic text read through.
+    context("k={x}; echo $(( é + k ))", "arithmetic");
     context("c={x}; eval \"$c\"", "`eval`");
     context("c={x}; sh -c \"$c\"", "`sh`");
     ok("n={n}; (( n > 0 ))");

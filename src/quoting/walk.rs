@@ -581,7 +581,8 @@ impl<'m> Walker<'m> {
         while index < bytes.len() {
             // What a command substitution reads is its own business (its arguments),
             // not arithmetic's.
-            if text[index..].starts_with("$(") && !text[index..].starts_with("$((") {
+            // Byte by byte: `index` may stand inside a multi-byte character here.
+            if bytes[index..].starts_with(b"$(") && !bytes[index..].starts_with(b"$((") {
                 let mut depth = 0usize;
                 while index < bytes.len() {
                     match bytes[index] {
