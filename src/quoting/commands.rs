@@ -70,6 +70,15 @@ pub(super) fn apply(
             }
             Ok(())
         }
+        // `compgen -W WORDS` expands the words (running `$(…)`), `-C`/`-F` run code.
+        "compgen" | "complete" => {
+            for pair in rest.windows(2) {
+                if pair[0].is("-W") || pair[0].is("-C") || pair[0].is("-F") {
+                    walker.reparse(&program, &pair[1].value)?;
+                }
+            }
+            Ok(())
+        }
         // `mapfile -C CALLBACK`: the callback is code.
         "mapfile" | "readarray" => {
             for pair in rest.windows(2) {

@@ -214,6 +214,7 @@ fn the_bypasses_an_attack_found_are_refused() {
         ("source /dev/stdin <<< {x}", "`source`"),
         ("mapfile -t -C {x} -c 1 arr < /etc/hostname", "`mapfile`"),
         ("env -S {x}", "`env -S`"),
+        ("compgen -W {x} a", "`compgen`"),
         ("builtin let x={x}", "arithmetic"),
         ("command declare -i n={x}", "arithmetic"),
         ("builtin printf -v {x} x", "variable name"),
