@@ -11,6 +11,7 @@ mod e2e;
 mod faults;
 mod fixtures;
 mod help;
+mod identity;
 mod includes;
 mod injection;
 mod list;
