@@ -17,7 +17,7 @@ impl Program<'_> {
     pub fn command(&self, script: &str) -> Command {
         match self {
             Program::Local { shell } => {
-                let mut command = Command::new(shell);
+                let mut command = Command::new(resolve(shell));
                 command.args(shell_arguments(shell)).arg(script);
                 command
             }
@@ -29,6 +29,44 @@ impl Program<'_> {
         match self {
             Program::Local { shell } => shell,
         }
+    }
+}
+
+/// The shell's path, looked up in `PATH` once per run rather than at every step.
+fn resolve(shell: &str) -> std::path::PathBuf {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Mutex, OnceLock};
+    static RESOLVED: OnceLock<Mutex<HashMap<String, std::path::PathBuf>>> = OnceLock::new();
+    if shell.contains('/') {
+        return shell.into();
+    }
+    let cache = RESOLVED.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(path) = cache
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(shell).cloned())
+    {
+        return path;
+    }
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|directory| directory.join(shell))
+            .find(|candidate| {
+                std::fs::metadata(candidate).is_ok_and(|metadata| {
+                    metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
+                })
+            })
+    });
+    match found {
+        Some(path) => {
+            if let Ok(mut cache) = cache.lock() {
+                cache.insert(shell.to_owned(), path.clone());
+            }
+            path
+        }
+        // Not found: let the spawn report it, by name.
+        None => shell.into(),
     }
 }
 

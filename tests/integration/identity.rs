@@ -8,7 +8,10 @@ fn runbook() -> String {
 }
 
 fn account() -> String {
-    let output = std::process::Command::new("id").arg("-un").output().expect("id runs");
+    let output = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id runs");
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
@@ -17,7 +20,10 @@ fn recorded_user(directory: &std::path::Path) -> String {
         .expect("audit dir")
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|extension| extension == "jsonl"))
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
         .expect("a record");
     let first = std::fs::read_to_string(record).expect("read");
     let event: serde_json::Value =
@@ -59,7 +65,10 @@ fn a_relative_xdg_state_home_is_ignored_and_systemd_state_directory_wins() {
         .env("XDG_STATE_HOME", "relative/state")
         .args(["run", "t"]);
     test.status(0);
-    assert!(!test.path().join("relative").exists(), "a relative XDG_STATE_HOME was used");
+    assert!(
+        !test.path().join("relative").exists(),
+        "a relative XDG_STATE_HOME was used"
+    );
     assert!(test.path().join(".local/state/runbook/audit").is_dir());
 
     let test = Test::new().runbook("t", &runbook());
@@ -90,12 +99,20 @@ fn an_audit_directory_others_can_write_is_refused() {
     );
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o770)).expect("chmod");
     let outcome = test.status(2);
-    assert!(outcome.stderr.contains("writable by its group"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("writable by its group"),
+        "{}",
+        outcome.stderr
+    );
     if nix::unistd::getuid().is_root() {
         // A directory that belongs to someone else.
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         nix::unistd::chown(&open, Some(nix::unistd::Uid::from_raw(65534)), None).expect("chown");
         let outcome = test.status(2);
-        assert!(outcome.stderr.contains("it belongs to nobody, not to you"), "{}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("it belongs to nobody, not to you"),
+            "{}",
+            outcome.stderr
+        );
     }
 }
