@@ -213,12 +213,26 @@ pub enum Event {
         name: String,
         value: String,
     },
+    /// A var as computed (`stamp = now()`), so `resume` replays it instead of
+    /// computing it again. `scope` is the include path of the runbook it belongs to
+    /// (empty for the runbook that was run). A secret-derived value is masked: it is
+    /// derived again from the re-entered secret.
+    Var {
+        #[serde(default)]
+        scope: String,
+        name: String,
+        value: String,
+    },
     StepFinished {
         step_id: String,
         status: StepStatus,
         exit_code: Option<i32>,
         attempts: u32,
+        /// The step's work, without the time spent waiting for the operator.
         duration_ms: u64,
+        /// Time spent waiting for the operator's answers (confirmation, input).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<u64>,
         capture: Option<String>,
         reason: Option<String>,
     },
@@ -235,7 +249,7 @@ impl Event {
     pub fn durable(&self) -> bool {
         !matches!(
             self,
-            Event::ProcessStarted { .. } | Event::StepFinished { .. }
+            Event::ProcessStarted { .. } | Event::StepFinished { .. } | Event::Var { .. }
         )
     }
 }

@@ -260,11 +260,13 @@ fn timeline(event: &Event) -> String {
             name,
             value,
         } => format!("{step_id} input {name} = {value}"),
+        Event::Var { scope, name, value } => format!("var {scope}{name} = {value}"),
         Event::StepFinished {
             step_id,
             status,
             exit_code,
             duration_ms,
+            wait_ms,
             capture,
             reason,
             ..
@@ -277,6 +279,12 @@ fn timeline(event: &Event) -> String {
                 " in {}",
                 crate::ui::progress::short(std::time::Duration::from_millis(*duration_ms))
             ));
+            if let Some(wait) = wait_ms {
+                text.push_str(&format!(
+                    " (+{} waiting for the operator)",
+                    crate::ui::progress::short(std::time::Duration::from_millis(*wait))
+                ));
+            }
             if let Some(reason) = reason {
                 text.push_str(&format!(": {reason}"));
             }

@@ -113,6 +113,9 @@ pub struct Engine<'a> {
     /// The run's locks: an included runbook's templated lock is taken when its include
     /// step starts.
     pub(crate) locks: Option<&'a crate::lock::Locks>,
+    /// Vars the run being resumed computed, by scope + name: replayed, not computed
+    /// again.
+    pub(crate) replayed: RefCell<std::collections::BTreeMap<String, String>>,
 }
 
 /// The result of a whole run.
@@ -155,6 +158,7 @@ impl<'a> Engine<'a> {
             preapproved: RefCell::new(HashSet::new()),
             started,
             locks: None,
+            replayed: RefCell::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -172,7 +176,10 @@ impl<'a> Engine<'a> {
             return self.result(RunStatus::Failure, None);
         };
         let run = run_values(launch.identity, self.options.dry_run);
-        let (mut context, exports) = match self.prepare(runbook, &run, launch.resolved) {
+        if let Some(prior) = launch.prior {
+            self.replayed.borrow_mut().clone_from(&prior.vars);
+        }
+        let (mut context, exports) = match self.prepare(runbook, &run, launch.resolved, "") {
             Ok(prepared) => prepared,
             Err(error) => {
                 self.report(root, None, &error);
@@ -390,6 +397,7 @@ impl<'a> Engine<'a> {
                     exit_code: None,
                     attempts: 0,
                     duration_ms: 0,
+                    wait_ms: None,
                     capture,
                     reason: Some(reason.clone()),
                 });
@@ -486,6 +494,7 @@ impl<'a> Engine<'a> {
             exit_code: None,
             attempts: 0,
             duration_ms: 0,
+            wait_ms: None,
             capture: None,
             reason: Some(reason.to_owned()),
         });

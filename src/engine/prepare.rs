@@ -6,6 +6,7 @@ use crate::engine::Engine;
 use crate::engine::context::{self, Context, Shared};
 use crate::engine::error::RunError;
 use crate::engine::event::RunStatus;
+use crate::audit::event::Event;
 use crate::engine::params::{Resolution, ValueSource};
 use crate::plan::PlanParam;
 use crate::runbook::Runbook;
@@ -23,6 +24,7 @@ impl Engine<'_> {
         runbook: &Runbook,
         run: &Shared<Value>,
         resolved: &[(String, Resolution)],
+        scope: &str,
     ) -> Result<(Context, Vec<(String, String)>), RunError> {
         let mut context = Context {
             run: run.clone(),
@@ -72,11 +74,36 @@ impl Engine<'_> {
         context.env = Arc::new(environment);
         for var in &runbook.vars {
             context::reset_placeholder_flag();
-            let value = self.render(&var.value, &context)?;
+            let key = format!("{scope}{}", var.name);
+            let secret = self.reads_secret(&var.value, &context);
+            // Resumed: the value the interrupted run computed (`stamp = now()` names
+            // the database it restored), never a new one; a secret-derived var is
+            // derived again from the re-entered secret.
+            let replayed = self
+                .replayed
+                .borrow()
+                .get(&key)
+                .filter(|value| !secret && value.as_str() != crate::mask::MASK)
+                .cloned();
+            let value = match replayed {
+                Some(value) => value,
+                None => self.render(&var.value, &context)?,
+            };
             // A var derived from a secret is secret as a whole.
-            if self.reads_secret(&var.value, &context) {
+            if secret {
                 self.ui.output.add_secret(&value);
                 context.secrets.insert(var.name.clone());
+            }
+            if !context::placeholder_rendered() {
+                self.record(Event::Var {
+                    scope: scope.to_owned(),
+                    name: var.name.clone(),
+                    value: if secret {
+                        crate::mask::MASK.to_owned()
+                    } else {
+                        value.clone()
+                    },
+                });
             }
             if context::placeholder_rendered() {
                 context.set_unknown(&var.name, format!("var {}", var.name));

@@ -30,6 +30,8 @@ pub struct Prior {
     finished: BTreeMap<String, (StepStatus, Option<String>)>,
     /// Inputs answered, by name (masked when secret).
     inputs: BTreeMap<String, String>,
+    /// Vars as computed, by `scope` + name (masked when derived from a secret).
+    pub vars: BTreeMap<String, String>,
     /// Steps that started a process and never finished (several in a parallel group).
     pub running: Vec<Running>,
     /// The pid of the `runbook` process that made the record, and its start time.
@@ -58,6 +60,7 @@ impl Prior {
             .collect();
         let mut finished = BTreeMap::new();
         let mut inputs = BTreeMap::new();
+        let mut vars = BTreeMap::new();
         let mut running: Vec<Running> = Vec::new();
         for entry in &record.entries {
             match &entry.event {
@@ -85,6 +88,9 @@ impl Prior {
                 Event::Input { name, value, .. } => {
                     inputs.insert(name.clone(), value.clone());
                 }
+                Event::Var { scope, name, value } => {
+                    vars.insert(format!("{scope}{name}"), value.clone());
+                }
                 Event::RunStarted(_)
                 | Event::StepStarted { .. }
                 | Event::Guard { .. }
@@ -102,6 +108,7 @@ impl Prior {
             params,
             finished,
             inputs,
+            vars,
             running,
             pid: started.pid,
             pid_start: started.pid_start,

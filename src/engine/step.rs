@@ -87,7 +87,7 @@ impl Engine<'_> {
         counter: &str,
     ) -> Flow {
         let id = qualified(frame, &step.id);
-        let started = Instant::now();
+        let started = (Instant::now(), self.ui.waited());
         let name = match &step.name {
             // Masked here, once: the name goes to the progress line, the log, the
             // record and the JSON summary.
@@ -307,11 +307,14 @@ impl Engine<'_> {
         step: &Step,
         context: &mut Context,
         outcome: Outcome,
-        started: Instant,
+        started: (Instant, std::time::Duration),
         line: Option<crate::ui::progress::StepLine>,
     ) -> Flow {
         let id = qualified(frame, &step.id);
-        let duration = started.elapsed();
+        // Time spent waiting for the operator (a confirmation, an input) is recorded
+        // apart; the step's duration is the work.
+        let waited = self.ui.waited().saturating_sub(started.1);
+        let duration = started.0.elapsed().saturating_sub(waited);
         if let Some(error) = &outcome.error {
             self.report(frame.entry, Some(&id), error);
         }
@@ -331,6 +334,7 @@ impl Engine<'_> {
             exit_code: outcome.exit_code,
             attempts: outcome.attempts,
             duration_ms: duration.as_millis() as u64,
+            wait_ms: (!waited.is_zero()).then(|| waited.as_millis() as u64),
             capture: outcome.capture.clone(),
             reason: outcome.reason.clone(),
         });

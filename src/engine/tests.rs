@@ -67,18 +67,18 @@ fn run(text: &str, answers: &[&str], options: RunOptions) -> Run {
     assert!(problems.is_empty(), "{problems:?}");
     let stdout = Captured::default();
     let stderr = Captured::default();
-    let ui = Ui {
-        styles: Styles::plain(),
-        output: Output::new(
+    let ui = Ui::new(
+        Styles::plain(),
+        Output::new(
             Box::new(stdout.clone()),
             Box::new(stderr.clone()),
             None,
             false,
         ),
-        progress: Progress::Plain,
-        prompter: Prompter::script(answers.iter().copied()),
-        interactive: true,
-    };
+        Progress::Plain,
+        Prompter::script(answers.iter().copied()),
+        true,
+    );
     let (_trigger, interrupts) = signals::channel();
     let mut memory = Memory::default();
     let identity = RunIdentity::new();

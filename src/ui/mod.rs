@@ -24,6 +24,9 @@ pub struct Ui {
     pub prompter: Prompter,
     /// Whether prompts may be shown: a terminal, and not `--non-interactive`.
     pub interactive: bool,
+    /// Time spent waiting for the operator's answers so far, so step durations can
+    /// leave it out.
+    waited: std::cell::Cell<std::time::Duration>,
 }
 
 impl Ui {
@@ -48,13 +51,35 @@ impl Ui {
         if run.format == OutputFormat::Json {
             output.keep_stdout_for_results();
         }
-        Ui {
-            styles: settings.stderr_styles.clone(),
+        Ui::new(
+            settings.stderr_styles.clone(),
             output,
             progress,
-            prompter: Prompter::Terminal,
-            interactive: run.interactive,
+            Prompter::Terminal,
+            run.interactive,
+        )
+    }
+
+    pub fn new(
+        styles: Styles,
+        output: Output,
+        progress: Progress,
+        prompter: Prompter,
+        interactive: bool,
+    ) -> Ui {
+        Ui {
+            styles,
+            output,
+            progress,
+            prompter,
+            interactive,
+            waited: std::cell::Cell::new(std::time::Duration::ZERO),
         }
+    }
+
+    /// How long the run has waited for answers so far.
+    pub fn waited(&self) -> std::time::Duration {
+        self.waited.get()
     }
 
     pub fn message(&self, text: &str) {
@@ -73,7 +98,9 @@ impl Ui {
             bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         self.output.message(question);
+        let asked = std::time::Instant::now();
         let answer = self.prompter.line(interrupts, secret).await;
+        self.waited.set(self.waited.get() + asked.elapsed());
         if let Progress::Bars(bars) = &self.progress {
             bars.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
         }

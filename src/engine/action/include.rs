@@ -50,7 +50,9 @@ impl Engine<'_> {
             );
             return Outcome::failed(format!("cannot run `{name}`: {}", reasons.join("; ")));
         }
-        let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved) {
+        let scope = format!("{}{}/", frame.path, step.id);
+        let (child_context, exports) = match self.prepare(runbook, &context.run, &resolved, &scope)
+        {
             Ok(prepared) => prepared,
             // The included runbook's vars and env are in its own file: say so there.
             Err(error) => {
@@ -133,7 +135,9 @@ impl Engine<'_> {
                 *resolution = Resolution::Missing;
             }
         }
-        let Ok((mut child_context, exports)) = self.prepare(runbook, &context.run, &resolved)
+        let scope = format!("{}{}/", frame.path, step.id);
+        let Ok((mut child_context, exports)) =
+            self.prepare(runbook, &context.run, &resolved, &scope)
         else {
             return Vec::new();
         };
