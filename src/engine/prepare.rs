@@ -2,11 +2,11 @@
 //! ones in a dry-run), `run.*`, `runbook.*`, vars rendered in order and `env`. The same
 //! preparation serves the runbook that is run and every runbook it includes.
 
+use crate::audit::event::Event;
 use crate::engine::Engine;
 use crate::engine::context::{self, Context, Shared};
 use crate::engine::error::RunError;
 use crate::engine::event::RunStatus;
-use crate::audit::event::Event;
 use crate::engine::params::{Resolution, ValueSource};
 use crate::plan::PlanParam;
 use crate::runbook::Runbook;

@@ -334,7 +334,7 @@ impl Engine<'_> {
             exit_code: outcome.exit_code,
             attempts: outcome.attempts,
             duration_ms: duration.as_millis() as u64,
-            wait_ms: (!waited.is_zero()).then(|| waited.as_millis() as u64),
+            wait_ms: (!waited.is_zero()).then_some(waited.as_millis() as u64),
             capture: outcome.capture.clone(),
             reason: outcome.reason.clone(),
         });

@@ -10,6 +10,17 @@ use super::walk::{Arg, Walker};
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"];
 
+pub(super) fn is_shell(program: &str) -> bool {
+    SHELLS.contains(&program)
+}
+
+/// A script operand that is a stream rather than a file of the runbook: standard input
+/// under any spelling (`/dev/stdin`, `/dev//stdin`, `/dev/fd/3` fed by `3<<<`,
+/// `/proc/self/fd/0`).
+fn is_stream(path: &str) -> bool {
+    path == "-" || path.starts_with("/dev/") || path.starts_with("/proc/")
+}
+
 /// Commands that make a second shell parse (some of) their arguments, looked for
 /// anywhere in a command line because wrappers put them further along.
 fn reparses(program: &str) -> bool {
@@ -40,7 +51,7 @@ pub(super) fn apply(
         }
         "eval" => {
             for arg in rest {
-                walker.refuse_carried(&arg.word.value, reparsed("eval", 1));
+                walker.refuse_expanded(&arg.word.value, reparsed("eval", 1));
             }
             walker.reparse("eval", &joined(rest))?;
             Ok(())
@@ -66,39 +77,33 @@ pub(super) fn apply(
                 .skip_while(|arg| arg.is("--"))
                 .collect();
             if operands.len() >= 2 && !operands[0].is("-") {
+                walker.refuse_expanded(&operands[0].word.value, reparsed("trap", 1));
                 walker.reparse("trap", &operands[0].value)?;
             }
             Ok(())
         }
         // `compgen -W WORDS` expands the words (running `$(…)`), `-C`/`-F` run code.
-        "compgen" | "complete" => {
-            for pair in rest.windows(2) {
-                if pair[0].is("-W") || pair[0].is("-C") || pair[0].is("-F") {
-                    walker.reparse(&program, &pair[1].value)?;
-                }
-            }
-            Ok(())
-        }
+        "compgen" | "complete" => code_options(walker, &program, rest, "oAGWFCXPS", "WCF"),
         // `mapfile -C CALLBACK`: the callback is code.
-        "mapfile" | "readarray" => {
-            for pair in rest.windows(2) {
-                if pair[0].is("-C") {
-                    walker.reparse(&program, &pair[1].value)?;
-                }
+        "mapfile" | "readarray" => code_options(walker, &program, rest, "dnOsucC", "C"),
+        // History is code `fc` runs again.
+        "history" | "fc" => {
+            for arg in rest {
+                walker.refuse_in(&arg.word.value, reparsed(&program, 1));
             }
             Ok(())
         }
         "env" => env(walker, args, start),
         "getopts" => {
             if let Some(name) = rest.iter().filter(|arg| !arg.is_option()).nth(1) {
-                walker.refuse_in(&name.word.value, Context::VariableName("`getopts`".into()));
+                walker.refuse_name(&name.word.value, Context::VariableName("`getopts`".into()));
             }
             Ok(())
         }
         "wait" => {
             for pair in rest.windows(2) {
                 if pair[0].is("-p") {
-                    walker.refuse_in(
+                    walker.refuse_name(
                         &pair[1].word.value,
                         Context::VariableName("`wait -p`".into()),
                     );
@@ -112,7 +117,7 @@ pub(super) fn apply(
         }
         "unset" => {
             for arg in rest.iter().filter(|arg| !arg.is_option()) {
-                walker.refuse_in(&arg.word.value, Context::VariableName("`unset`".into()));
+                walker.refuse_name(&arg.word.value, Context::VariableName("`unset`".into()));
             }
             Ok(())
         }
@@ -124,7 +129,7 @@ pub(super) fn apply(
             if rest.first().is_some_and(|arg| arg.is("-v"))
                 && let Some(name) = rest.get(1)
             {
-                walker.refuse_in(
+                walker.refuse_name(
                     &name.word.value,
                     Context::VariableName("`printf -v`".into()),
                 );
@@ -134,7 +139,7 @@ pub(super) fn apply(
         "test" | "[" => {
             for pair in rest.windows(2) {
                 if pair[0].is("-v") || pair[0].is("-R") {
-                    walker.refuse_in(
+                    walker.refuse_name(
                         &pair[1].word.value,
                         Context::VariableName("`test -v`".into()),
                     );
@@ -144,11 +149,68 @@ pub(super) fn apply(
         }
         shell if SHELLS.contains(&shell) => shell_c(walker, shell, rest),
         "ssh" => ssh(walker, rest),
-        "su" | "runuser" | "flock" | "script" => dash_c(walker, &program, rest),
+        "su" | "runuser" => {
+            code_options(walker, &program, rest, "cgGsuw", "c")?;
+            dash_c(walker, &program, rest)
+        }
+        "script" => {
+            code_options(walker, &program, rest, "cEIOBTt", "c")?;
+            dash_c(walker, &program, rest)
+        }
+        "flock" => {
+            code_options(walker, &program, rest, "wEc", "c")?;
+            dash_c(walker, &program, rest)
+        }
         "sudo" | "doas" => sudo(walker, &program, args, start),
         "watch" => watch(walker, args, start),
         _ => wrapped(walker, args, start),
     }
+}
+
+/// Option clusters (`-qc CMD`, `-tc1 -CCMD`, `-vW WORDS`): `value_letters` take a
+/// value (the rest of the word, or the next word); those also in `code_letters` take
+/// code, parsed again.
+fn code_options(
+    walker: &mut Walker<'_>,
+    program: &str,
+    rest: &[Arg<'_>],
+    value_letters: &str,
+    code_letters: &str,
+) -> Result<(), Unparsable> {
+    let mut index = 0;
+    while let Some(arg) = rest.get(index) {
+        let text = arg.value.as_str();
+        if text == "--" {
+            break;
+        }
+        if text.len() > 1 && text.starts_with('-') && !text.starts_with("--") {
+            for (position, letter) in text.char_indices().skip(1) {
+                if !value_letters.contains(letter) {
+                    continue;
+                }
+                let attached = &text[position + letter.len_utf8()..];
+                let value = if attached.is_empty() {
+                    index += 1;
+                    if code_letters.contains(letter)
+                        && let Some(next) = rest.get(index)
+                    {
+                        walker.refuse_expanded(&next.word.value, reparsed(program, 1));
+                    }
+                    rest.get(index).map(|next| next.value.as_str())
+                } else {
+                    Some(attached)
+                };
+                if code_letters.contains(letter)
+                    && let Some(value) = value
+                {
+                    walker.reparse(program, value)?;
+                }
+                break;
+            }
+        }
+        index += 1;
+    }
+    Ok(())
 }
 
 fn reparsed(command: &str, levels: u8) -> Context {
@@ -199,6 +261,9 @@ fn declare(walker: &mut Walker<'_>, program: &str, rest: &[Arg<'_>]) {
             }
         } else if flags.contains('n') {
             walker.refuse_in(text, Context::VariableName(format!("`{program} -n`")));
+            if arg.literal.is_some() {
+                walker.namerefs.insert(name.to_owned());
+            }
         } else {
             walker.refuse_in(name, Context::VariableName(format!("`{program}`")));
             if is_code_variable(name.trim_end_matches('+')) {
@@ -228,6 +293,7 @@ fn env(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), Un
         let text = arg.value.as_str();
         if arg.is("-S") || arg.is("--split-string") {
             if let Some(string) = args.get(index + 1) {
+                walker.refuse_expanded(&string.word.value, reparsed("env -S", 1));
                 walker.reparse("env -S", &string.value)?;
             }
             return Ok(());
@@ -278,11 +344,11 @@ fn read(walker: &mut Walker<'_>, rest: &[Arg<'_>]) {
                 && last == 'a'
                 && let Some(name) = rest.get(index + 1)
             {
-                walker.refuse_in(&name.word.value, Context::VariableName("`read -a`".into()));
+                walker.refuse_name(&name.word.value, Context::VariableName("`read -a`".into()));
                 index += 1;
             }
         } else {
-            walker.refuse_in(&arg.word.value, Context::VariableName("`read`".into()));
+            walker.refuse_name(&arg.word.value, Context::VariableName("`read`".into()));
         }
         index += 1;
     }
@@ -322,7 +388,7 @@ fn shell_c(walker: &mut Walker<'_>, shell: &str, rest: &[Arg<'_>]) -> Result<(),
     }
     let _ = stdin_flag;
     if command_flag && let Some(script) = rest.get(index) {
-        walker.refuse_carried(&script.word.value, reparsed(shell, 1));
+        walker.refuse_expanded(&script.word.value, reparsed(shell, 1));
         walker.reparse(shell, &script.value)?;
     }
     Ok(())
@@ -365,6 +431,9 @@ fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
     }
     let command = &rest[index + 1..];
     if !command.is_empty() {
+        for arg in command {
+            walker.refuse_expanded(&arg.word.value, reparsed("ssh", 1));
+        }
         walker.reparse("ssh", &joined(command))?;
     }
     Ok(())
@@ -445,6 +514,9 @@ fn sudo(
         return Ok(());
     }
     if shell {
+        for arg in &args[index..] {
+            walker.refuse_expanded(&arg.word.value, reparsed(&format!("{program} -s"), 1));
+        }
         walker.reparse(&format!("{program} -s"), &joined(&args[index..]))?;
         return Ok(());
     }
@@ -476,12 +548,12 @@ fn watch(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), 
     if exec {
         return apply(walker, args, index);
     }
+    for arg in &args[index..] {
+        walker.refuse_expanded(&arg.word.value, reparsed("watch", 1));
+    }
     walker.reparse("watch", &joined(&args[index..]))?;
     Ok(())
 }
-
-/// Paths through which a program reads its standard input as a file.
-const STDIN_PATHS: &[&str] = &["-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"];
 
 /// Programs that run another command given after their own options, and may so put a
 /// shell behind them (`sudo bash`, `env X=1 sh`, `docker exec -i db sh`).
@@ -513,7 +585,7 @@ pub(super) fn stdin_consumer(words: &[Option<&str>]) -> Option<String> {
                     .first()
                     .copied()
                     .flatten()
-                    .filter(|path| STDIN_PATHS.contains(path))
+                    .filter(|path| is_stream(path))
                     .map(|_| program.to_owned());
             }
             "xargs" => {
@@ -559,7 +631,7 @@ fn shell_reads_stdin(rest: &[Option<&str>]) -> bool {
     }
     match rest.get(index) {
         None => true,
-        Some(Some(operand)) => stdin_flag || STDIN_PATHS.contains(operand),
+        Some(Some(operand)) => stdin_flag || is_stream(operand),
         Some(None) => stdin_flag,
     }
 }

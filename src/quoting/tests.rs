@@ -251,3 +251,56 @@ fn the_bypasses_an_attack_found_are_refused() {
     ok("f={x}; trap 'rm -f -- \"$f\"' EXIT");
     ok("echo {q} | sh");
 }
+
+/// Found by a second attack: other spellings of a second shell, process substitutions,
+/// option clusters, history, values through more kinds of variables, and a here-document
+/// whose end bash and the parser see in different places.
+#[test]
+fn the_bypasses_a_second_attack_found_are_refused() {
+    for (command, expected) in [
+        ("\"$BASH\" -c {x}", "`bash`"),
+        ("source <(echo {x})", "process substitution"),
+        ("bash <(echo {x})", "process substitution"),
+        ("echo {x} > >(bash)", "process substitution"),
+        ("bash /dev/fd/3 3<<< {x}", "`bash`"),
+        ("bash /dev//stdin <<< {x}", "`bash`"),
+        ("echo {x} | { bash; }", "compound command"),
+        (
+            "echo {x} | while read -r l; do eval \"$l\"; done",
+            "compound command",
+        ),
+        ("script -qc {x} /dev/null", "`script`"),
+        ("compgen -vW {x}", "`compgen`"),
+        ("compgen -W{x}", "`compgen`"),
+        ("mapfile -tc1 -C{x} a <<< x", "`mapfile`"),
+        ("set -o history\nhistory -s {x}\nfc -s", "`history`"),
+        ("x={x}; echo \"${x@P}\"", "parameter expansion"),
+        ("x={x}; echo \"${!x}\"", "parameter expansion"),
+        ("x={x}; echo \"${HOME[x]}\"", "array subscript"),
+        ("x={x}; echo \"${HOME:x}\"", "substring offset"),
+        ("x={x}; [[ -v $x ]]", "variable name"),
+        ("x={x}; trap \"$x\" EXIT", "`trap`"),
+        ("x={x}; echo \"$x\" | bash", "`bash`"),
+        ("for x in {x}; do eval \"$x\"; done", "`eval`"),
+        ("read -r x <<< {x}; eval \"$x\"", "`eval`"),
+        ("arr=({x}); eval \"$arr\"", "`eval`"),
+        ("declare -i n; for n in {x}; do :; done", "arithmetic"),
+        (
+            "declare -n r; for r in {x}; do echo \"$r\"; done",
+            "variable name",
+        ),
+    ] {
+        context(command, expected);
+    }
+    let unparsable = refused("cat <<EOF\nx\\\nEOF\necho {x}\nEOF");
+    assert!(
+        unparsable[0].contains("ends with a backslash"),
+        "{unparsable:?}"
+    );
+    // Still fine.
+    ok("v={x}; echo \"$v\"; printf '%s\\n' \"${v}\"");
+    ok("f={x}; sh -c 'rm -f -- \"$f\"'");
+    ok("psql -c 'select 1' | while read -r line; do echo \"$line\" {x}; done");
+    ok("sort <(echo {x}) > out");
+    ok("t={x}; echo \"${t:-none}\" \"${t%/}\" \"${#t}\" \"${t:0:3}\"");
+}

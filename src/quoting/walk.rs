@@ -60,6 +60,13 @@ pub(super) struct Walker<'m> {
     carriers: std::collections::HashMap<String, Vec<usize>>,
     /// Variables declared integer (`declare -i n`): assigning to them is arithmetic.
     pub integers: std::collections::HashSet<String>,
+    /// Variables declared namerefs (`declare -n r`): assigning to them names a variable.
+    pub namerefs: std::collections::HashSet<String>,
+    /// Of `reparse`, the levels added because this text's *output* becomes a second
+    /// shell's script (`… | bash`): there, what `$x` expands to is parsed again. Inside
+    /// text a second shell parses (`sh -c '…"$x"…'`), `$x` is expanded by that shell,
+    /// as data.
+    raised_levels: u8,
 }
 
 impl<'m> Walker<'m> {
@@ -74,6 +81,8 @@ impl<'m> Walker<'m> {
             depth: 0,
             carriers: std::collections::HashMap::new(),
             integers: std::collections::HashSet::new(),
+            namerefs: std::collections::HashSet::new(),
+            raised_levels: 0,
         }
     }
 
@@ -117,12 +126,17 @@ impl<'m> Walker<'m> {
 
     /// Text that a second shell parses again (`ssh host WORDS`, `sh -c SCRIPT`, `eval`).
     pub fn reparse(&mut self, command: &str, text: &str) -> Result<(), Unparsable> {
-        let saved = (self.reparse, std::mem::take(&mut self.reparse_command));
+        let saved = (
+            self.reparse,
+            std::mem::take(&mut self.reparse_command),
+            self.raised_levels,
+        );
         self.reparse = self.reparse.saturating_add(1);
         self.reparse_command = command.to_owned();
+        self.raised_levels = 0;
         let result = self.source(text, self.depth + 1);
         let levels = self.reparse;
-        (self.reparse, self.reparse_command) = saved;
+        (self.reparse, self.reparse_command, self.raised_levels) = saved;
         match result {
             Err(Unparsable::Syntax(_)) => {
                 // The second shell may not be bash; a value is safe there only when it
@@ -173,23 +187,37 @@ impl<'m> Walker<'m> {
     fn pipeline(&mut self, pipeline: &Pipeline) -> Result<(), Unparsable> {
         let mut consumer: Option<(usize, String)> = None;
         for (index, command) in pipeline.seq.iter().enumerate().skip(1) {
-            if let Command::Simple(simple) = command
-                && let Some(name) = self.stdin_consumer(simple)
-            {
-                consumer = Some((index, name));
+            match command {
+                Command::Simple(simple) => {
+                    if let Some(name) = self.stdin_consumer(simple) {
+                        consumer = Some((index, name));
+                    }
+                }
+                // `… | { bash; }`, `… | while read -r l; do eval "$l"; done`
+                Command::Compound(compound, _) => {
+                    let inner = CompoundList(vec![brush_parser::ast::CompoundListItem(
+                        brush_parser::ast::AndOrList {
+                            first: Pipeline {
+                                timed: None,
+                                bang: false,
+                                seq: vec![Command::Compound(compound.clone(), None)],
+                            },
+                            additional: Vec::new(),
+                        },
+                        brush_parser::ast::SeparatorOperator::Sequence,
+                    )]);
+                    if self.runs_input(&inner) {
+                        consumer = Some((index, "a compound command".to_owned()));
+                    }
+                }
+                Command::Function(_) | Command::ExtendedTest(..) => {}
             }
         }
         for (index, command) in pipeline.seq.iter().enumerate() {
             match &consumer {
                 Some((at, name)) if index < *at => {
-                    let saved = (
-                        self.reparse,
-                        std::mem::replace(&mut self.reparse_command, name.clone()),
-                    );
-                    self.reparse = self.reparse.saturating_add(1);
-                    let result = self.command(command);
-                    (self.reparse, self.reparse_command) = saved;
-                    result?;
+                    let name = name.clone();
+                    self.raised(&name, |walker| walker.command(command))?;
                 }
                 _ => self.command(command)?,
             }
@@ -259,9 +287,12 @@ impl<'m> Walker<'m> {
             CompoundCommand::Subshell(subshell) => self.list(&subshell.list),
             CompoundCommand::ForClause(clause) => {
                 self.refuse_in(&clause.variable_name, Context::VariableName("for".into()));
+                let mut held = Vec::new();
                 for value in clause.values.iter().flatten() {
                     self.word(value)?;
+                    held.extend(self.held(value));
                 }
+                self.carry(&clause.variable_name, &held);
                 self.list(&clause.body.list)
             }
             CompoundCommand::CaseClause(clause) => {
@@ -312,7 +343,7 @@ impl<'m> Walker<'m> {
             ExtendedTestExpr::UnaryTest(predicate, operand) => match predicate {
                 UnaryPredicate::ShellVariableIsSetAndAssigned
                 | UnaryPredicate::ShellVariableIsSetAndNameRef => {
-                    self.refuse_in(&operand.value, Context::VariableName("`[[ -v ]]`".into()));
+                    self.refuse_name(&operand.value, Context::VariableName("`[[ -v ]]`".into()));
                     Ok(())
                 }
                 _ => self.word(operand),
@@ -330,7 +361,78 @@ impl<'m> Walker<'m> {
     }
 
     fn simple(&mut self, simple: &SimpleCommand) -> Result<(), Unparsable> {
+        // `echo {{ v }} > >(bash)`, `tee >(sh)`: what this command writes becomes a
+        // second shell's script, so its values need one more level.
+        if self.feeds_code(simple) {
+            return self.raised("a process substitution", |walker| {
+                walker.simple_inner(simple)
+            });
+        }
+        self.simple_inner(simple)
+    }
+
+    /// Runs `walk` with one more shell parsing the text again, run by `command`.
+    fn raised<T>(
+        &mut self,
+        command: &str,
+        walk: impl FnOnce(&mut Self) -> Result<T, Unparsable>,
+    ) -> Result<T, Unparsable> {
+        let saved = (
+            self.reparse,
+            std::mem::replace(&mut self.reparse_command, command.to_owned()),
+            self.raised_levels,
+        );
+        self.reparse = self.reparse.saturating_add(1);
+        self.raised_levels = self.raised_levels.saturating_add(1);
+        let result = walk(self);
+        (self.reparse, self.reparse_command, self.raised_levels) = saved;
+        result
+    }
+
+    /// Whether a process substitution of this command runs what it is given as code.
+    fn feeds_code(&self, simple: &SimpleCommand) -> bool {
         use brush_parser::ast::CommandPrefixOrSuffixItem as Item;
+        let items = simple
+            .prefix
+            .iter()
+            .flat_map(|prefix| &prefix.0)
+            .chain(simple.suffix.iter().flat_map(|suffix| &suffix.0));
+        items.into_iter().any(|item| match item {
+            Item::ProcessSubstitution(_, subshell) => self.runs_input(&subshell.list),
+            Item::IoRedirect(IoRedirect::File(
+                _,
+                _,
+                IoFileRedirectTarget::ProcessSubstitution(_, subshell),
+            )) => self.runs_input(&subshell.list),
+            _ => false,
+        })
+    }
+
+    /// Whether a list has a command that runs its input (or a variable) as code: a
+    /// shell reading its standard input, `source`, `eval`.
+    fn runs_input(&self, list: &CompoundList) -> bool {
+        any_simple(list, &mut |simple| {
+            self.stdin_consumer(simple).is_some()
+                || simple.word_or_name.as_ref().is_some_and(|name| {
+                    matches!(
+                        name.value.as_str(),
+                        "eval" | "source" | "." | "builtin" | "command"
+                    )
+                })
+        })
+    }
+
+    fn simple_inner(&mut self, simple: &SimpleCommand) -> Result<(), Unparsable> {
+        use brush_parser::ast::CommandPrefixOrSuffixItem as Item;
+        // `bash <(…)`, `source <(…)`: the substitution's output is the script.
+        let runs_file = simple
+            .word_or_name
+            .as_ref()
+            .and_then(|name| self.arg(name).ok())
+            .and_then(|arg| arg.program().map(str::to_owned))
+            .is_some_and(|program| {
+                commands::is_shell(&program) || program == "source" || program == "."
+            });
         let mut args = Vec::new();
         let mut redirects = Vec::new();
         let prefix = simple.prefix.iter().flat_map(|prefix| &prefix.0);
@@ -357,10 +459,34 @@ impl<'m> Walker<'m> {
                     self.assignment(assignment)?;
                     args.push(self.arg(word)?);
                 }
+                Item::ProcessSubstitution(_, subshell) if runs_file => {
+                    self.raised("a script from a process substitution", |walker| {
+                        walker.list(&subshell.list)
+                    })?;
+                }
                 Item::ProcessSubstitution(_, subshell) => self.list(&subshell.list)?,
             }
         }
         commands::apply(self, &args, 0)?;
+        // `read -r x <<< {{ v }}`: `x` now holds the value.
+        if args.first().and_then(Arg::program) == Some("read") {
+            let held: Vec<usize> = redirects
+                .iter()
+                .flat_map(|redirect| match redirect {
+                    IoRedirect::HereString(_, word) => self.markers.find(&word.value),
+                    IoRedirect::HereDocument(_, here) => self.markers.find(&here.doc.value),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let names: Vec<String> = args[1..]
+                .iter()
+                .filter(|arg| !arg.is_option())
+                .filter_map(|arg| arg.literal.clone())
+                .collect();
+            for name in names {
+                self.carry(&name, &held);
+            }
+        }
         let stdin_script = commands::stdin_consumer(&literals(&args));
         for redirect in redirects {
             self.redirect(redirect, stdin_script.as_deref())?;
@@ -387,15 +513,20 @@ impl<'m> Walker<'m> {
         if self.integers.contains(name) {
             self.refuse_in(&text, Context::Arithmetic("an integer variable"));
         }
+        if self.namerefs.contains(name) {
+            self.refuse_in(&text, Context::VariableName("a nameref".into()));
+        }
         // The variable holds the value itself only where the marker stands in the
         // word directly, not inside a command substitution (`t=$(date -d {{ v }})`
         // holds date's output).
-        if let AssignmentValue::Scalar(word) = &assignment.value {
-            let held = self.held(word);
-            if !held.is_empty() {
-                self.carriers.entry(name.clone()).or_default().extend(held);
-            }
-        }
+        let held: Vec<usize> = match &assignment.value {
+            AssignmentValue::Scalar(word) => self.held(word),
+            AssignmentValue::Array(values) => values
+                .iter()
+                .flat_map(|(_, word)| self.held(word))
+                .collect(),
+        };
+        self.carry(name, &held);
         match &assignment.value {
             AssignmentValue::Scalar(value) => self.word(value),
             AssignmentValue::Array(values) => {
@@ -436,6 +567,14 @@ impl<'m> Walker<'m> {
             }
             IoRedirect::HereDocument(_, here) => {
                 self.refuse_in(&here.here_end.value, Context::HereDocument);
+                // In an unquoted here-document bash joins a line ending in `\` with
+                // the next, so a delimiter line right after it does not end the body;
+                // the parser ends it there. Where they could disagree, refuse.
+                if here.requires_expansion && here.doc.value.contains("\\\n") {
+                    return Err(Unparsable::Syntax(
+                        "a line of an unquoted here-document ends with a backslash, which joins it to the next line: quote the delimiter (<<'EOF')".to_owned(),
+                    ));
+                }
                 if here.requires_expansion {
                     let pieces = word::parse_heredoc(&here.doc.value, &self.options)
                         .map_err(|error| Unparsable::Syntax(error.to_string()))?;
@@ -516,7 +655,44 @@ impl<'m> Walker<'m> {
                 self.refuse_in(&format!("{tilde:?}"), Context::Unrecognised);
             }
             WordPiece::ParameterExpansion(expansion) => {
-                self.refuse_in(&format!("{expansion:?}"), Context::ParameterExpansion);
+                use brush_parser::word::{Parameter, ParameterExpr};
+                match expansion {
+                    // `$x`, `${x}`: the variable's text, as data (or code, for a second
+                    // shell: `echo "$x" | bash`).
+                    ParameterExpr::Parameter {
+                        parameter: Parameter::Named(name),
+                        indirect: false,
+                    } => {
+                        if self.raised_levels > 0 {
+                            let context = Context::Reparsed {
+                                command: self.reparse_command.clone(),
+                                levels: self.reparse,
+                            };
+                            self.refuse_carried(&format!("${name}"), context);
+                        }
+                    }
+                    // `${x:-d}`, `${x%/}`, `${#x}` only read the variable; but `${x@P}`
+                    // and `${!x}` evaluate its value, and subscripts and substring
+                    // offsets are arithmetic.
+                    other => {
+                        let text = format!("{other:?}");
+                        self.refuse_in(&text, Context::ParameterExpansion);
+                        if text.contains("indirect: true") || text.contains("PromptExpand") {
+                            for marker in self.carried(&text, true) {
+                                self.push(marker, Context::ParameterExpansion);
+                            }
+                        }
+                        if let ParameterExpr::Substring { offset, length, .. } = other {
+                            self.arithmetic(&offset.value, "a substring offset")?;
+                            if let Some(length) = length {
+                                self.arithmetic(&length.value, "a substring length")?;
+                            }
+                        }
+                        for index in subscripts(&text) {
+                            self.arithmetic(&index, "an array subscript")?;
+                        }
+                    }
+                }
             }
             WordPiece::CommandSubstitution(text) => self.source(text, self.depth + 1)?,
             WordPiece::BackquotedCommandSubstitution(text) => {
@@ -538,6 +714,32 @@ impl<'m> Walker<'m> {
             self.push(marker, Context::Arithmetic(form));
         }
         Ok(())
+    }
+
+    /// `name` now holds these markers' values (an assignment, a `for` loop, `read`).
+    /// Assigning a value to an integer variable is arithmetic; to a nameref, a name.
+    pub fn carry(&mut self, name: &str, held: &[usize]) {
+        if held.is_empty() {
+            return;
+        }
+        let held: Vec<usize> = held
+            .iter()
+            .copied()
+            .filter(|marker| self.markers.kind(*marker) != Kind::Plain)
+            .collect();
+        for marker in &held {
+            if self.integers.contains(name) {
+                self.push(*marker, Context::Arithmetic("an integer variable"));
+            }
+            if self.namerefs.contains(name) {
+                self.push(*marker, Context::VariableName("a nameref".into()));
+            }
+            self.mark_seen(*marker);
+        }
+        self.carriers
+            .entry(name.to_owned())
+            .or_default()
+            .extend(held);
     }
 
     /// The markers a word's value is made of: those in its text and double-quoted text,
@@ -629,6 +831,38 @@ impl<'m> Walker<'m> {
         found
     }
 
+    /// Refuses the markers carried by variables that the shell expands in `word` before
+    /// handing it on (`"$x"`, `$x`; not `'$x'`, which stays text).
+    pub fn refuse_expanded(&mut self, word: &str, context: Context) {
+        if self.carriers.is_empty() || !word.contains('$') {
+            return;
+        }
+        fn expansions(pieces: &[brush_parser::word::WordPieceWithSource], out: &mut String) {
+            for piece in pieces {
+                match &piece.piece {
+                    WordPiece::ParameterExpansion(expansion) => {
+                        out.push_str(&format!(" {expansion:?} "));
+                    }
+                    WordPiece::DoubleQuotedSequence(inner)
+                    | WordPiece::GettextDoubleQuotedSequence(inner) => expansions(inner, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut text = String::new();
+        if let Ok(pieces) = word::parse(word, &self.options) {
+            expansions(&pieces, &mut text);
+        }
+        for marker in self.carried(&text, true) {
+            if let Kind::Text { extra } = self.markers.kind(marker)
+                && matches!(&context, Context::Reparsed { levels, .. } if extra >= *levels)
+            {
+                continue;
+            }
+            self.push(marker, context.clone());
+        }
+    }
+
     /// Refuses the markers carried by variables `text` refers to, in `context`.
     pub fn refuse_carried(&mut self, text: &str, context: Context) {
         for marker in self.carried(text, false) {
@@ -644,6 +878,19 @@ impl<'m> Walker<'m> {
     /// The word as the rules for particular commands see it.
     pub fn arg<'w>(&self, word: &'w Word) -> Result<Arg<'w>, Unparsable> {
         let has_markers = !self.markers.find(&word.value).is_empty();
+        // `"$BASH"`, `${SHELL}`, `$0`: the shell itself, under another spelling.
+        let bare = word.value.trim_matches('"');
+        if matches!(
+            bare,
+            "$BASH" | "${BASH}" | "$SHELL" | "${SHELL}" | "$0" | "${0}"
+        ) {
+            return Ok(Arg {
+                word,
+                literal: Some("bash".to_owned()),
+                value: "bash".to_owned(),
+                has_markers,
+            });
+        }
         // Most words are plain text: no parse needed to know what they say.
         if !has_markers && !word.value.contains(['\'', '"', '\\', '$', '`', '~']) {
             return Ok(Arg {
@@ -684,6 +931,13 @@ impl<'m> Walker<'m> {
         }
     }
 
+    /// A word that names a variable (`[[ -v W ]]`, `unset W`): refused when it holds a
+    /// value, directly or through a variable (`$x`).
+    pub fn refuse_name(&mut self, text: &str, context: Context) {
+        self.refuse_carried(text, context.clone());
+        self.refuse_in(text, context);
+    }
+
     /// Markers in `text` are refused unless they stand for plain numbers.
     pub fn refuse_in(&mut self, text: &str, context: Context) {
         for index in self.markers.find(text) {
@@ -703,6 +957,74 @@ impl<'m> Walker<'m> {
             *seen = true;
         }
     }
+}
+
+/// Whether any simple command in a list, however nested, satisfies `test`.
+fn any_simple(list: &CompoundList, test: &mut dyn FnMut(&SimpleCommand) -> bool) -> bool {
+    fn command(item: &Command, test: &mut dyn FnMut(&SimpleCommand) -> bool) -> bool {
+        match item {
+            Command::Simple(simple) => test(simple),
+            Command::Compound(compound, _) => match compound {
+                CompoundCommand::BraceGroup(group) => any_simple(&group.list, test),
+                CompoundCommand::Subshell(subshell) => any_simple(&subshell.list, test),
+                CompoundCommand::ForClause(clause) => any_simple(&clause.body.list, test),
+                CompoundCommand::ArithmeticForClause(clause) => any_simple(&clause.body.list, test),
+                CompoundCommand::CaseClause(clause) => clause
+                    .cases
+                    .iter()
+                    .any(|case| case.cmd.as_ref().is_some_and(|list| any_simple(list, test))),
+                CompoundCommand::IfClause(clause) => {
+                    any_simple(&clause.condition, test)
+                        || any_simple(&clause.then, test)
+                        || clause.elses.iter().flatten().any(|branch| {
+                            branch
+                                .condition
+                                .as_ref()
+                                .is_some_and(|list| any_simple(list, test))
+                                || any_simple(&branch.body, test)
+                        })
+                }
+                CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                    any_simple(&clause.0, test) || any_simple(&clause.1.list, test)
+                }
+                CompoundCommand::Coprocess(coprocess) => command(&coprocess.body, test),
+                CompoundCommand::Arithmetic(_) => false,
+            },
+            Command::Function(_) | Command::ExtendedTest(..) => false,
+        }
+    }
+    list.0.iter().any(|item| {
+        std::iter::once(&item.0.first)
+            .chain(item.0.additional.iter().map(|next| match next {
+                brush_parser::ast::AndOr::And(pipeline)
+                | brush_parser::ast::AndOr::Or(pipeline) => pipeline,
+            }))
+            .any(|pipeline| pipeline.seq.iter().any(|item| command(item, test)))
+    })
+}
+
+/// The subscripts in the debug form of a parameter expansion (`index: "i + 1"`).
+fn subscripts(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("index: \"") {
+        let after = &rest[start + 8..];
+        let mut end = 0;
+        let mut escaped = false;
+        for (position, character) in after.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if character == '\\' {
+                escaped = true;
+            } else if character == '"' {
+                end = position;
+                break;
+            }
+        }
+        found.push(after[..end].to_owned());
+        rest = &after[end..];
+    }
+    found
 }
 
 /// The literal words of a command, `None` where a word holds an expansion or a value.

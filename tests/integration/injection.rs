@@ -185,6 +185,26 @@ const CASES: &[Case] = &[
         expect: Expect::Refused,
     },
     Case {
+        name: "source-process-substitution",
+        steps: "  - run: source <(echo {{ V }})\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "pipe-into-brace-group",
+        steps: "  - run: \"echo {{ V }} | { bash; }\"\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "variable-into-bash",
+        steps: "  - run: x={{ V }}; echo \"$x\" | bash\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "prompt-expansion",
+        steps: "  - run: x={{ V }}; echo \"${x@P}\"\n",
+        expect: Expect::Refused,
+    },
+    Case {
         name: "quotes-from-safe-code",
         steps: "  - run: echo {{ dq | safe }}{{ V }}{{ dq | safe }}\n",
         expect: Expect::RefusedAtRunTime,
