@@ -142,7 +142,11 @@ impl RunSettings {
     }
 
     /// What the engine needs of these settings.
-    pub fn options(&self, resume: Option<(String, usize)>) -> RunOptions {
+    pub fn options(
+        &self,
+        resume: Option<(String, usize)>,
+        since_first_start: Duration,
+    ) -> RunOptions {
         RunOptions {
             dry_run: self.dry_run,
             probe: self.probe,
@@ -152,6 +156,7 @@ impl RunSettings {
             given: self.given.clone(),
             grace: self.grace,
             resume,
+            since_first_start,
         }
     }
 }

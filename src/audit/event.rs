@@ -161,6 +161,14 @@ pub struct RunStarted {
     pub params: serde_json::Map<String, serde_json::Value>,
     #[serde(default, deserialize_with = "lenient")]
     pub rto_seconds: Option<u64>,
+    /// When the first run of a chain of resumes started (absent for a first run): the
+    /// RTO counts from there.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub first_started_at: Option<String>,
     /// The run this one continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<String>,

@@ -83,7 +83,10 @@ fn start(
         ));
     }
 
-    let options = run.options(prior.map(|prior| (prior.run_id.clone(), prior.done(runbook))));
+    let options = run.options(
+        prior.map(|prior| (prior.run_id.clone(), prior.done(runbook))),
+        prior.map(Prior::since_first_start).unwrap_or_default(),
+    );
     let result = {
         let mut recorder = LockedRecorder {
             writer: &mut writer.0,
@@ -107,7 +110,13 @@ fn start(
     };
     drop(runtime);
 
-    close_record(&ui, &mut writer.0, runbook, &result);
+    close_record(
+        &ui,
+        &mut writer.0,
+        runbook,
+        &result,
+        options.since_first_start,
+    );
     ui::summary::finish(settings, &ui, runbook, &identity.id, &result, run.format);
     crate::metrics::report(&ui, run, runbook, &result);
     Ok(result.status.exit())
@@ -262,6 +271,7 @@ fn open_record(
         },
         params,
         rto_seconds: runbook.rto.map(|rto| rto.as_secs()),
+        first_started_at: prior.map(|prior| prior.first_started_at.clone()),
         resumes: prior.map(|prior| prior.run_id.clone()),
     };
     writer
@@ -271,15 +281,22 @@ fn open_record(
 }
 
 /// Writes `run_finished`; a failure to do so is reported, not hidden.
-fn close_record(ui: &Ui, writer: &mut AuditWriter, runbook: &Runbook, result: &RunResult) {
+fn close_record(
+    ui: &Ui,
+    writer: &mut AuditWriter,
+    runbook: &Runbook,
+    result: &RunResult,
+    since_first_start: std::time::Duration,
+) {
     let finished = RunFinished {
         status: result.status,
         exit_code: result.status.exit().code(),
         duration_ms: result.duration.as_millis() as u64,
         rto_seconds: runbook.rto.map(|rto| rto.as_secs()),
-        rto_used: runbook
-            .rto
-            .map(|rto| result.duration.as_secs_f64() / rto.0.as_secs_f64().max(1.0)),
+        // Of the RTO, from the chain's first start: the outage did not pause.
+        rto_used: runbook.rto.map(|rto| {
+            (result.duration + since_first_start).as_secs_f64() / rto.0.as_secs_f64().max(1.0)
+        }),
     };
     if let Err(error) = writer.write(&Event::RunFinished(finished)) {
         ui.message(&ui.styles.error_message(&error.to_string(), None));

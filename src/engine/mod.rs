@@ -29,7 +29,7 @@ use crate::engine::params::Resolution;
 use crate::engine::resume::Prior;
 use crate::plan::{Plan, PlanStep};
 use crate::process::signals::{Interrupts, Signal};
-use crate::runbook::{Runbook, Step};
+use crate::runbook::{Action, Runbook, Step};
 use crate::settings::RunIdentity;
 use crate::template::Templates;
 use crate::ui::Ui;
@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub grace: Duration,
     /// Resuming an earlier run: its id and how many of the main steps it completed.
     pub resume: Option<(String, usize)>,
+    /// How long ago the first run of a chain of resumes started: the outage did not
+    /// pause, so the RTO clock counts from there.
+    pub since_first_start: Duration,
 }
 
 pub use crate::load::library::Library;
@@ -152,7 +155,12 @@ impl<'a> Engine<'a> {
             interrupts,
             library,
             recorder: RefCell::new(recorder),
-            budget: rto.map(|rto| Budget { started, rto }),
+            budget: rto.map(|rto| Budget {
+                started: started
+                    .checked_sub(options.since_first_start)
+                    .unwrap_or(started),
+                rto,
+            }),
             summary: RefCell::new(Vec::new()),
             stop: Cell::new(None),
             preapproved: RefCell::new(HashSet::new()),
@@ -391,6 +399,18 @@ impl<'a> Engine<'a> {
                     .as_ref()
                     .and_then(|name| context.values.get(name))
                     .map(|value| self.mask(&value.to_string()));
+                // So are its inputs: a resume of this run restores them too.
+                if let Action::Manual { input, .. } = &step.action {
+                    for param in input.iter().filter(|param| !param.secret) {
+                        if let Some(value) = context.values.get(&param.name) {
+                            self.record(Event::Input {
+                                step_id: step.id.clone(),
+                                name: param.name.clone(),
+                                value: self.mask(&value.to_string()),
+                            });
+                        }
+                    }
+                }
                 self.record(Event::StepFinished {
                     step_id: step.id.clone(),
                     status: StepStatus::Skipped,

@@ -37,6 +37,8 @@ pub struct Prior {
     /// The pid of the `runbook` process that made the record, and its start time.
     pub pid: u32,
     pub pid_start: Option<u64>,
+    /// When the first run of the chain of resumes this run belongs to started.
+    pub first_started_at: String,
 }
 
 /// A step's process group, as recorded when it started.
@@ -48,6 +50,18 @@ pub struct Running {
 }
 
 impl Prior {
+    /// How long ago the chain's first run started (zero when unknown).
+    pub fn since_first_start(&self) -> std::time::Duration {
+        chrono::DateTime::parse_from_rfc3339(&self.first_started_at)
+            .ok()
+            .and_then(|first| {
+                (chrono::Utc::now() - first.with_timezone(&chrono::Utc))
+                    .to_std()
+                    .ok()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn from_record(record: &Record) -> Option<Prior> {
         let (_, started) = record.started()?;
         let params = started
@@ -112,6 +126,11 @@ impl Prior {
             running,
             pid: started.pid,
             pid_start: started.pid_start,
+            first_started_at: started
+                .first_started_at
+                .clone()
+                .or_else(|| record.entries.first().map(|entry| entry.ts.clone()))
+                .unwrap_or_default(),
         })
     }
 

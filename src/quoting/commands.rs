@@ -10,6 +10,52 @@ use super::walk::{Arg, Walker};
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"];
 
+/// A shell (at the start, or behind a wrapper) that runs a script the runbook does not
+/// spell out: a file operand, or a `-c` script that is not literal text.
+pub(super) fn shell_script(args: &[Arg<'_>]) -> Option<String> {
+    let start = args
+        .iter()
+        .position(|arg| arg.program().is_some_and(is_shell))?;
+    // `bash x`, or behind a wrapper (`sudo -u pg bash x`); not `grep -c bash file`.
+    if start > 0
+        && !args[0]
+            .program()
+            .is_some_and(|program| WRAPPERS.contains(&program))
+    {
+        return None;
+    }
+    let shell = args[start].program().unwrap_or("sh").to_owned();
+    let mut index = start + 1;
+    let mut command_flag = false;
+    while let Some(arg) = args.get(index) {
+        let Some(option) = arg
+            .literal
+            .as_deref()
+            .filter(|text| text.starts_with(['-', '+']) && text.len() > 1)
+        else {
+            break;
+        };
+        if option == "--" {
+            index += 1;
+            break;
+        }
+        if !option.starts_with("--") {
+            command_flag |= option[1..].contains('c');
+            if option[1..].ends_with(['o', 'O']) {
+                index += 1;
+            }
+        }
+        index += 1;
+    }
+    match args.get(index) {
+        // `bash -c 'literal script'`: runbook code (checked as such); `bash -c "$x"`: not.
+        Some(script) if command_flag => script.literal.is_none().then_some(shell),
+        // `bash file.sh`: whatever the file holds (maybe written by this command).
+        Some(_) => Some(shell),
+        None => None,
+    }
+}
+
 pub(super) fn is_shell(program: &str) -> bool {
     SHELLS.contains(&program)
 }
@@ -126,6 +172,14 @@ pub(super) fn apply(
             Ok(())
         }
         "printf" => {
+            if rest.first().is_some_and(|arg| arg.is("-v"))
+                && let Some(name) = rest.get(1)
+                && name.literal.as_deref().is_some_and(is_code_variable)
+            {
+                for arg in &rest[2..] {
+                    walker.refuse_in(&arg.word.value, Context::CodeVariable(name.value.clone()));
+                }
+            }
             if rest.first().is_some_and(|arg| arg.is("-v"))
                 && let Some(name) = rest.get(1)
             {

@@ -164,6 +164,10 @@ pub enum Context {
     /// A variable bash runs as code (`PS4`, `PROMPT_COMMAND`, `BASH_ENV`, `ENV`, an
     /// exported function `BASH_FUNC_…`).
     CodeVariable(String),
+    /// Anywhere in a command that also runs code made at run time (`eval`, `source`,
+    /// a shell reading a file or its input, an alias): a value can reach that code
+    /// through files, functions or streams the check cannot follow.
+    DynamicCode(String),
     /// An `ssh` destination not preceded by `--`: a value starting with `-` is read as
     /// an option (`-oProxyCommand=…` runs a command).
     SshDestination,
@@ -188,6 +192,12 @@ impl fmt::Display for Context {
             }
             Context::DeclareValue(command) => write!(f, "as the value in `{command} NAME=…`"),
             Context::CodeVariable(name) => write!(f, "in `{name}`, a variable bash runs as code"),
+            Context::DynamicCode(construct) => {
+                write!(
+                    f,
+                    "in a command that also runs code made at run time ({construct})"
+                )
+            }
             Context::SshDestination => write!(f, "as an `ssh` destination without `--` before it"),
             Context::Unrecognised => write!(f, "in a place the shell check does not recognise"),
         }
@@ -221,6 +231,9 @@ impl Context {
                 "bash evaluates a value written like `( … )` as an array assignment, running `$(…)` in it"
             }
             Context::CodeVariable(_) => "bash runs the variable's value as code",
+            Context::DynamicCode(_) => {
+                "a value can reach that code through a file, a function, an alias or a stream, which no check can follow"
+            }
             Context::SshDestination => {
                 "a value starting with `-` is read as an option, and `-oProxyCommand=…` runs a command"
             }
@@ -277,6 +290,9 @@ impl Context {
             Context::CodeVariable(name) => {
                 format!("`{name}` must come from the runbook itself, never from a value")
             }
+            Context::DynamicCode(_) => format!(
+                "run code made at run time in a step without values, or quote the value for that code: `{{{{ {expression} | shell_quote }}}}`"
+            ),
             Context::SshDestination => format!("end the options first: `ssh -- {plain} …`"),
             Context::Unrecognised => format!(
                 "move {plain} to a plain argument of a command, or pass it in an environment variable"

@@ -304,3 +304,65 @@ fn the_bypasses_a_second_attack_found_are_refused() {
     ok("sort <(echo {x}) > out");
     ok("t={x}; echo \"${t:-none}\" \"${t%/}\" \"${#t}\" \"${t:0:3}\"");
 }
+
+/// Found by a third attack: values reaching code made at run time through files,
+/// functions, aliases, `hash -p`, a `command_not_found_handle`, file descriptors, a
+/// coprocess, `printf -v PS4`, `mapfile` targets. A command that runs such code may
+/// not hold a value quoted only once.
+#[test]
+fn the_bypasses_a_third_attack_found_are_refused() {
+    for (command, expected) in [
+        (
+            "echo {x} > /tmp/f.sh; bash /tmp/f.sh",
+            "code made at run time",
+        ),
+        ("echo {x} > f.sh; source ./f.sh", "code made at run time"),
+        (
+            "echo {x} | tee g.sh >/dev/null; . g.sh",
+            "code made at run time",
+        ),
+        (
+            "echo {x} > >(cat > q.sh); sleep 0.2; bash q.sh",
+            "code made at run time",
+        ),
+        ("f() { eval \"$1\"; }; f {x}", "code made at run time"),
+        ("f() { bash; }; echo {x} | f", "`f`"),
+        (
+            "shopt -s expand_aliases\nalias e=eval\ne {x}",
+            "code made at run time",
+        ),
+        ("hash -p /bin/bash x; echo {x} | x", "code made at run time"),
+        ("s=bash; echo {x} | $s", "code made at run time"),
+        (
+            "command_not_found_handle() { bash; }\necho {x} | nosuchcmd",
+            "code made at run time",
+        ),
+        ("exec 3<<<{x}; bash <&3", "code made at run time"),
+        ("exec 0<<<{x}; bash", "code made at run time"),
+        (
+            "coproc bash\necho {x} >&\"${COPROC[1]}\"",
+            "code made at run time",
+        ),
+        ("printf -v PS4 %s {x}\nset -x\ntrue", "`PS4`"),
+        ("mapfile -t arr <<< {x}; eval \"${arr[0]}\"", "`eval`"),
+        (
+            "f=\"$BASH\"; echo {x} > s; \"$f\" s",
+            "code made at run time",
+        ),
+    ] {
+        let found = refused(command);
+        assert!(
+            found.iter().any(|context| context.contains(expected)),
+            "{command}: expected a refusal containing {expected:?}, got {found:?}"
+        );
+    }
+    // Quoted for the code that runs it, a value stays data there.
+    ok("f() { eval \"$1\"; }; f {q}");
+    // Code of the runbook's own is fine beside values.
+    ok("bash -c 'echo hi' && echo {x}");
+    ok("trap 'rm -f \"$tmp\"' EXIT; tmp=$(mktemp); echo {x} > \"$tmp\"");
+    ok("grep -c bash {x}");
+    // A function of the command's own shadows the builtin of its name, wherever it is
+    // defined.
+    ok("f() { h=$(history \"$1\"); }\nhistory() { echo; }\necho {x}");
+}

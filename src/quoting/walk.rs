@@ -5,8 +5,8 @@ use super::commands;
 use super::{Context, Kind, MAX_DEPTH, Markers, Refusal, Unparsable};
 use brush_parser::ast::{
     Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command, CompoundCommand,
-    CompoundList, ExtendedTestExpr, IoFileRedirectTarget, IoRedirect, Pipeline, Program,
-    SimpleCommand, UnaryPredicate, Word,
+    CompoundList, ExtendedTestExpr, IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline,
+    Program, SimpleCommand, UnaryPredicate, Word,
 };
 use brush_parser::word::WordPiece;
 use brush_parser::{ParserOptions, word};
@@ -67,6 +67,20 @@ pub(super) struct Walker<'m> {
     /// text a second shell parses (`sh -c '…"$x"…'`), `$x` is expanded by that shell,
     /// as data.
     raised_levels: u8,
+    /// Whether the simple command being walked reads a pipeline's output (not first).
+    in_consumer_position: bool,
+    /// Whether the script replaced its standard input (`exec 0<<<…`, `exec <file`):
+    /// a shell started after that reads it.
+    stdin_replaced: bool,
+    /// Variables assigned the name of a shell (`s=bash`, `f="$BASH"`).
+    shell_vars: std::collections::HashSet<String>,
+    /// Functions that run their input as a script (`f() { bash; }`).
+    input_functions: std::collections::HashSet<String>,
+    /// Functions the command defines: a call to one is not the builtin of that name.
+    functions: std::collections::HashSet<String>,
+    /// The first construct found that runs code made at run time: every value of the
+    /// command then needs a level of quoting for that code.
+    pub dynamic: Option<String>,
 }
 
 impl<'m> Walker<'m> {
@@ -83,12 +97,26 @@ impl<'m> Walker<'m> {
             integers: std::collections::HashSet::new(),
             namerefs: std::collections::HashSet::new(),
             raised_levels: 0,
+            in_consumer_position: false,
+            stdin_replaced: false,
+            shell_vars: std::collections::HashSet::new(),
+            input_functions: std::collections::HashSet::new(),
+            functions: std::collections::HashSet::new(),
+            dynamic: None,
         }
     }
 
     /// The refusals, one per marker, plus any marker the walk never reached outside a
     /// comment.
     pub fn finish(mut self, text: &str) -> Vec<Refusal> {
+        if let Some(construct) = self.dynamic.clone() {
+            for index in 0..self.seen.len() {
+                if self.markers.kind(index) == (Kind::Text { extra: 0 }) {
+                    self.push(index, Context::DynamicCode(construct.clone()));
+                    self.mark_seen(index);
+                }
+            }
+        }
         for index in 0..self.seen.len() {
             if !self.seen[index] && !in_comment(text, &self.markers.word(index)) {
                 self.refusals.push(Refusal {
@@ -162,6 +190,10 @@ impl<'m> Walker<'m> {
     }
 
     fn program(&mut self, program: &Program) -> Result<(), Unparsable> {
+        // Functions are called by name from anywhere once defined: know them all first.
+        for list in &program.complete_commands {
+            collect_functions(list, &mut self.functions);
+        }
         for list in &program.complete_commands {
             self.list(list)?;
         }
@@ -214,6 +246,7 @@ impl<'m> Walker<'m> {
             }
         }
         for (index, command) in pipeline.seq.iter().enumerate() {
+            self.in_consumer_position = index > 0;
             match &consumer {
                 Some((at, name)) if index < *at => {
                     let name = name.clone();
@@ -222,6 +255,7 @@ impl<'m> Walker<'m> {
                 _ => self.command(command)?,
             }
         }
+        self.in_consumer_position = false;
         Ok(())
     }
 
@@ -238,6 +272,11 @@ impl<'m> Walker<'m> {
                 }),
         );
         let args: Vec<Arg<'_>> = words.filter_map(|word| self.arg(word).ok()).collect();
+        if let Some(name) = args.first().and_then(|arg| arg.literal.as_deref())
+            && self.input_functions.contains(name)
+        {
+            return Some(name.to_owned());
+        }
         commands::stdin_consumer(&literals(&args))
     }
 
@@ -253,6 +292,25 @@ impl<'m> Walker<'m> {
             }
             Command::Function(function) => {
                 self.refuse_in(&function.fname.value, Context::Unrecognised);
+                let body = CompoundList(vec![brush_parser::ast::CompoundListItem(
+                    brush_parser::ast::AndOrList {
+                        first: Pipeline {
+                            timed: None,
+                            bang: false,
+                            seq: vec![Command::Compound(function.body.0.clone(), None)],
+                        },
+                        additional: Vec::new(),
+                    },
+                    brush_parser::ast::SeparatorOperator::Sequence,
+                )]);
+                if self.runs_input(&body) {
+                    self.input_functions.insert(function.fname.value.clone());
+                }
+                self.functions.insert(function.fname.value.clone());
+                // Run for every command that does not exist, with its arguments.
+                if function.fname.value == "command_not_found_handle" && self.dynamic.is_none() {
+                    self.dynamic = Some("`command_not_found_handle`".to_owned());
+                }
                 self.compound(&function.body.0)?;
                 for redirect in function.body.1.iter().flat_map(|list| &list.0) {
                     self.redirect(redirect, None)?;
@@ -323,6 +381,10 @@ impl<'m> Walker<'m> {
                 self.list(&clause.1.list)
             }
             CompoundCommand::Coprocess(coprocess) => {
+                // Its input is whatever the script writes to it later.
+                if self.dynamic.is_none() {
+                    self.dynamic = Some("`coproc`".to_owned());
+                }
                 if let Some(name) = &coprocess.name {
                     self.refuse_in(&name.value, Context::Unrecognised);
                 }
@@ -468,8 +530,53 @@ impl<'m> Walker<'m> {
             }
         }
         commands::apply(self, &args, 0)?;
-        // `read -r x <<< {{ v }}`: `x` now holds the value.
-        if args.first().and_then(Arg::program) == Some("read") {
+        // `exec 0<<<…`, `exec < file`: every later command reads that.
+        if args.first().and_then(Arg::program) == Some("exec")
+            && args.len() == 1
+            && redirects.iter().any(|redirect| reads_fd0(redirect))
+        {
+            self.stdin_replaced = true;
+        }
+        if self.dynamic.is_none() {
+            // A script given on standard input by a here-document, a here-string or a
+            // pipe is checked where it is written; the step's own input is /dev/null.
+            // From a file, another descriptor or a replaced standard input, it is not.
+            let checked_input = self.in_consumer_position
+                || redirects.iter().any(|redirect| {
+                    matches!(
+                        redirect,
+                        IoRedirect::HereDocument(..) | IoRedirect::HereString(..)
+                    )
+                });
+            let unchecked_input = redirects.iter().any(reads_fd0_from_elsewhere)
+                || (self.stdin_replaced && !checked_input);
+            let shell_var = args.first().is_some_and(|first| {
+                first.literal.is_none()
+                    && self.shell_vars.iter().any(|name| {
+                        first.word.value.contains(&format!("${name}"))
+                            || first.word.value.contains(&format!("${{{name}}}"))
+                    })
+            });
+            let own_function = args
+                .first()
+                .and_then(|first| first.literal.as_deref())
+                .is_some_and(|name| self.functions.contains(name));
+            self.dynamic = if own_function {
+                None
+            } else if shell_var {
+                Some(format!(
+                    "`{}`, a shell named by a variable",
+                    args[0].word.value
+                ))
+            } else {
+                dynamic_code(&args, checked_input, unchecked_input)
+            };
+        }
+        // `read -r x <<< {{ v }}`, `mapfile -t a <<< {{ v }}`: `x`, `a` now hold it.
+        if matches!(
+            args.first().and_then(Arg::program),
+            Some("read" | "mapfile" | "readarray")
+        ) {
             let held: Vec<usize> = redirects
                 .iter()
                 .flat_map(|redirect| match redirect {
@@ -478,11 +585,14 @@ impl<'m> Walker<'m> {
                     _ => Vec::new(),
                 })
                 .collect();
-            let names: Vec<String> = args[1..]
+            let mut names: Vec<String> = args[1..]
                 .iter()
                 .filter(|arg| !arg.is_option())
                 .filter_map(|arg| arg.literal.clone())
                 .collect();
+            if args.first().and_then(Arg::program) != Some("read") {
+                names.push("MAPFILE".to_owned());
+            }
             for name in names {
                 self.carry(&name, &held);
             }
@@ -507,6 +617,15 @@ impl<'m> Walker<'m> {
             }
         };
         let text = format!("{:?}", assignment.value);
+        let names_shell = text.contains("$BASH")
+            || text.contains("${BASH}")
+            || text.contains("$SHELL")
+            || text
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(commands::is_shell);
+        if names_shell {
+            self.shell_vars.insert(name.clone());
+        }
         if commands::is_code_variable(name) {
             self.refuse_in(&text, Context::CodeVariable(name.clone()));
         }
@@ -621,6 +740,8 @@ impl<'m> Walker<'m> {
         // unless it reads a variable that holds one.
         if self.markers.find(&word.value).is_empty()
             && (self.carriers.is_empty() || !word.value.contains('$'))
+            && !word.value.contains("$(")
+            && !word.value.contains('`')
         {
             return Ok(());
         }
@@ -959,6 +1080,65 @@ impl<'m> Walker<'m> {
     }
 }
 
+/// The names of the functions a list defines, however nested.
+fn collect_functions(list: &CompoundList, names: &mut std::collections::HashSet<String>) {
+    fn command(item: &Command, names: &mut std::collections::HashSet<String>) {
+        match item {
+            Command::Function(function) => {
+                names.insert(function.fname.value.clone());
+                compound(&function.body.0, names);
+            }
+            Command::Compound(inner, _) => compound(inner, names),
+            Command::Simple(_) | Command::ExtendedTest(..) => {}
+        }
+    }
+    fn compound(item: &CompoundCommand, names: &mut std::collections::HashSet<String>) {
+        match item {
+            CompoundCommand::BraceGroup(group) => collect_functions(&group.list, names),
+            CompoundCommand::Subshell(subshell) => collect_functions(&subshell.list, names),
+            CompoundCommand::ForClause(clause) => collect_functions(&clause.body.list, names),
+            CompoundCommand::ArithmeticForClause(clause) => {
+                collect_functions(&clause.body.list, names)
+            }
+            CompoundCommand::CaseClause(clause) => {
+                for case in &clause.cases {
+                    if let Some(list) = &case.cmd {
+                        collect_functions(list, names);
+                    }
+                }
+            }
+            CompoundCommand::IfClause(clause) => {
+                collect_functions(&clause.condition, names);
+                collect_functions(&clause.then, names);
+                for branch in clause.elses.iter().flatten() {
+                    if let Some(condition) = &branch.condition {
+                        collect_functions(condition, names);
+                    }
+                    collect_functions(&branch.body, names);
+                }
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                collect_functions(&clause.0, names);
+                collect_functions(&clause.1.list, names);
+            }
+            CompoundCommand::Coprocess(coprocess) => command(&coprocess.body, names),
+            CompoundCommand::Arithmetic(_) => {}
+        }
+    }
+    for item in &list.0 {
+        let pipelines =
+            std::iter::once(&item.0.first).chain(item.0.additional.iter().map(|next| match next {
+                brush_parser::ast::AndOr::And(pipeline)
+                | brush_parser::ast::AndOr::Or(pipeline) => pipeline,
+            }));
+        for pipeline in pipelines {
+            for inner in &pipeline.seq {
+                command(inner, names);
+            }
+        }
+    }
+}
+
 /// Whether any simple command in a list, however nested, satisfies `test`.
 fn any_simple(list: &CompoundList, test: &mut dyn FnMut(&SimpleCommand) -> bool) -> bool {
     fn command(item: &Command, test: &mut dyn FnMut(&SimpleCommand) -> bool) -> bool {
@@ -1001,6 +1181,60 @@ fn any_simple(list: &CompoundList, test: &mut dyn FnMut(&SimpleCommand) -> bool)
             }))
             .any(|pipeline| pipeline.seq.iter().any(|item| command(item, test)))
     })
+}
+
+/// Whether a command runs code made at run time, and what: `eval`, `source`, a shell
+/// reading a file or its input (also behind `sudo`, `env`, …), a shell given a script
+/// that is not written in the runbook, aliases and other builtins that turn text into
+/// commands, or a command named by a variable reading a pipeline.
+fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -> Option<String> {
+    let first = args.first()?;
+    let Some(program) = first.program() else {
+        return fed.then(|| {
+            format!(
+                "`{}`, named by a variable, reading its input",
+                first.word.value
+            )
+        });
+    };
+    if matches!(
+        program,
+        "eval" | "source" | "." | "alias" | "hash" | "enable" | "fc" | "history" | "bind"
+    ) {
+        return Some(format!("`{program}`"));
+    }
+    if let Some(consumer) = commands::stdin_consumer(&literals(args))
+        && unchecked_input
+    {
+        return Some(format!(
+            "`{consumer}` reading a script from a file or descriptor"
+        ));
+    }
+    commands::shell_script(args)
+        .map(|shell| format!("`{shell}` reading a script from a file or a variable"))
+}
+
+/// A redirection of standard input.
+fn reads_fd0(redirect: &IoRedirect) -> bool {
+    match redirect {
+        IoRedirect::File(fd, kind, _) => {
+            matches!(
+                kind,
+                IoFileRedirectKind::Read
+                    | IoFileRedirectKind::DuplicateInput
+                    | IoFileRedirectKind::ReadAndWrite
+            ) && fd.is_none_or(|fd| fd == 0)
+        }
+        IoRedirect::HereDocument(fd, _) | IoRedirect::HereString(fd, _) => {
+            fd.is_none_or(|fd| fd == 0)
+        }
+        IoRedirect::OutputAndError(..) => false,
+    }
+}
+
+/// Standard input from a file or another descriptor, whose content the check cannot see.
+fn reads_fd0_from_elsewhere(redirect: &&IoRedirect) -> bool {
+    matches!(redirect, IoRedirect::File(..)) && reads_fd0(redirect)
 }
 
 /// The subscripts in the debug form of a parameter expansion (`index: "i + 1"`).

@@ -205,6 +205,21 @@ const CASES: &[Case] = &[
         expect: Expect::Refused,
     },
     Case {
+        name: "script-file-written-then-run",
+        steps: "  - run: echo {{ V }} > s.sh; bash s.sh\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "function-that-evals",
+        steps: "  - run: f() { eval \"$1\"; }; f {{ V }}\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "replaced-standard-input",
+        steps: "  - run: exec 0<<<{{ V }}; bash\n",
+        expect: Expect::Refused,
+    },
+    Case {
         name: "quotes-from-safe-code",
         steps: "  - run: echo {{ dq | safe }}{{ V }}{{ dq | safe }}\n",
         expect: Expect::RefusedAtRunTime,
