@@ -137,6 +137,31 @@ impl Prior {
     /// Reads the record of `run_id` and refuses what must not be resumed.
     pub fn load(directory: &Path, run_id: &str) -> Result<Prior, Error> {
         let path = audit::find_record(directory, run_id).map_err(Error::Audit)?;
+        // What a resume replays must be what the run recorded: a record that fails
+        // `audit verify` is not acted on (an edited `failed` → `ok` would skip a step).
+        match crate::audit::verify::verify(&path) {
+            crate::audit::verify::Verdict::Tampered { line, problem } => {
+                return Err(Error::Resume {
+                    message: format!(
+                        "the record of run {run_id} fails `audit verify`: line {line} {problem}"
+                    ),
+                    help: Some(
+                        "a record that was changed cannot be replayed; investigate it, and start a new run"
+                            .to_owned(),
+                    ),
+                });
+            }
+            crate::audit::verify::Verdict::Cut { events } => {
+                return Err(Error::Resume {
+                    message: format!(
+                        "the record of run {run_id} is cut short after {events} events (a full disk or a crash while writing)"
+                    ),
+                    help: Some("start a new run; the record up to the cut is intact (`runbook audit show`)".to_owned()),
+                });
+            }
+            crate::audit::verify::Verdict::Intact { .. }
+            | crate::audit::verify::Verdict::Incomplete { .. } => {}
+        }
         let record = Record::read(&path).map_err(|error| {
             Error::Audit(AuditError::Io {
                 path: path.clone(),

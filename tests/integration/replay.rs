@@ -1,0 +1,120 @@
+//! `resume` as a replay: vars computed once (a `now()` stamp), inputs and captures kept
+//! across a chain of resumes, the RTO counted from the first run, operator wait kept
+//! out of step durations, and a changed record refused.
+
+use crate::test::Test;
+use std::path::{Path, PathBuf};
+
+fn runbook(body: &str) -> String {
+    format!("name: t\ntitle: Test\nkind: test\n{body}")
+}
+
+fn records(test: &Test) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(test.path().join("state/runbook/audit"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.retain(|path| {
+        path.extension()
+            .is_some_and(|extension| extension == "jsonl")
+    });
+    files.sort();
+    files
+}
+
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("record")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json"))
+        .collect()
+}
+
+fn run_id(path: &Path) -> String {
+    events(path)[0]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned()
+}
+
+fn resume(test: &Test, run_id: &str) -> Test {
+    Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["resume", run_id])
+}
+
+/// A stamp made with `now()` names what the first run created; a resume two seconds
+/// later, and a resume of that resume, use the same name, and the inputs the first run
+/// was given.
+#[test]
+fn a_chain_of_resumes_replays_vars_inputs_and_captures() {
+    let body = "vars:\n  stamp: \"db_{{ now() | date('%Y%m%d_%H%M%S') }}\"\nsteps:\n  - id: create\n    run: touch {{ stamp }}\n  - id: ask\n    manual: Who approves?\n    input:\n      who: {type: string}\n  - id: count\n    capture: rows\n    run: echo 42\n  - id: swap\n    run: test -e ok-to-swap && test -e {{ stamp }} && echo {{ stamp }} {{ who }} {{ rows }} > swapped\n";
+    let test = Test::new().runbook("t", &runbook(body)).args([
+        "run",
+        "t",
+        "-p",
+        "who=alice",
+        "--approve",
+        "ask",
+        "--non-interactive",
+    ]);
+    test.status(1);
+    let first = records(&test)[0].clone();
+    let stamp = events(&first)
+        .iter()
+        .find(|event| event["event"] == "var" && event["name"] == "stamp")
+        .and_then(|event| event["value"].as_str())
+        .expect("the stamp is recorded")
+        .to_owned();
+    assert!(test.path().join(&stamp).exists());
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    // A resume that fails again, then a resume of that one.
+    let second = resume(&test, &run_id(&first)).run();
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let second_record = records(&test)[1].clone();
+    std::fs::write(test.path().join("ok-to-swap"), "").expect("allow");
+    let third = resume(&test, &run_id(&second_record)).run();
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    let swapped = std::fs::read_to_string(test.path().join("swapped")).expect("swapped");
+    assert_eq!(swapped.trim(), format!("{stamp} alice 42"));
+    // Every resume counts its RTO from the first start.
+    let first_start = events(&first)[0]["ts"].as_str().expect("ts").to_owned();
+    for path in &records(&test)[1..] {
+        assert_eq!(
+            events(path)[0]["first_started_at"],
+            first_start,
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn resume_refuses_a_record_that_fails_verify() {
+    let body = "steps:\n  - id: a\n    run: 'true'\n  - id: b\n    run: test -e ok\n  - id: c\n    run: touch c-ran\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    test.status(1);
+    let path = records(&test)[0].clone();
+    // A failed step edited to `ok`: the resume would skip it.
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        text.replace("\"status\":\"failed\"", "\"status\":\"ok\""),
+    )
+    .expect("edit");
+    let outcome = resume(&test, &run_id(&path)).status(2);
+    assert!(
+        outcome.stderr.contains("fails `audit verify`"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!test.path().join("c-ran").exists());
+}
