@@ -139,6 +139,12 @@ pub struct ResumeArgs {
     /// Resume even though the runbook changed since that run
     #[arg(long)]
     pub force: bool,
+    /// Restart at this main step, an earlier one than where the run stopped (recorded)
+    #[arg(long, value_name = "STEP_ID")]
+    pub from: Option<String>,
+    /// Show what would be replayed and what would run, without running anything
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub flags: RunFlags,
 }

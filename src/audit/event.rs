@@ -169,6 +169,13 @@ pub struct RunStarted {
         skip_serializing_if = "Option::is_none"
     )]
     pub first_started_at: Option<String>,
+    /// `resume --from STEP`: the main step this resume restarted at.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resume_from: Option<String>,
     /// The run this one continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumes: Option<String>,

@@ -36,7 +36,14 @@ pub fn resume(settings: &Settings, args: &ResumeArgs) -> Result<Exit, Error> {
     let source = prior.source(&settings.catalog)?;
     let library = Library::load(&settings.catalog, &templates, vec![source]);
     prior.check_unchanged(&library.root().loaded.source.text, args.force)?;
-    let run = RunSettings::resolve(settings, &args.flags, false, false);
+    let mut prior = prior;
+    if let Some(step) = &args.from {
+        let Some(runbook) = library.root().runbook() else {
+            return Err(Error::Invalid { errors: 1 });
+        };
+        prior.restart_from(runbook, step)?;
+    }
+    let run = RunSettings::resolve(settings, &args.flags, args.dry_run, false);
     start(settings, &templates, &library, &run, Some(&prior))
 }
 
@@ -272,6 +279,7 @@ fn open_record(
         params,
         rto_seconds: runbook.rto.map(|rto| rto.as_secs()),
         first_started_at: prior.map(|prior| prior.first_started_at.clone()),
+        resume_from: prior.and_then(|prior| prior.from.clone()),
         resumes: prior.map(|prior| prior.run_id.clone()),
     };
     writer

@@ -39,6 +39,8 @@ pub struct Prior {
     pub pid_start: Option<u64>,
     /// When the first run of the chain of resumes this run belongs to started.
     pub first_started_at: String,
+    /// `resume --from STEP`: restart at that main step.
+    pub from: Option<String>,
 }
 
 /// A step's process group, as recorded when it started.
@@ -131,6 +133,7 @@ impl Prior {
                 .clone()
                 .or_else(|| record.entries.first().map(|entry| entry.ts.clone()))
                 .unwrap_or_default(),
+            from: None,
         })
     }
 
@@ -288,13 +291,51 @@ impl Prior {
         })
     }
 
-    /// How many main steps are done (ok or skipped, with a restorable capture).
+    /// How many main steps are done (ok or skipped, with a restorable capture), or
+    /// where `--from` restarts.
     pub fn done(&self, runbook: &Runbook) -> usize {
-        runbook
+        let done = runbook
             .steps
             .iter()
             .position(|step| !self.is_done(step))
-            .unwrap_or(runbook.steps.len())
+            .unwrap_or(runbook.steps.len());
+        match &self.from {
+            Some(from) => runbook
+                .steps
+                .iter()
+                .position(|step| step.id == *from)
+                .map_or(done, |index| index.min(done)),
+            None => done,
+        }
+    }
+
+    /// `resume --from STEP`: run again from an earlier main step.
+    pub fn restart_from(&mut self, runbook: &Runbook, step: &str) -> Result<(), Error> {
+        let Some(index) = runbook
+            .steps
+            .iter()
+            .position(|candidate| candidate.id == step)
+        else {
+            let ids: Vec<&str> = runbook.steps.iter().map(|step| step.id.as_str()).collect();
+            return Err(Error::Resume {
+                message: format!("`{step}` is not a main step of `{}`", runbook.name),
+                help: Some(format!("main steps: {}", ids.join(", "))),
+            });
+        };
+        let done = self.done(runbook);
+        if index > done {
+            return Err(Error::Resume {
+                message: format!(
+                    "run {} stopped before `{step}` (at step {} of {}); `--from` restarts at an earlier step",
+                    self.run_id,
+                    done + 1,
+                    runbook.steps.len()
+                ),
+                help: Some("resume without --from to continue where it stopped".to_owned()),
+            });
+        }
+        self.from = Some(step.to_owned());
+        Ok(())
     }
 
     fn is_done(&self, step: &Step) -> bool {

@@ -614,7 +614,7 @@ fn watch(walker: &mut Walker<'_>, args: &[Arg<'_>], start: usize) -> Result<(), 
 const WRAPPERS: &[&str] = &[
     "sudo", "doas", "env", "nice", "nohup", "timeout", "ionice", "chrt", "taskset", "stdbuf",
     "setsid", "time", "command", "builtin", "exec", "runuser", "docker", "podman", "kubectl",
-    "chroot", "unshare", "nsenter", "flock",
+    "chroot", "unshare", "nsenter", "flock", "busybox",
 ];
 
 /// Whether a command runs its standard input as a script for a second shell, and which

@@ -366,3 +366,31 @@ fn the_bypasses_a_third_attack_found_are_refused() {
     // defined.
     ok("f() { h=$(history \"$1\"); }\nhistory() { echo; }\necho {x}");
 }
+
+/// Found by a fourth attack: `$'\x65val'`, `builtin source`, `command .`, a command named
+/// by a variable, a file piped into a shell.
+#[test]
+fn the_bypasses_a_fourth_attack_found_are_refused() {
+    for command in [
+        "$'\\x65val' {x}",
+        "echo {x} > s9; $'\\x73ource' s9",
+        "echo {x} > s1; builtin source s1",
+        "echo {x} > s2; command . s2",
+        "f() { builtin eval \"$1\"; }; f {x}",
+        "echo {x} > s3; x=source; $x s3",
+        "echo {x} > s5; cat s5 | sh",
+        "echo {x} > s8; { cat s8; } | env bash",
+        "x={x}; $x",
+        "x=eval; \"$x\" {x}",
+        "echo {x} > f; busybox sh f",
+        "echo {x} > s6; read -ra w < s6; \"${w[@]}\"",
+    ] {
+        let found = refused(command);
+        assert!(!found.is_empty(), "{command}: not refused");
+    }
+    ok("as_pg() { \"$@\"; }; as_pg ls {x}");
+    ok("run() { \"$1\" {x}; }; run ls");
+    ok(
+        "\"$(command -v psql)\" -d {x}; bin=/usr/bin; \"$bin/psql\" {x}; if {n}; then :; fi; {x} --version",
+    );
+}

@@ -541,15 +541,17 @@ impl<'m> Walker<'m> {
             // A script given on standard input by a here-document, a here-string or a
             // pipe is checked where it is written; the step's own input is /dev/null.
             // From a file, another descriptor or a replaced standard input, it is not.
-            let checked_input = self.in_consumer_position
-                || redirects.iter().any(|redirect| {
-                    matches!(
-                        redirect,
-                        IoRedirect::HereDocument(..) | IoRedirect::HereString(..)
-                    )
-                });
+            let checked_input = redirects.iter().any(|redirect| {
+                matches!(
+                    redirect,
+                    IoRedirect::HereDocument(..) | IoRedirect::HereString(..)
+                )
+            });
+            // A pipe may carry a file's content (`cat f | sh`): what reads it as a
+            // script runs code the check cannot see.
             let unchecked_input = redirects.iter().any(reads_fd0_from_elsewhere)
-                || (self.stdin_replaced && !checked_input);
+                || (self.stdin_replaced && !checked_input)
+                || (self.in_consumer_position && !checked_input);
             let shell_var = args.first().is_some_and(|first| {
                 first.literal.is_none()
                     && self.shell_vars.iter().any(|name| {
@@ -561,6 +563,7 @@ impl<'m> Walker<'m> {
                 .first()
                 .and_then(|first| first.literal.as_deref())
                 .is_some_and(|name| self.functions.contains(name));
+            let fed = self.in_consumer_position || checked_input;
             self.dynamic = if own_function {
                 None
             } else if shell_var {
@@ -569,7 +572,7 @@ impl<'m> Walker<'m> {
                     args[0].word.value
                 ))
             } else {
-                dynamic_code(&args, checked_input, unchecked_input)
+                dynamic_code(&args, fed, unchecked_input)
             };
         }
         // `read -r x <<< {{ v }}`, `mapfile -t a <<< {{ v }}`: `x`, `a` now hold it.
@@ -620,9 +623,10 @@ impl<'m> Walker<'m> {
         let names_shell = text.contains("$BASH")
             || text.contains("${BASH}")
             || text.contains("$SHELL")
+            // Also `eval` and `source`: `x=eval; "$x" …` runs it.
             || text
                 .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(commands::is_shell);
+                .any(|word| commands::is_shell(word) || matches!(word, "eval" | "source"));
         if names_shell {
             self.shell_vars.insert(name.clone());
         }
@@ -1188,14 +1192,32 @@ fn any_simple(list: &CompoundList, test: &mut dyn FnMut(&SimpleCommand) -> bool)
 /// that is not written in the runbook, aliases and other builtins that turn text into
 /// commands, or a command named by a variable reading a pipeline.
 fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -> Option<String> {
+    // `builtin source`, `command . f`, `exec eval`: the same builtins.
+    let start = args
+        .iter()
+        .position(|arg| {
+            !(arg.is_option() || matches!(arg.program(), Some("builtin" | "command" | "exec")))
+        })
+        .unwrap_or(args.len());
+    let args = &args[start.min(args.len())..];
     let first = args.first()?;
     let Some(program) = first.program() else {
-        return fed.then(|| {
-            format!(
-                "`{}`, named by a variable, reading its input",
-                first.word.value
-            )
-        });
+        // A value as the program (`{{ tool }} args`), or one double-quoted word
+        // (`"$1"`, `"$bin/psql"`, `"$(pgtool psql)"`): a program name, not parsed or
+        // split. Anything else — `$x` split into words, `$'\x65val'` — may spell
+        // `eval` or `source`.
+        if first.has_markers || double_quoted(&first.word.value) {
+            return fed.then(|| {
+                format!(
+                    "`{}`, named by a variable, reading its input",
+                    first.word.value
+                )
+            });
+        }
+        return Some(format!(
+            "`{}`, a command named at run time",
+            first.word.value
+        ));
     };
     if matches!(
         program,
@@ -1212,6 +1234,18 @@ fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -> Option<St
     }
     commands::shell_script(args)
         .map(|shell| format!("`{shell}` reading a script from a file or a variable"))
+}
+
+/// A word wholly inside one pair of double quotes: expanded, but not split into words.
+fn double_quoted(word: &str) -> bool {
+    word.len() >= 2
+        && word.starts_with('"')
+        && word.ends_with('"')
+        && !word[1..word.len() - 1].contains('"')
+        // `"${a[@]}"` is several words: a program and its arguments from wherever the
+        // array was filled.
+        && !word.contains("[@]")
+        && !word.contains("[*]")
 }
 
 /// A redirection of standard input.
@@ -1275,9 +1309,13 @@ fn unquote(
 ) {
     for piece in pieces {
         match &piece.piece {
-            WordPiece::Text(text)
-            | WordPiece::SingleQuotedText(text)
-            | WordPiece::AnsiCQuotedText(text) => out.push_str(text),
+            WordPiece::Text(text) | WordPiece::SingleQuotedText(text) => out.push_str(text),
+            // `$'\x65val'` says `eval`: its escapes are not decoded here, so what it
+            // spells is unknown.
+            WordPiece::AnsiCQuotedText(text) => {
+                out.push_str(text);
+                *literal = false;
+            }
             WordPiece::EscapeSequence(text) => {
                 out.push_str(text.strip_prefix('\\').unwrap_or(text))
             }

@@ -220,6 +220,16 @@ const CASES: &[Case] = &[
         expect: Expect::Refused,
     },
     Case {
+        name: "ansi-c-spelled-eval",
+        steps: "  - run: $'\\x65val' {{ V }}\n",
+        expect: Expect::Refused,
+    },
+    Case {
+        name: "file-piped-into-sh",
+        steps: "  - run: echo {{ V }} > s5; cat s5 | sh\n",
+        expect: Expect::Refused,
+    },
+    Case {
         name: "quotes-from-safe-code",
         steps: "  - run: echo {{ dq | safe }}{{ V }}{{ dq | safe }}\n",
         expect: Expect::RefusedAtRunTime,
