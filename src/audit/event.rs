@@ -169,6 +169,13 @@ pub struct RunStarted {
         skip_serializing_if = "Option::is_none"
     )]
     pub first_started_at: Option<String>,
+    /// A `resume --dry-run`: it shows what a resume would do and continues nothing.
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub dry_run_preview: bool,
     /// `resume --from STEP`: the main step this resume restarted at.
     #[serde(
         default,

@@ -280,6 +280,7 @@ fn open_record(
         rto_seconds: runbook.rto.map(|rto| rto.as_secs()),
         first_started_at: prior.map(|prior| prior.first_started_at.clone()),
         resume_from: prior.and_then(|prior| prior.from.clone()),
+        dry_run_preview: prior.is_some() && run.dry_run,
         resumes: prior.map(|prior| prior.run_id.clone()),
     };
     writer

@@ -195,10 +195,11 @@ impl Prior {
             .iter()
             .filter_map(|path| Record::read(path).ok())
             .find(|record| {
-                record
-                    .started()
-                    .and_then(|(_, started)| started.resumes.as_deref())
-                    == Some(prior.run_id.as_str())
+                // A `resume --dry-run` previewed; it continued nothing.
+                record.started().is_some_and(|(_, started)| {
+                    started.resumes.as_deref() == Some(prior.run_id.as_str())
+                        && !started.dry_run_preview
+                })
             })
         {
             return refuse(

@@ -118,3 +118,52 @@ fn resume_refuses_a_record_that_fails_verify() {
     );
     assert!(!test.path().join("c-ran").exists());
 }
+
+#[test]
+fn resume_from_an_earlier_step_and_a_resume_dry_run() {
+    let body = "steps:\n  - id: a\n    run: echo x >> a-ran\n  - id: b\n    run: echo x >> b-ran\n  - id: c\n    run: test -e ok\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    test.status(1);
+    let first = run_id(&records(&test)[0]);
+    // A dry-run of the resume: shows the replayed steps and the plan; runs nothing.
+    let preview = resume(&test, &first).args(["--dry-run"]).run();
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    assert!(
+        preview.stderr.contains(&format!("done in run {first}")),
+        "{}",
+        preview.stderr
+    );
+    assert!(preview.stdout.contains("test -e ok"), "{}", preview.stdout);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("a-ran"))
+            .expect("a")
+            .lines()
+            .count(),
+        1
+    );
+    std::fs::write(test.path().join("ok"), "").expect("ok");
+    let bad = resume(&test, &first).args(["--from", "nope"]).status(2);
+    assert!(
+        bad.stderr.contains("`nope` is not a main step"),
+        "{}",
+        bad.stderr
+    );
+    // --from b runs b again, not a.
+    resume(&test, &first).args(["--from", "b"]).status(0);
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("a-ran"))
+            .expect("a")
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("b-ran"))
+            .expect("b")
+            .lines()
+            .count(),
+        2
+    );
+    let last = records(&test).last().cloned().expect("a record");
+    assert_eq!(events(&last)[0]["resume_from"], "b");
+}
