@@ -186,7 +186,7 @@ fn liveness_does_not_depend_on_the_binary_name() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let running = command.spawn().expect("renamed binary starts");
+    let running = spawn_fresh(&mut command);
     wait_for(&test.path().join("started"));
     let audit = test.path().join("state/runbook/audit");
     let record = std::fs::read_dir(&audit)
@@ -265,6 +265,7 @@ fn two_users_contend_for_one_lock() {
         .args(["-R", "65534:65534", &home.display().to_string()])
         .status()
         .expect("chown");
+    wait_until_executable(&binary);
     let output = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&binary)
@@ -286,4 +287,36 @@ fn two_users_contend_for_one_lock() {
     );
     assert!(!home.join("started").exists());
     stop(holder);
+}
+
+/// Spawns a binary copied a moment ago: while another test thread forks, the copy's
+/// write descriptor may still be open in that child for an instant, and exec fails with
+/// "text file busy" (ETXTBSY); try again.
+fn spawn_fresh(command: &mut std::process::Command) -> Child {
+    for _ in 0..50 {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(error) if error.raw_os_error() == Some(nix::libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => panic!("the copied binary does not start: {error}"),
+        }
+    }
+    panic!("the copied binary stayed busy");
+}
+
+/// The same wait for a copied binary that another program (`setpriv`) will exec.
+fn wait_until_executable(binary: &Path) {
+    for _ in 0..50 {
+        let busy = std::process::Command::new(binary)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err_and(|error| error.raw_os_error() == Some(nix::libc::ETXTBSY));
+        if !busy {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
