@@ -823,3 +823,52 @@ fn an_in_place_restore_of_a_large_schema_opens_only_when_verified_with_the_dumps
         "800"
     );
 }
+
+/// The swap was declined (no `--approve swap` in an unattended run), and resumed later
+/// with it: the database the first run restored, named after `now()`, is the one that
+/// is swapped in — the stamp is replayed, not computed again.
+#[test]
+fn a_restore_stopped_at_the_swap_and_resumed_later_swaps_the_database_it_restored() {
+    let pg = Postgres::start();
+    pg.load_sample_data("chatcard");
+    let original = pg.fingerprint("chatcard");
+    let backups = temp_dir();
+    let dump = backup(&pg, backups.path());
+    damage(&pg);
+    let state = temp_dir();
+    let state_home = state.path().display().to_string();
+    let admin_url = pg.admin_url();
+    let backup_file = format!("backup_file={}", path(&dump));
+    let first = crate::test::Test::new()
+        .env("ADMIN_URL", &admin_url)
+        .env("XDG_STATE_HOME", &state_home)
+        .args([
+            "run",
+            "restore-postgres",
+            "--non-interactive",
+            "-p",
+            &backup_file,
+        ])
+        .status(3);
+    assert!(first.stderr.contains("swap"), "{}", first.stderr);
+    let run_id = first
+        .stderr
+        .split("(run ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("the run id in the banner")
+        .to_owned();
+    // Later: a new second, a new `now()`.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let resumed = crate::test::Test::new()
+        .env("ADMIN_URL", &admin_url)
+        .env("XDG_STATE_HOME", &state_home)
+        .args(["resume", &run_id, "--non-interactive", "--approve", "swap"])
+        .run();
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(
+        pg.fingerprint("chatcard"),
+        original,
+        "the restored data was not swapped in"
+    );
+}
