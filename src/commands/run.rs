@@ -80,6 +80,37 @@ fn start(
     let mut writer = open_record(settings, library, run, &identity, &resolved, prior)?;
     writer.0.set_masker(ui.output.shared_masker());
     ui.output.set_log(Box::new(writer.1));
+    if let Some(prior) = prior {
+        // What the interrupted run already undid: its `finally` steps ran, and run again
+        // at the end of this one; steps marked `rerun_on_resume` set up again.
+        let undone: Vec<&str> = runbook
+            .finally_steps
+            .iter()
+            .filter(|step| prior.ran(&step.id))
+            .map(|step| step.id.as_str())
+            .collect();
+        if !undone.is_empty() {
+            let rerun: Vec<&str> = runbook
+                .steps
+                .iter()
+                .filter(|step| step.rerun_on_resume && prior.ran(&step.id))
+                .map(|step| step.id.as_str())
+                .collect();
+            let mut text = format!(
+                "note: run {} already ran its `finally` steps ({}); they run again at the end",
+                prior.run_id,
+                undone.join(", ")
+            );
+            if rerun.is_empty() {
+                text.push_str(
+                    ". What they undid is not set up again: mark the steps that set it up `rerun_on_resume: true`",
+                );
+            } else {
+                text.push_str(&format!(", and {} run again first", rerun.join(", ")));
+            }
+            ui.message(&format!("{text}\n"));
+        }
+    }
     if !run.dry_run {
         ui.message(&ui::summary::banner(
             &ui,

@@ -383,6 +383,7 @@ impl<'a> Engine<'a> {
                 && frame.depth == 0
                 && label.is_empty()
                 && index < *done
+                && !step.rerun_on_resume
             {
                 let reason = format!("done in run {from}");
                 self.ui.message(&format!(

@@ -292,6 +292,11 @@ impl Prior {
         })
     }
 
+    /// Whether the run finished step `step_id` (whatever its status).
+    pub fn ran(&self, step_id: &str) -> bool {
+        self.finished.contains_key(step_id)
+    }
+
     /// How many main steps are done (ok or skipped, with a restorable capture), or
     /// where `--from` restarts.
     pub fn done(&self, runbook: &Runbook) -> usize {

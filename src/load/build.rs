@@ -219,6 +219,7 @@ fn step(node: &Node, path: String) -> Step {
             .unwrap_or(0),
         retry_delay: duration(node.get("retry_delay")),
         continue_on_error: flag(node, "continue_on_error"),
+        rerun_on_resume: flag(node, "rerun_on_resume"),
         destructive: flag(node, "destructive"),
         probe: flag(node, "probe"),
         interactive: flag(node, "interactive"),

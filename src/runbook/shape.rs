@@ -401,6 +401,11 @@ pub static STEP: Object = Object {
             "A failure of this step does not stop the run.",
         ),
         field(
+            "rerun_on_resume",
+            &Type::Boolean,
+            "Run this step again when the run is resumed, even if it completed: it sets up what `finally` tears down (a server started for the run).",
+        ),
+        field(
             "destructive",
             &Type::Boolean,
             "The step destroys data; requires `confirm` and is marked everywhere.",

@@ -19,6 +19,8 @@ pub struct Step {
     pub retries: u32,
     pub retry_delay: Option<Duration>,
     pub continue_on_error: bool,
+    /// Runs again on resume even when it completed (it sets up what `finally` undoes).
+    pub rerun_on_resume: bool,
     pub destructive: bool,
     pub probe: bool,
     pub interactive: bool,

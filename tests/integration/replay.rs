@@ -172,3 +172,28 @@ fn resume_from_an_earlier_step_and_a_resume_dry_run() {
         "no record says it resumed from b"
     );
 }
+
+/// `finally` tore down what the first steps set up; on resume those steps, marked
+/// `rerun_on_resume`, set it up again, and the operator is told what `finally` did.
+#[test]
+fn steps_marked_rerun_on_resume_set_up_again_what_finally_undid() {
+    let body = "steps:\n  - id: start\n    rerun_on_resume: true\n    run: touch server-up; echo x >> started\n  - id: use\n    run: test -e server-up && test -e ok\nfinally:\n  - id: stop\n    run: rm -f server-up\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    test.status(1);
+    assert!(!test.path().join("server-up").exists());
+    std::fs::write(test.path().join("ok"), "").expect("ok");
+    let first = run_id(&records(&test)[0]);
+    let resumed = resume(&test, &first).status(0);
+    assert!(
+        resumed.stderr.contains("already ran its `finally` steps (stop); they run again at the end, and start run again first"),
+        "{}",
+        resumed.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("started"))
+            .expect("started")
+            .lines()
+            .count(),
+        2
+    );
+}
