@@ -197,3 +197,66 @@ fn steps_marked_rerun_on_resume_set_up_again_what_finally_undid() {
         2
     );
 }
+
+/// 30 runs killed with `kill -9` at seeded random moments, each then resumed: no step
+/// the record calls finished runs again, and none is skipped.
+#[test]
+fn runs_killed_at_random_moments_resume_without_repeating_or_skipping_a_step() {
+    let steps = 8;
+    let mut body = String::from("steps:\n");
+    for index in 0..steps {
+        body.push_str(&format!(
+            "  - id: s{index}\n    run: sleep 0.0{}; echo s{index} >> log\n",
+            index % 4 + 1
+        ));
+    }
+    let mut seed: u64 = 20_261_202;
+    let mut next = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    for trial in 0..30 {
+        let test = Test::new().runbook("t", &runbook(&body)).args(["run", "t"]);
+        let mut child = test.spawn();
+        std::thread::sleep(std::time::Duration::from_millis(30 + next() % 250));
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(record) = records(&test).first().cloned() else {
+            continue; // killed before the record existed: nothing ran
+        };
+        let first = events(&record);
+        // The step a kill -9 leaves behind is stopped before the resume (resume
+        // refuses to race it).
+        if let Some(pgid) = first
+            .iter()
+            .rev()
+            .find(|event| event["event"] == "process_started")
+            .and_then(|event| event["pgid"].as_i64())
+        {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let finished: Vec<String> = first
+            .iter()
+            .filter(|event| event["event"] == "step_finished" && event["status"] == "ok")
+            .filter_map(|event| event["step_id"].as_str().map(str::to_owned))
+            .collect();
+        let finished_run = first.iter().any(|event| event["event"] == "run_finished");
+        if !finished_run {
+            let resumed = resume(&test, &run_id(&record)).run();
+            assert_eq!(resumed.code, 0, "trial {trial}: {}", resumed.stderr);
+        }
+        let log = std::fs::read_to_string(test.path().join("log")).unwrap_or_default();
+        for index in 0..steps {
+            let id = format!("s{index}");
+            let count = log.lines().filter(|line| *line == id).count();
+            assert!(count >= 1, "trial {trial}: {id} was skipped\n{log}");
+            if finished.contains(&id) {
+                assert_eq!(count, 1, "trial {trial}: {id} finished, then ran again\n{log}");
+            }
+        }
+    }
+}
