@@ -191,11 +191,23 @@ pub enum AuditCommand {
         /// Output format
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// Only runs of this runbook
+        #[arg(long, value_name = "NAME")]
+        runbook: Option<String>,
+        /// Only runs that ended so: success, failure, aborted, interrupted, terminated, hangup, timeout, incomplete
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Only runs started since: a duration back from now (`24h`, `7d`) or a date or time (`2025-01-15`, `2025-01-15T14:30:00Z`)
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
     },
     /// Show one run's record as a timeline
     Show {
         /// The run id
         run_id: String,
+        /// Print this step's output from the run's log (masked) instead of the timeline
+        #[arg(long, value_name = "STEP_ID")]
+        output: Option<String>,
     },
     /// Check records for tampering: exit 0 when intact, 1 naming the first bad line (all records when none given)
     Verify {

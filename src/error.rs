@@ -32,6 +32,11 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A command asked for something that is not there (a step of a run, a date).
+    Usage {
+        message: String,
+        help: Option<String>,
+    },
     /// A lock the run needs is held (or its last holder's step still runs), or the
     /// lock directory is unusable.
     Lock(LockError),
@@ -45,7 +50,8 @@ impl Error {
             | Error::Audit(_)
             | Error::Resume { .. }
             | Error::Params(_)
-            | Error::Metrics { .. } => Exit::Invalid,
+            | Error::Metrics { .. }
+            | Error::Usage { .. } => Exit::Invalid,
             Error::Output(_) => Exit::Failure,
             Error::NoAnswer { exit, .. } => *exit,
             Error::Lock(error) if error.is_held() => Exit::Locked,
@@ -57,7 +63,7 @@ impl Error {
         match self {
             Error::Source(error) => error.help(),
             Error::Audit(error) => error.help(),
-            Error::Resume { help, .. } => help.clone(),
+            Error::Resume { help, .. } | Error::Usage { help, .. } => help.clone(),
             Error::Lock(error) => error.help(),
             Error::Metrics { .. } => Some(
                 "cron would lose the monitoring silently: fix the path or its directory's permissions"
@@ -97,6 +103,7 @@ impl fmt::Display for Error {
             }
             Error::Audit(error) => write!(f, "{error}"),
             Error::Resume { message, .. } => write!(f, "cannot resume: {message}"),
+            Error::Usage { message, .. } => write!(f, "{message}"),
             Error::Params(problems) => {
                 let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 write!(f, "{}", lines.join("; "))

@@ -255,6 +255,10 @@ pub enum Event {
         /// Time spent waiting for the operator's answers (confirmation, input).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         wait_ms: Option<u64>,
+        /// Where the step's output is in the run's `.log`: bytes `[start, end)`
+        /// (steps of a parallel group share theirs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log: Option<(u64, u64)>,
         capture: Option<String>,
         reason: Option<String>,
     },

@@ -16,8 +16,23 @@ use std::path::PathBuf;
 
 pub fn audit(config: &Settings, command: &AuditCommand) -> Result<Exit, Error> {
     match command {
-        AuditCommand::List { format } => list(config, *format),
-        AuditCommand::Show { run_id } => show(config, run_id),
+        AuditCommand::List {
+            format,
+            runbook,
+            status,
+            since,
+        } => {
+            let filter = Filter::new(runbook.clone(), status.clone(), since.as_deref())?;
+            list(config, *format, &filter)
+        }
+        AuditCommand::Show {
+            run_id,
+            output: Some(step),
+        } => step_output(config, run_id, step),
+        AuditCommand::Show {
+            run_id,
+            output: None,
+        } => show(config, run_id),
         AuditCommand::Verify { records } => verify_records(config, records),
     }
 }
@@ -60,8 +75,121 @@ fn rows(directory: &std::path::Path) -> Vec<Row> {
     rows
 }
 
-fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
-    let rows = rows(config.audit_directory()?);
+/// `audit list --runbook/--status/--since`.
+struct Filter {
+    runbook: Option<String>,
+    status: Option<String>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Filter {
+    fn new(
+        runbook: Option<String>,
+        status: Option<String>,
+        since: Option<&str>,
+    ) -> Result<Filter, Error> {
+        let since = match since {
+            None => None,
+            Some(text) => Some(parse_since(text).ok_or_else(|| Error::Usage {
+                message: format!("`--since {text}` is neither a duration (24h, 7d) nor a date or time (2025-01-15, 2025-01-15T14:30:00Z)"),
+                help: None,
+            })?),
+        };
+        Ok(Filter {
+            runbook,
+            status,
+            since,
+        })
+    }
+
+    fn keeps(&self, row: &Row) -> bool {
+        self.runbook
+            .as_deref()
+            .is_none_or(|runbook| row.runbook == runbook)
+            && self
+                .status
+                .as_deref()
+                .is_none_or(|status| row.status == status)
+            && self.since.is_none_or(|since| {
+                chrono::DateTime::parse_from_rfc3339(&row.started)
+                    .is_ok_and(|started| started.with_timezone(&chrono::Utc) >= since)
+            })
+    }
+}
+
+fn parse_since(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let now = chrono::Utc::now();
+    if let Some(days) = text
+        .strip_suffix('d')
+        .and_then(|days| days.parse::<i64>().ok())
+    {
+        return Some(now - chrono::Duration::days(days));
+    }
+    if let Some(duration) = crate::runbook::Duration::parse(text) {
+        return chrono::Duration::from_std(duration.0)
+            .ok()
+            .map(|duration| now - duration);
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|time| time.and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.with_timezone(&chrono::Utc))
+}
+
+/// The output a step printed, from the run's `.log` (masked when it was written).
+fn step_output(config: &Settings, run_id: &str, step: &str) -> Result<Exit, Error> {
+    let path = audit::find_record(config.audit_directory()?, run_id).map_err(Error::Audit)?;
+    let record = Record::read(&path).map_err(|error| {
+        Error::Audit(AuditError::Io {
+            path: path.clone(),
+            error,
+        })
+    })?;
+    let range = record
+        .entries
+        .iter()
+        .rev()
+        .find_map(|entry| match &entry.event {
+            Event::StepFinished { step_id, log, .. } if step_id == step => Some(*log),
+            _ => None,
+        });
+    let Some(range) = range else {
+        return Err(Error::Usage {
+            message: format!("run {run_id} has no finished step `{step}`"),
+            help: Some(format!("`runbook audit show {run_id}` lists its steps")),
+        });
+    };
+    let Some((start, end)) = range else {
+        return Err(Error::Usage {
+            message: format!(
+                "the record of step `{step}` does not say where its output is (a run from an older version)"
+            ),
+            help: Some("read the run's .log".to_owned()),
+        });
+    };
+    let log_path = path.with_extension("log");
+    let bytes = std::fs::read(&log_path).map_err(|error| {
+        Error::Audit(AuditError::Io {
+            path: log_path.clone(),
+            error,
+        })
+    })?;
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(end)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len())
+        .max(start);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes[start..end])?;
+    Ok(Exit::Success)
+}
+
+fn list(config: &Settings, format: OutputFormat, filter: &Filter) -> Result<Exit, Error> {
+    let mut rows = rows(config.audit_directory()?);
+    rows.retain(|row| filter.keeps(row));
     let mut stdout = std::io::stdout().lock();
     if format == OutputFormat::Json {
         serde_json::to_writer_pretty(&mut stdout, &rows).map_err(std::io::Error::other)?;

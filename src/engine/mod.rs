@@ -419,6 +419,7 @@ impl<'a> Engine<'a> {
                     attempts: 0,
                     duration_ms: 0,
                     wait_ms: None,
+                    log: None,
                     capture,
                     reason: Some(reason.clone()),
                 });
@@ -516,6 +517,7 @@ impl<'a> Engine<'a> {
             attempts: 0,
             duration_ms: 0,
             wait_ms: None,
+            log: None,
             capture: None,
             reason: Some(reason.to_owned()),
         });

@@ -87,7 +87,11 @@ impl Engine<'_> {
         counter: &str,
     ) -> Flow {
         let id = qualified(frame, &step.id);
-        let started = (Instant::now(), self.ui.waited());
+        let started = (
+            Instant::now(),
+            self.ui.waited(),
+            self.ui.output.log_position(),
+        );
         let name = match &step.name {
             // Masked here, once: the name goes to the progress line, the log, the
             // record and the JSON summary.
@@ -307,7 +311,7 @@ impl Engine<'_> {
         step: &Step,
         context: &mut Context,
         outcome: Outcome,
-        started: (Instant, std::time::Duration),
+        started: (Instant, std::time::Duration, u64),
         line: Option<crate::ui::progress::StepLine>,
     ) -> Flow {
         let id = qualified(frame, &step.id);
@@ -335,6 +339,7 @@ impl Engine<'_> {
             attempts: outcome.attempts,
             duration_ms: duration.as_millis() as u64,
             wait_ms: (!waited.is_zero()).then_some(waited.as_millis() as u64),
+            log: Some((started.2, self.ui.output.log_position())),
             capture: outcome.capture.clone(),
             reason: outcome.reason.clone(),
         });

@@ -22,6 +22,9 @@ pub struct Output {
     stdout_is_terminal: bool,
     /// A copy of everything written, masked (the run's log file).
     log: RefCell<Option<Box<dyn Write>>>,
+    /// Bytes written to the log so far: a step's output is the range between its start
+    /// and its end (`audit show --output STEP`).
+    logged: std::cell::Cell<u64>,
     /// With `--format json`, stdout carries only the JSON: child stdout goes to stderr.
     child_stdout_to_stderr: std::cell::Cell<bool>,
 }
@@ -40,6 +43,7 @@ impl Output {
             bars,
             stdout_is_terminal,
             log: RefCell::new(None),
+            logged: std::cell::Cell::new(0),
             child_stdout_to_stderr: std::cell::Cell::new(false),
         }
     }
@@ -68,6 +72,11 @@ impl Output {
         *self.log.borrow_mut() = Some(log);
     }
 
+    /// Where the log is now, in bytes.
+    pub fn log_position(&self) -> u64 {
+        self.logged.get()
+    }
+
     /// The longest secret, for callers that split streams into chunks.
     pub fn mask_overlap(&self) -> usize {
         self.masker.masker().longest().saturating_sub(1)
@@ -88,8 +97,11 @@ impl Output {
     fn write_log(&self, bytes: &[u8]) {
         let failed = match self.log.borrow_mut().as_mut() {
             Some(log) => log.write_all(bytes).and_then(|()| log.flush()).err(),
-            None => None,
+            None => return,
         };
+        if failed.is_none() {
+            self.logged.set(self.logged.get() + bytes.len() as u64);
+        }
         if let Some(error) = failed {
             *self.log.borrow_mut() = None;
             let text = format!(

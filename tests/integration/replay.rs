@@ -212,7 +212,9 @@ fn runs_killed_at_random_moments_resume_without_repeating_or_skipping_a_step() {
     }
     let mut seed: u64 = 20_261_202;
     let mut next = || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         seed >> 33
     };
     for trial in 0..30 {
@@ -255,8 +257,64 @@ fn runs_killed_at_random_moments_resume_without_repeating_or_skipping_a_step() {
             let count = log.lines().filter(|line| *line == id).count();
             assert!(count >= 1, "trial {trial}: {id} was skipped\n{log}");
             if finished.contains(&id) {
-                assert_eq!(count, 1, "trial {trial}: {id} finished, then ran again\n{log}");
+                assert_eq!(
+                    count, 1,
+                    "trial {trial}: {id} finished, then ran again\n{log}"
+                );
             }
         }
     }
+}
+
+#[test]
+fn audit_list_filters_and_show_prints_a_steps_output() {
+    let body =
+        "steps:\n  - id: first\n    run: echo one; echo two\n  - id: second\n    run: echo three\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    test.status(0);
+    let other = "name: other\ntitle: Other\nkind: test\nsteps:\n  - id: x\n    run: 'false'\n";
+    std::fs::write(test.path().join("runbooks/other.yaml"), other).expect("write");
+    let audit = |args: &[&str]| {
+        Test::new()
+            .current_dir(test.path())
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .args(["audit"])
+            .args(args.iter().copied())
+            .run()
+    };
+    Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["run", "other"])
+        .status(1);
+    let listed = audit(&["list", "--runbook", "other"]);
+    assert!(
+        listed.stdout.contains("other") && !listed.stdout.contains("  t  "),
+        "{}",
+        listed.stdout
+    );
+    let failed = audit(&["list", "--status", "failure", "--since", "1h"]);
+    assert_eq!(failed.stdout.lines().count(), 2, "{}", failed.stdout);
+    let none = audit(&["list", "--since", "2999-01-01"]);
+    assert!(none.stdout.lines().count() <= 1, "{}", none.stdout);
+    let bad = audit(&["list", "--since", "yesterday-ish"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let record = records(&test)
+        .into_iter()
+        .find(|path| events(path)[0]["runbook"] == "t")
+        .expect("t's record");
+    let run = run_id(&record);
+    let output = audit(&["show", &run, "--output", "first"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(
+        output.stdout.contains("one\ntwo\n") && !output.stdout.contains("three"),
+        "{}",
+        output.stdout
+    );
 }
