@@ -214,7 +214,17 @@ pub enum AuditCommand {
         /// Run ids or record files
         #[arg(value_name = "RUN_ID|FILE")]
         records: Vec<String>,
+        /// The verification key `audit seal-init` printed: also check the seals (rewritten, deleted or renamed records, edited logs)
+        #[arg(
+            long,
+            value_name = "KEY",
+            env = "RUNBOOK_AUDIT_KEY",
+            hide_env_values = true
+        )]
+        key: Option<String>,
     },
+    /// Start sealing records: prints the verification key once, to keep off this host
+    SealInit,
 }
 
 fn parse_duration(text: &str) -> Result<crate::runbook::Duration, String> {

@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod record;
+pub mod seal;
 pub mod verify;
 pub mod writer;
 

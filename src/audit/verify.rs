@@ -94,6 +94,14 @@ pub fn verify(path: &Path) -> Verdict {
             problem: Tampering::Empty,
         };
     }
+    // The writer writes no raw `\r` (one in a value is escaped): CRLF line endings, or
+    // any other, mean the file was rewritten.
+    if let Some(position) = text.find('\r') {
+        return Verdict::Tampered {
+            line: text[..position].matches('\n').count() + 1,
+            problem: Tampering::Edited,
+        };
+    }
     let ends_cleanly = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
     let mut prev = GENESIS.to_owned();
@@ -115,6 +123,7 @@ pub fn verify(path: &Path) -> Verdict {
             // A line cut off mid-write after a chain that checks out.
             return Verdict::Cut { events: index };
         }
+
         let Some(fields) = parsed else {
             return tampered(Tampering::NotJson);
         };

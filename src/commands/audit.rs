@@ -33,7 +33,12 @@ pub fn audit(config: &Settings, command: &AuditCommand) -> Result<Exit, Error> {
             run_id,
             output: None,
         } => show(config, run_id),
-        AuditCommand::Verify { records } => verify_records(config, records),
+        AuditCommand::Verify { records, key } => {
+            let exit = verify_records(config, records)?;
+            let sealed = verify_seals(config, key.as_deref())?;
+            Ok(if exit == Exit::Success { sealed } else { exit })
+        }
+        AuditCommand::SealInit => seal_init(config),
     }
 }
 
@@ -73,6 +78,60 @@ fn rows(directory: &std::path::Path) -> Vec<Row> {
         .collect();
     rows.sort_by(|a, b| a.started.cmp(&b.started));
     rows
+}
+
+fn seal_init(config: &Settings) -> Result<Exit, Error> {
+    let key = audit::seal::init(config.audit_directory()?).map_err(Error::Audit)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{key}")?;
+    writeln!(
+        std::io::stderr(),
+        "sealing is on: every finished run is sealed from now on.\nKeep the verification key above off this host (it is not stored here); check with `runbook audit verify --key KEY`."
+    )?;
+    Ok(Exit::Success)
+}
+
+/// With `--key`, the seals; without, what sealing would add.
+fn verify_seals(config: &Settings, key: Option<&str>) -> Result<Exit, Error> {
+    let directory = config.audit_directory()?;
+    let mut stdout = std::io::stdout().lock();
+    let styles = &config.stdout_styles;
+    let Some(key) = key else {
+        if audit::seal::initialised(directory) {
+            writeln!(
+                stdout,
+                "records are sealed: check the seals with --key (the verification key from `audit seal-init`)"
+            )?;
+        } else {
+            writeln!(
+                stdout,
+                "sealing is not initialised (`runbook audit seal-init`): a record rewritten with a fresh chain, or deleted, would not show"
+            )?;
+        }
+        return Ok(Exit::Success);
+    };
+    let report = audit::seal::verify(directory, key);
+    for problem in &report.problems {
+        writeln!(stdout, "{} {problem}", styles.error.apply_to("SEAL      "))?;
+    }
+    for name in &report.unsealed {
+        writeln!(
+            stdout,
+            "{} {name}: not sealed (a run killed before it ended, or a record added since)",
+            styles.warning.apply_to("unsealed  ")
+        )?;
+    }
+    writeln!(
+        stdout,
+        "{} seals check out; the last is {} — compare with what you saw before: a host cannot prove its newest seals were not cut off",
+        report.sealed,
+        report.last_seal.as_deref().unwrap_or("(none)")
+    )?;
+    Ok(if report.problems.is_empty() {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 /// `audit list --runbook/--status/--since`.

@@ -157,6 +157,16 @@ fn start(
     );
     ui::summary::finish(settings, &ui, runbook, &identity.id, &result, run.format);
     crate::metrics::report(&ui, run, runbook, &result);
+    // Sealed once finished and everything it printed is in its log (docs/audit.md,
+    // "Sealed records"), when sealing is on.
+    if let Some(audit) = writer.0.path().parent()
+        && let Err(error) = crate::audit::seal::seal(audit, writer.0.path())
+    {
+        ui.message(
+            &ui.styles
+                .error_message(&format!("the record could not be sealed: {error}"), None),
+        );
+    }
     Ok(result.status.exit())
 }
 

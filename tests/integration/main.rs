@@ -21,6 +21,7 @@ mod replay;
 mod repository;
 mod run;
 mod schema;
+mod sealing;
 mod secrets;
 mod show;
 mod signals;
