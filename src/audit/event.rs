@@ -259,6 +259,10 @@ pub enum Event {
         /// (steps of a parallel group share theirs).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         log: Option<(u64, u64)>,
+        /// SHA-256 of those bytes: the chain then covers the log too (`audit verify`
+        /// checks it for a step whose range only it wrote).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_sha256: Option<String>,
         capture: Option<String>,
         reason: Option<String>,
     },

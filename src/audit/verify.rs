@@ -41,6 +41,10 @@ pub enum Tampering {
     },
     /// A different run id than the lines before.
     ForeignLine,
+    /// The `.log` bytes of the step this line finishes do not match their hash.
+    LogEdited {
+        step: String,
+    },
     Empty,
 }
 
@@ -67,9 +71,49 @@ impl fmt::Display for Tampering {
                 )
             }
             Tampering::ForeignLine => write!(f, "belongs to another run: it was inserted"),
+            Tampering::LogEdited { step } => write!(
+                f,
+                "finishes step `{step}`, whose output in the .log was changed since"
+            ),
             Tampering::Empty => write!(f, "is missing: the record is empty"),
         }
     }
+}
+
+/// The first `step_finished` whose `.log` range no longer hashes to what it recorded.
+fn log_edited(path: &Path, lines: &[&str]) -> Option<(usize, String)> {
+    let log = std::fs::read(path.with_extension("log")).ok()?;
+    for (index, line) in lines.iter().enumerate() {
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if fields.get("event").and_then(Value::as_str) != Some("step_finished") {
+            continue;
+        }
+        let (Some(range), Some(hash)) = (
+            fields.get("log").and_then(Value::as_array),
+            fields.get("log_sha256").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let (Some(start), Some(end)) = (
+            range.first().and_then(Value::as_u64),
+            range.get(1).and_then(Value::as_u64),
+        ) else {
+            continue;
+        };
+        let (start, end) = (start as usize, end as usize);
+        let bytes = log.get(start..end).unwrap_or_default();
+        if end > log.len() || sha256_hex(bytes) != hash {
+            let step = fields
+                .get("step_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            return Some((index + 1, step));
+        }
+    }
+    None
 }
 
 /// The suffix every line ends with: `,"hash":"<64 hex>"}`.
@@ -181,6 +225,12 @@ pub fn verify(path: &Path) -> Verdict {
         }
         prev = sha256_hex(line.as_bytes());
         finished = fields.get("event").and_then(Value::as_str) == Some("run_finished");
+    }
+    if let Some((line, step)) = log_edited(path, &lines) {
+        return Verdict::Tampered {
+            line,
+            problem: Tampering::LogEdited { step },
+        };
     }
     if finished {
         Verdict::Intact {

@@ -420,6 +420,7 @@ impl<'a> Engine<'a> {
                     duration_ms: 0,
                     wait_ms: None,
                     log: None,
+                    log_sha256: None,
                     capture,
                     reason: Some(reason.clone()),
                 });
@@ -518,6 +519,7 @@ impl<'a> Engine<'a> {
             duration_ms: 0,
             wait_ms: None,
             log: None,
+            log_sha256: None,
             capture: None,
             reason: Some(reason.to_owned()),
         });

@@ -91,6 +91,7 @@ impl Engine<'_> {
             Instant::now(),
             self.ui.waited(),
             self.ui.output.log_position(),
+            self.ui.output.begin_mark(),
         );
         let name = match &step.name {
             // Masked here, once: the name goes to the progress line, the log, the
@@ -311,7 +312,7 @@ impl Engine<'_> {
         step: &Step,
         context: &mut Context,
         outcome: Outcome,
-        started: (Instant, std::time::Duration, u64),
+        started: (Instant, std::time::Duration, u64, u64),
         line: Option<crate::ui::progress::StepLine>,
     ) -> Flow {
         let id = qualified(frame, &step.id);
@@ -340,6 +341,7 @@ impl Engine<'_> {
             duration_ms: duration.as_millis() as u64,
             wait_ms: (!waited.is_zero()).then_some(waited.as_millis() as u64),
             log: Some((started.2, self.ui.output.log_position())),
+            log_sha256: self.ui.output.end_mark(started.3),
             capture: outcome.capture.clone(),
             reason: outcome.reason.clone(),
         });

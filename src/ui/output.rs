@@ -25,6 +25,10 @@ pub struct Output {
     /// Bytes written to the log so far: a step's output is the range between its start
     /// and its end (`audit show --output STEP`).
     logged: std::cell::Cell<u64>,
+    /// Running SHA-256 of what was logged since each open mark (a running step), so
+    /// each step's `step_finished` carries the hash of its log bytes.
+    marks: RefCell<std::collections::BTreeMap<u64, sha2::Sha256>>,
+    next_mark: std::cell::Cell<u64>,
     /// With `--format json`, stdout carries only the JSON: child stdout goes to stderr.
     child_stdout_to_stderr: std::cell::Cell<bool>,
 }
@@ -44,6 +48,8 @@ impl Output {
             stdout_is_terminal,
             log: RefCell::new(None),
             logged: std::cell::Cell::new(0),
+            marks: RefCell::new(std::collections::BTreeMap::new()),
+            next_mark: std::cell::Cell::new(0),
             child_stdout_to_stderr: std::cell::Cell::new(false),
         }
     }
@@ -70,6 +76,28 @@ impl Output {
 
     pub fn set_log(&self, log: Box<dyn Write>) {
         *self.log.borrow_mut() = Some(log);
+    }
+
+    /// Starts hashing what is logged from now on (a step starts).
+    pub fn begin_mark(&self) -> u64 {
+        use sha2::Digest;
+        let mark = self.next_mark.get();
+        self.next_mark.set(mark + 1);
+        self.marks.borrow_mut().insert(mark, sha2::Sha256::new());
+        mark
+    }
+
+    /// The hash of what was logged since `mark` began (the step ends).
+    pub fn end_mark(&self, mark: u64) -> Option<String> {
+        use sha2::Digest;
+        let hasher = self.marks.borrow_mut().remove(&mark)?;
+        Some(
+            hasher
+                .finalize()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
+        )
     }
 
     /// Where the log is now, in bytes.
@@ -101,6 +129,10 @@ impl Output {
         };
         if failed.is_none() {
             self.logged.set(self.logged.get() + bytes.len() as u64);
+            use sha2::Digest;
+            for hasher in self.marks.borrow_mut().values_mut() {
+                hasher.update(bytes);
+            }
         }
         if let Some(error) = failed {
             *self.log.borrow_mut() = None;

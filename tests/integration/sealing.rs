@@ -339,3 +339,37 @@ fn every_tampering_is_caught_with_the_verification_key() {
     let wrong = cli(&audit_dir, &["audit", "verify", "--key", &"0".repeat(64)]);
     assert_eq!(wrong.code, 1, "{}", wrong.stdout);
 }
+
+/// Without sealing, each step's log bytes are hashed into its `step_finished`, so the
+/// chain itself shows an edit of the `.log`.
+#[test]
+fn a_log_edit_shows_in_the_chain_even_without_sealing() {
+    let test = Test::new()
+        .runbook("one", &runbook("one"))
+        .args(["run", "one"]);
+    test.status(0);
+    let directory = test.path().join("state/runbook/audit");
+    let record = records(&directory)[0].clone();
+    let verify = || {
+        Test::new()
+            .env(
+                "XDG_STATE_HOME",
+                &test.path().join("state").display().to_string(),
+            )
+            .args(["audit", "verify"])
+            .run()
+    };
+    assert_eq!(verify().code, 0);
+    let log = record.with_extension("log");
+    let text = std::fs::read_to_string(&log).expect("log");
+    std::fs::write(&log, text.replace("one output", "one 0utput")).expect("write");
+    let outcome = verify();
+    assert_eq!(outcome.code, 1, "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("finishes step `a`, whose output in the .log was changed since"),
+        "{}",
+        outcome.stdout
+    );
+}
