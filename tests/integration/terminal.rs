@@ -198,3 +198,37 @@ fn step_mode_never_asks_about_clean_up_steps_even_in_a_parallel_group_or_an_incl
         assert!(test.path().join(file).exists(), "{file} ran");
     }
 }
+
+/// The time a confirmation waits for the operator is recorded apart (`wait_ms`), not
+/// counted as the step's work.
+#[test]
+fn waiting_for_a_confirmation_is_not_the_steps_duration() {
+    let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
+    let mut session = start(&test);
+    session
+        .exp_string("Type chatcard to confirm")
+        .expect("asks to type");
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    session.send_line("chatcard").expect("answer");
+    assert_eq!(exit_code(&mut session), 0);
+    let audit = test.path().join("state/runbook/audit");
+    let record = std::fs::read_dir(&audit)
+        .expect("audit dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .expect("a record");
+    let finished: serde_json::Value = std::fs::read_to_string(record)
+        .expect("read")
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("json"))
+        .find(|event| event["event"] == "step_finished")
+        .expect("step_finished");
+    let duration = finished["duration_ms"].as_u64().expect("duration");
+    let wait = finished["wait_ms"].as_u64().expect("wait recorded");
+    assert!(wait >= 1_400, "{finished}");
+    assert!(duration < 1_000, "the wait was counted as work: {finished}");
+}
