@@ -940,3 +940,158 @@ fn psql(url: &str, sql: &str) -> Result<String, String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+// OpenSSH
+
+/// A real OpenSSH server on a free loopback port, with its own host key, one client key
+/// authorized, and an `ssh_config` for the client that names it `host` — never the
+/// machine's own ssh setup. Stopped when dropped. Needs `sshd` (Debian's
+/// `openssh-server`); run as root, it logs in as root.
+pub struct Sshd {
+    pub directory: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl Sshd {
+    pub fn start(alias: &str) -> Sshd {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let dir = directory.path();
+        let keygen = |path: &Path| {
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(path)
+                .status()
+                .expect("ssh-keygen runs");
+            assert!(status.success(), "ssh-keygen failed");
+        };
+        keygen(&dir.join("host_key"));
+        keygen(&dir.join("client_key"));
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).expect("authorize");
+        // sshd's privilege separation needs its empty directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|user| !user.is_empty())
+            .unwrap_or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| "root".to_owned(), |user| user.name)
+            });
+        for _attempt in 0..5 {
+            let port = free_port();
+            std::fs::write(
+                dir.join("sshd_config"),
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                    dir = dir.display()
+                ),
+            )
+            .expect("sshd_config");
+            let host_key = std::fs::read_to_string(dir.join("host_key.pub")).expect("host key");
+            let mut fields = host_key.split_whitespace();
+            let (kind, key) = (
+                fields.next().unwrap_or_default(),
+                fields.next().unwrap_or_default(),
+            );
+            std::fs::write(
+                dir.join("known_hosts"),
+                format!("[127.0.0.1]:{port} {kind} {key}\n"),
+            )
+            .expect("known_hosts");
+            std::fs::write(
+                dir.join("ssh_config"),
+                format!(
+                    "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",
+                    dir = dir.display()
+                ),
+            )
+            .expect("ssh_config");
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(dir.join("sshd_config"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sshd starts (apt-get install openssh-server)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut listening = false;
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    listening = true;
+                    break;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            if listening {
+                return Sshd {
+                    directory,
+                    port,
+                    child,
+                };
+            }
+            // The port was taken after all: another one.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("sshd did not start");
+    }
+
+    /// The client configuration to pass with `ssh -F` (or `--ssh-config`).
+    pub fn config(&self) -> std::path::PathBuf {
+        self.directory.path().join("ssh_config")
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_private_sshd_answers_on_loopback_with_its_own_keys() {
+    let sshd = Sshd::start("db");
+    let output = Command::new("ssh")
+        .arg("-F")
+        .arg(sshd.config())
+        .args(["db", "echo", "hello from sshd"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "hello from sshd\n");
+    // A different host key on that port is refused, never prompted for.
+    let known_hosts = sshd.directory.path().join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+            sshd.port
+        ),
+    )
+    .expect("known_hosts");
+    let refused = Command::new("ssh")
+        .arg("-F")
+        .arg(sshd.config())
+        .args(["db", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh runs");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
