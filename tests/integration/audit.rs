@@ -762,3 +762,15 @@ fn a_hand_written_record_with_only_the_documented_fields_is_listed_and_shown() {
     );
     assert!(show.stdout.contains("@db-1"), "{}", show.stdout);
 }
+
+#[test]
+fn a_step_name_is_recorded_as_shown_not_as_its_template() {
+    let body = "params:\n  db: {default: chatcard}\nsteps:\n  - id: dump\n    name: Dump {{ db }}\n    run: 'true'\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    test.status(0);
+    let started = events(&records(&test)[0])
+        .into_iter()
+        .find(|event| event["event"] == "step_started")
+        .expect("step_started");
+    assert_eq!(started["name"], "Dump chatcard");
+}

@@ -39,9 +39,18 @@ impl Engine<'_> {
             });
         };
         for attempt in 1..=attempts_allowed {
+            // The name as shown (rendered, masked), not its template.
+            let name = match &step.name {
+                Some(template) => self.mask(
+                    &self
+                        .render(template, context)
+                        .unwrap_or_else(|_| template.text.clone()),
+                ),
+                None => step.title().to_owned(),
+            };
             if !self.record(Event::StepStarted {
                 step_id: id.to_owned(),
-                name: step.title().to_owned(),
+                name,
                 command: Some(self.mask(&command)),
                 attempt,
             }) {
