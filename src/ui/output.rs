@@ -136,18 +136,22 @@ impl Output {
         }
         if let Some(error) = failed {
             *self.log.borrow_mut() = None;
-            let text = format!(
+            self.to_stderr(&format!(
                 "warning: cannot write the run's output log ({error}): output from here on is shown but not logged\n"
-            );
-            let write = || {
-                let mut writer = self.stderr.borrow_mut();
-                let _ = writer.write_all(text.as_bytes());
-                let _ = writer.flush();
-            };
-            match &self.bars {
-                Some(bars) => bars.suspend(write),
-                None => write(),
-            }
+            ));
+        }
+    }
+
+    /// Text of the tool's own to stderr, with progress bars suspended around it.
+    fn to_stderr(&self, text: &str) {
+        let write = || {
+            let mut writer = self.stderr.borrow_mut();
+            let _ = writer.write_all(text.as_bytes());
+            let _ = writer.flush();
+        };
+        match &self.bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
         }
     }
 
@@ -180,15 +184,7 @@ impl Output {
 
     /// A message of the tool's own to stderr (already masked by the caller if needed).
     pub fn message(&self, text: &str) {
-        let write = || {
-            let mut writer = self.stderr.borrow_mut();
-            let _ = writer.write_all(text.as_bytes());
-            let _ = writer.flush();
-        };
-        match &self.bars {
-            Some(bars) => bars.suspend(write),
-            None => write(),
-        }
+        self.to_stderr(text);
         self.write_log(console::strip_ansi_codes(text).as_bytes());
     }
 
