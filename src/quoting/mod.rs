@@ -9,6 +9,7 @@
 //! parse, so the parse sees the real structure.
 
 mod commands;
+mod consumers;
 pub use commands::is_code_variable;
 mod walk;
 

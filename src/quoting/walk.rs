@@ -2,6 +2,7 @@
 //! expression and test of a command, with the quoting context each marker landed in.
 
 use super::commands;
+use super::consumers;
 use super::{Context, Kind, MAX_DEPTH, Markers, Refusal, Unparsable};
 use brush_parser::ast::{
     Assignment, AssignmentName, AssignmentValue, BinaryPredicate, Command, CompoundCommand,
@@ -277,7 +278,7 @@ impl<'m> Walker<'m> {
         {
             return Some(name.to_owned());
         }
-        commands::stdin_consumer(&literals(&args))
+        consumers::stdin_consumer(&literals(&args))
     }
 
     fn command(&mut self, command: &Command) -> Result<(), Unparsable> {
@@ -493,7 +494,7 @@ impl<'m> Walker<'m> {
             .and_then(|name| self.arg(name).ok())
             .and_then(|arg| arg.program().map(str::to_owned))
             .is_some_and(|program| {
-                commands::is_shell(&program) || program == "source" || program == "."
+                consumers::is_shell(&program) || program == "source" || program == "."
             });
         let mut args = Vec::new();
         let mut redirects = Vec::new();
@@ -600,7 +601,7 @@ impl<'m> Walker<'m> {
                 self.carry(&name, &held);
             }
         }
-        let stdin_script = commands::stdin_consumer(&literals(&args));
+        let stdin_script = consumers::stdin_consumer(&literals(&args));
         for redirect in redirects {
             self.redirect(redirect, stdin_script.as_deref())?;
         }
@@ -626,7 +627,7 @@ impl<'m> Walker<'m> {
             // Also `eval` and `source`: `x=eval; "$x" …` runs it.
             || text
                 .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|word| commands::is_shell(word) || matches!(word, "eval" | "source"));
+                .any(|word| consumers::is_shell(word) || matches!(word, "eval" | "source"));
         if names_shell {
             self.shell_vars.insert(name.clone());
         }
@@ -1225,14 +1226,14 @@ fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -> Option<St
     ) {
         return Some(format!("`{program}`"));
     }
-    if let Some(consumer) = commands::stdin_consumer(&literals(args))
+    if let Some(consumer) = consumers::stdin_consumer(&literals(args))
         && unchecked_input
     {
         return Some(format!(
             "`{consumer}` reading a script from a file or descriptor"
         ));
     }
-    commands::shell_script(args)
+    consumers::shell_script(args)
         .map(|shell| format!("`{shell}` reading a script from a file or a variable"))
 }
 
