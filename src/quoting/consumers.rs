@@ -3,7 +3,10 @@
 //! detection over a command's literal words; the rules that refuse values are in
 //! `commands.rs`.
 
-use super::walk::Arg;
+use super::walk::{Arg, literals};
+use brush_parser::ast::{
+    Command, CompoundCommand, CompoundList, IoFileRedirectKind, IoRedirect, SimpleCommand,
+};
 
 pub(super) const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"];
 
@@ -185,4 +188,196 @@ pub(super) fn ssh_destination(words: &[Option<&str>]) -> (usize, bool) {
         index += 1;
     }
     (index, false)
+}
+
+/// The names of the functions a list defines, however nested.
+pub(super) fn collect_functions(
+    list: &CompoundList,
+    names: &mut std::collections::HashSet<String>,
+) {
+    fn command(item: &Command, names: &mut std::collections::HashSet<String>) {
+        match item {
+            Command::Function(function) => {
+                names.insert(function.fname.value.clone());
+                compound(&function.body.0, names);
+            }
+            Command::Compound(inner, _) => compound(inner, names),
+            Command::Simple(_) | Command::ExtendedTest(..) => {}
+        }
+    }
+    fn compound(item: &CompoundCommand, names: &mut std::collections::HashSet<String>) {
+        match item {
+            CompoundCommand::BraceGroup(group) => collect_functions(&group.list, names),
+            CompoundCommand::Subshell(subshell) => collect_functions(&subshell.list, names),
+            CompoundCommand::ForClause(clause) => collect_functions(&clause.body.list, names),
+            CompoundCommand::ArithmeticForClause(clause) => {
+                collect_functions(&clause.body.list, names)
+            }
+            CompoundCommand::CaseClause(clause) => {
+                for case in &clause.cases {
+                    if let Some(list) = &case.cmd {
+                        collect_functions(list, names);
+                    }
+                }
+            }
+            CompoundCommand::IfClause(clause) => {
+                collect_functions(&clause.condition, names);
+                collect_functions(&clause.then, names);
+                for branch in clause.elses.iter().flatten() {
+                    if let Some(condition) = &branch.condition {
+                        collect_functions(condition, names);
+                    }
+                    collect_functions(&branch.body, names);
+                }
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                collect_functions(&clause.0, names);
+                collect_functions(&clause.1.list, names);
+            }
+            CompoundCommand::Coprocess(coprocess) => command(&coprocess.body, names),
+            CompoundCommand::Arithmetic(_) => {}
+        }
+    }
+    for item in &list.0 {
+        let pipelines =
+            std::iter::once(&item.0.first).chain(item.0.additional.iter().map(|next| match next {
+                brush_parser::ast::AndOr::And(pipeline)
+                | brush_parser::ast::AndOr::Or(pipeline) => pipeline,
+            }));
+        for pipeline in pipelines {
+            for inner in &pipeline.seq {
+                command(inner, names);
+            }
+        }
+    }
+}
+
+/// Whether any simple command in a list, however nested, satisfies `test`.
+pub(super) fn any_simple(
+    list: &CompoundList,
+    test: &mut dyn FnMut(&SimpleCommand) -> bool,
+) -> bool {
+    fn command(item: &Command, test: &mut dyn FnMut(&SimpleCommand) -> bool) -> bool {
+        match item {
+            Command::Simple(simple) => test(simple),
+            Command::Compound(compound, _) => match compound {
+                CompoundCommand::BraceGroup(group) => any_simple(&group.list, test),
+                CompoundCommand::Subshell(subshell) => any_simple(&subshell.list, test),
+                CompoundCommand::ForClause(clause) => any_simple(&clause.body.list, test),
+                CompoundCommand::ArithmeticForClause(clause) => any_simple(&clause.body.list, test),
+                CompoundCommand::CaseClause(clause) => clause
+                    .cases
+                    .iter()
+                    .any(|case| case.cmd.as_ref().is_some_and(|list| any_simple(list, test))),
+                CompoundCommand::IfClause(clause) => {
+                    any_simple(&clause.condition, test)
+                        || any_simple(&clause.then, test)
+                        || clause.elses.iter().flatten().any(|branch| {
+                            branch
+                                .condition
+                                .as_ref()
+                                .is_some_and(|list| any_simple(list, test))
+                                || any_simple(&branch.body, test)
+                        })
+                }
+                CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                    any_simple(&clause.0, test) || any_simple(&clause.1.list, test)
+                }
+                CompoundCommand::Coprocess(coprocess) => command(&coprocess.body, test),
+                CompoundCommand::Arithmetic(_) => false,
+            },
+            Command::Function(_) | Command::ExtendedTest(..) => false,
+        }
+    }
+    list.0.iter().any(|item| {
+        std::iter::once(&item.0.first)
+            .chain(item.0.additional.iter().map(|next| match next {
+                brush_parser::ast::AndOr::And(pipeline)
+                | brush_parser::ast::AndOr::Or(pipeline) => pipeline,
+            }))
+            .any(|pipeline| pipeline.seq.iter().any(|item| command(item, test)))
+    })
+}
+
+/// Whether a command runs code made at run time, and what: `eval`, `source`, a shell
+/// reading a file or its input (also behind `sudo`, `env`, …), a shell given a script
+/// that is not written in the runbook, aliases and other builtins that turn text into
+/// commands, or a command named by a variable reading a pipeline.
+pub(super) fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -> Option<String> {
+    // `builtin source`, `command . f`, `exec eval`: the same builtins.
+    let start = args
+        .iter()
+        .position(|arg| {
+            !(arg.is_option() || matches!(arg.program(), Some("builtin" | "command" | "exec")))
+        })
+        .unwrap_or(args.len());
+    let args = &args[start.min(args.len())..];
+    let first = args.first()?;
+    let Some(program) = first.program() else {
+        // A value as the program (`{{ tool }} args`), or one double-quoted word
+        // (`"$1"`, `"$bin/psql"`, `"$(pgtool psql)"`): a program name, not parsed or
+        // split. Anything else — `$x` split into words, `$'\x65val'` — may spell
+        // `eval` or `source`.
+        if first.has_markers || double_quoted(&first.word.value) {
+            return fed.then(|| {
+                format!(
+                    "`{}`, named by a variable, reading its input",
+                    first.word.value
+                )
+            });
+        }
+        return Some(format!(
+            "`{}`, a command named at run time",
+            first.word.value
+        ));
+    };
+    if matches!(
+        program,
+        "eval" | "source" | "." | "alias" | "hash" | "enable" | "fc" | "history" | "bind"
+    ) {
+        return Some(format!("`{program}`"));
+    }
+    if let Some(consumer) = stdin_consumer(&literals(args))
+        && unchecked_input
+    {
+        return Some(format!(
+            "`{consumer}` reading a script from a file or descriptor"
+        ));
+    }
+    shell_script(args).map(|shell| format!("`{shell}` reading a script from a file or a variable"))
+}
+
+/// A word wholly inside one pair of double quotes: expanded, but not split into words.
+pub(super) fn double_quoted(word: &str) -> bool {
+    word.len() >= 2
+        && word.starts_with('"')
+        && word.ends_with('"')
+        && !word[1..word.len() - 1].contains('"')
+        // `"${a[@]}"` is several words: a program and its arguments from wherever the
+        // array was filled.
+        && !word.contains("[@]")
+        && !word.contains("[*]")
+}
+
+/// A redirection of standard input.
+pub(super) fn reads_fd0(redirect: &IoRedirect) -> bool {
+    match redirect {
+        IoRedirect::File(fd, kind, _) => {
+            matches!(
+                kind,
+                IoFileRedirectKind::Read
+                    | IoFileRedirectKind::DuplicateInput
+                    | IoFileRedirectKind::ReadAndWrite
+            ) && fd.is_none_or(|fd| fd == 0)
+        }
+        IoRedirect::HereDocument(fd, _) | IoRedirect::HereString(fd, _) => {
+            fd.is_none_or(|fd| fd == 0)
+        }
+        IoRedirect::OutputAndError(..) => false,
+    }
+}
+
+/// Standard input from a file or another descriptor, whose content the check cannot see.
+pub(super) fn reads_fd0_from_elsewhere(redirect: &&IoRedirect) -> bool {
+    matches!(redirect, IoRedirect::File(..)) && reads_fd0(redirect)
 }
