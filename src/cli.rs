@@ -40,6 +40,10 @@ pub struct GlobalArgs {
         global = true
     )]
     pub lock_dir: Option<PathBuf>,
+    /// OpenSSH client configuration for remote hosts, passed as `ssh -F FILE` (a team's
+    /// shared bastion config) [default: ssh's own, ~/.ssh/config]
+    #[arg(long, value_name = "FILE", env = "RUNBOOK_SSH_CONFIG", global = true)]
+    pub ssh_config: Option<PathBuf>,
     /// When to use colour (NO_COLOR is honoured by `auto`)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,

@@ -23,6 +23,8 @@ pub struct Settings {
     audit_directory: Result<PathBuf, String>,
     /// Where run locks live: one directory for every user of the host.
     pub lock_directory: PathBuf,
+    /// `--ssh-config`: the OpenSSH client configuration for remote hosts.
+    pub ssh_config: Option<PathBuf>,
     /// Styles for stdout (results) and stderr (conversation), decided separately.
     pub stdout_styles: Styles,
     pub stderr_styles: Styles,
@@ -61,6 +63,7 @@ impl Settings {
                 .lock_dir
                 .clone()
                 .unwrap_or_else(crate::lock::default_directory),
+            ssh_config: args.ssh_config.clone(),
             stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
             stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
             quiet: args.quiet,
@@ -146,6 +149,7 @@ impl RunSettings {
         &self,
         resume: Option<(String, usize)>,
         since_first_start: Duration,
+        ssh_config: Option<PathBuf>,
     ) -> RunOptions {
         RunOptions {
             dry_run: self.dry_run,
@@ -157,6 +161,7 @@ impl RunSettings {
             grace: self.grace,
             resume,
             since_first_start,
+            ssh_config,
         }
     }
 }

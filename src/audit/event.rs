@@ -188,6 +188,35 @@ pub struct RunStarted {
     pub resumes: Option<String>,
 }
 
+/// The host a step's command ran on, as `step_started` records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostRecord {
+    /// The host's name in the runbook.
+    pub name: String,
+    pub members: Vec<MemberRecord>,
+}
+
+/// One destination of a host, with the key it showed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub destination: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The server's host key as ssh saw it (`ssh-ed25519 SHA256:…`); none when the
+    /// connection failed before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+}
+
+/// How a step's command ended on one destination.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberExit {
+    pub destination: String,
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The last event of a record that was not killed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunFinished {
@@ -209,6 +238,9 @@ pub enum Event {
         /// The rendered command, secrets masked.
         command: Option<String>,
         attempt: u32,
+        /// Where the command runs, when not on this machine.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<HostRecord>,
     },
     /// The step's command started, in process group `pgid`: `resume` checks that an
     /// interrupted step's processes are gone before running it again.
@@ -265,6 +297,9 @@ pub enum Event {
         log_sha256: Option<String>,
         capture: Option<String>,
         reason: Option<String>,
+        /// On a remote host: how the command ended on each destination.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        members: Vec<MemberExit>,
     },
     RunFinished(RunFinished),
 }

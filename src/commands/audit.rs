@@ -399,6 +399,7 @@ fn timeline(event: &Event) -> String {
             step_id,
             command,
             attempt,
+            host,
             ..
         } => {
             let command = command
@@ -416,7 +417,21 @@ fn timeline(event: &Event) -> String {
             } else {
                 String::new()
             };
-            format!("{step_id} started{attempt}{command}")
+            let on = host
+                .as_ref()
+                .map(|host| {
+                    let members: Vec<String> = host
+                        .members
+                        .iter()
+                        .map(|member| match &member.host_key {
+                            Some(key) => format!("{}, key {key}", member.destination),
+                            None => format!("{}, not connected", member.destination),
+                        })
+                        .collect();
+                    format!(" on {} ({})", host.name, members.join("; "))
+                })
+                .unwrap_or_default();
+            format!("{step_id} started{attempt}{on}{command}")
         }
         Event::ProcessStarted { step_id, pgid, .. } => format!("{step_id} process group {pgid}"),
         Event::Guard {
@@ -456,6 +471,7 @@ fn timeline(event: &Event) -> String {
             wait_ms,
             capture,
             reason,
+            members,
             ..
         } => {
             let mut text = format!("{step_id} {}", status.key());
@@ -478,6 +494,17 @@ fn timeline(event: &Event) -> String {
             if let Some(capture) = capture {
                 let capture: String = capture.chars().take(80).collect();
                 text.push_str(&format!(" → {capture:?}"));
+            }
+            if members.len() > 1 {
+                let exits: Vec<String> = members
+                    .iter()
+                    .map(|member| match (&member.exit_code, &member.reason) {
+                        (Some(code), _) => format!("{} exit {code}", member.destination),
+                        (None, Some(reason)) => format!("{} {reason}", member.destination),
+                        (None, None) => member.destination.clone(),
+                    })
+                    .collect();
+                text.push_str(&format!(" [{}]", exits.join(", ")));
             }
             text
         }

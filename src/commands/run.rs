@@ -124,6 +124,7 @@ fn start(
     let options = run.options(
         prior.map(|prior| (prior.run_id.clone(), prior.done(runbook))),
         prior.map(Prior::since_first_start).unwrap_or_default(),
+        settings.ssh_config.clone(),
     );
     let result = {
         let mut recorder = LockedRecorder {

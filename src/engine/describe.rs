@@ -85,7 +85,12 @@ impl Engine<'_> {
             let (text, exact) = match &guard.check {
                 GuardCheck::Command(command) => {
                     let (rendered, exact) = self.render_placeholder(command, context);
-                    (format!("$ {}", rendered.trim()), exact)
+                    let mut text = format!("$ {}", rendered.trim());
+                    let host = guard.host.as_ref().or(step.host.as_ref());
+                    if let Some(on) = self.describe_target(frame.runbook, host, context) {
+                        text.push_str(&format!("  (on {on})"));
+                    }
+                    (text, exact)
                 }
                 GuardCheck::Expr(expr) => (expr.text.trim().to_owned(), true),
             };
@@ -112,6 +117,7 @@ impl Engine<'_> {
             }
             plan.confirmation = Some(text);
         }
+        plan.host = self.describe_target(frame.runbook, step.host.as_ref(), context);
         match &step.action {
             Action::Run { command } => self.describe_run(command, context, &mut plan),
             Action::Manual {

@@ -14,6 +14,8 @@ use std::fmt;
 pub enum Doing {
     Render,
     Evaluate,
+    /// A host's destination rendered to something ssh would misread.
+    Destination,
 }
 
 /// A run-time error in one template or expression of the runbook (boxed: it travels
@@ -48,6 +50,19 @@ impl RunError {
             span: crate::runbook::located::error_span(located, error),
             text: located.text.clone(),
             detail,
+            values: Vec::new(),
+        }))
+    }
+
+    /// A destination that rendered to something ssh would read as an option or as
+    /// several words.
+    pub fn destination(located: &Located, value: &str, why: &str) -> RunError {
+        RunError(Box::new(Details {
+            doing: Doing::Destination,
+            path: located.path.clone(),
+            span: located.span,
+            text: located.text.clone(),
+            detail: format!("`{value}` is not an ssh destination: {why}"),
             values: Vec::new(),
         }))
     }
@@ -89,6 +104,7 @@ impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.doing {
             Doing::Render => write!(f, "cannot render {}: {}", self.path, self.detail),
+            Doing::Destination => write!(f, "{}: {}", self.path, self.detail),
             Doing::Evaluate => write!(
                 f,
                 "cannot evaluate {} `{}`: {}",

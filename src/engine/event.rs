@@ -2,7 +2,8 @@
 //! of a real run; `Memory` keeps events for the engine's unit tests.
 
 pub use crate::audit::event::{
-    Approval, Event, Mode, RunFinished, RunStarted, RunStatus, StepStatus,
+    Approval, Event, HostRecord, MemberExit, MemberRecord, Mode, RunFinished, RunStarted,
+    RunStatus, StepStatus,
 };
 
 /// Where events go. Recording happens before the engine proceeds, and a recorder that

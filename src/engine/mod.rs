@@ -14,6 +14,7 @@ mod notify;
 pub mod params;
 pub mod preflight;
 mod prepare;
+mod remote;
 mod render;
 pub mod resume;
 pub mod runtime;
@@ -55,6 +56,8 @@ pub struct RunOptions {
     /// How long ago the first run of a chain of resumes started: the outage did not
     /// pause, so the RTO clock counts from there.
     pub since_first_start: Duration,
+    /// `--ssh-config`: the OpenSSH client configuration for remote hosts.
+    pub ssh_config: Option<std::path::PathBuf>,
 }
 
 pub use crate::load::library::Library;
@@ -119,6 +122,8 @@ pub struct Engine<'a> {
     /// Vars the run being resumed computed, by scope + name: replayed, not computed
     /// again.
     pub(crate) replayed: RefCell<std::collections::BTreeMap<String, String>>,
+    /// The run's ssh master connections, one per destination, closed at the end.
+    pub(crate) connections: crate::process::remote::Connections,
 }
 
 /// The result of a whole run.
@@ -167,6 +172,7 @@ impl<'a> Engine<'a> {
             started,
             locks: None,
             replayed: RefCell::new(std::collections::BTreeMap::new()),
+            connections: crate::process::remote::Connections::new(options.ssh_config.clone()),
         }
     }
 
@@ -216,7 +222,11 @@ impl<'a> Engine<'a> {
         let status = self.run_frame(&frame, &mut context, plan.as_mut()).await;
         if !self.options.dry_run {
             self.notify(runbook, &frame, &mut context, status).await;
-        } else if let Some(plan) = plan.as_mut() {
+        }
+        self.connections.close().await;
+        if self.options.dry_run
+            && let Some(plan) = plan.as_mut()
+        {
             for notify in &runbook.notify {
                 plan.notify
                     .push(self.describe_notify(runbook, notify, &context));
@@ -423,6 +433,7 @@ impl<'a> Engine<'a> {
                     log_sha256: None,
                     capture,
                     reason: Some(reason.clone()),
+                    members: Vec::new(),
                 });
                 self.push_summary(SummaryRow {
                     id: step.id.clone(),
@@ -522,6 +533,7 @@ impl<'a> Engine<'a> {
             log_sha256: None,
             capture: None,
             reason: Some(reason.to_owned()),
+            members: Vec::new(),
         });
         self.push_summary(SummaryRow {
             id,

@@ -2,9 +2,8 @@
 
 use crate::engine::context::Context;
 use crate::engine::event::{RunStatus, StepStatus};
+use crate::engine::remote::Script;
 use crate::engine::{Engine, Frame};
-use crate::process::Program;
-use crate::process::shell::{self, Ended, ShellCommand};
 use crate::runbook::{Notify, NotifyEvent, Runbook};
 use std::time::Duration;
 
@@ -23,28 +22,39 @@ impl Engine<'_> {
                 return;
             }
         };
-        let finished = shell::run(
-            &ShellCommand {
-                program: Program::Local {
+        let target = match self.target(frame.runbook, notify.host.as_ref(), context) {
+            Ok(target) => target,
+            Err(error) => {
+                self.report(frame.entry, None, &error);
+                return;
+            }
+        };
+        let connected = self.connect(&target).await;
+        self.connect_help(&connected);
+        let results = self
+            .execute(
+                &target,
+                &connected,
+                &Script {
                     shell: &frame.runbook.shell,
+                    script: &command,
+                    env: &frame.exports,
+                    workdir: None,
+                    interactive: false,
+                    timeout: Some(Duration::from_secs(60)),
+                    capture: false,
+                    on_spawn: None,
                 },
-                script: &command,
-                env: &frame.exports,
-                workdir: None,
-                interactive: false,
-                timeout: Some(Duration::from_secs(60)),
-                capture: false,
-                grace: self.options.grace,
-                on_spawn: None,
-            },
-            &self.ui.output,
-            &self.interrupts,
-        )
-        .await;
-        let status = match finished {
-            Ok(finished) if finished.ended == Ended::Exited(0) => "sent".to_owned(),
-            Ok(finished) => format!("failed ({:?})", finished.ended),
-            Err(error) => format!("failed ({error})"),
+            )
+            .await;
+        let failures: Vec<String> = results
+            .iter()
+            .filter_map(|result| self.member_reason(&target, result))
+            .collect();
+        let status = if failures.is_empty() {
+            "sent".to_owned()
+        } else {
+            format!("failed ({})", self.mask(&failures.join("; ")))
         };
         self.ui.message(&format!(
             "{} notify[{index}] {status}\n",
@@ -122,8 +132,12 @@ impl Engine<'_> {
             .as_ref()
             .map(|when| format!(" when {}", when.text.trim()))
             .unwrap_or_default();
+        let host = self
+            .describe_target(runbook, notify.host.as_ref(), &context)
+            .map(|on| format!(" (on {on})"))
+            .unwrap_or_default();
         format!(
-            "on {}{when}: $ {}",
+            "on {}{when}{host}: $ {}",
             on.join(", "),
             self.render_placeholder(&notify.run, &context).0.trim()
         )

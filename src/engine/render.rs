@@ -107,7 +107,7 @@ impl Engine<'_> {
         let mut run_error = RunError::new(doing, located, error);
         run_error.details_mut().detail = self.mask(&run_error.detail);
         let names = match doing {
-            Doing::Render => self
+            Doing::Render | Doing::Destination => self
                 .templates
                 .template_variables(&located.path, &located.text),
             Doing::Evaluate => self.templates.expression_variables(&located.text),

@@ -6,8 +6,8 @@ use super::{Engine, Flow, Frame, SummaryRow, qualified};
 use crate::engine::context::Context;
 use crate::engine::error::RunError;
 use crate::engine::event::{Approval, Event, RunStatus, StepStatus};
-use crate::process::Program;
-use crate::process::shell::{self, Ended, ShellCommand};
+use crate::engine::remote::{MemberResult, Script};
+use crate::process::shell::Ended;
 use crate::runbook::{Action, GuardCheck, Step};
 use crate::ui::prompt::NoAnswer;
 use std::path::PathBuf;
@@ -24,6 +24,8 @@ pub(crate) struct Outcome {
     pub(crate) stop: Option<RunStatus>,
     /// A template or expression of the step failed: shown located when the step ends.
     pub(crate) error: Option<RunError>,
+    /// On a remote host: how the command ended on each destination.
+    pub(crate) members: Vec<crate::engine::event::MemberExit>,
 }
 
 impl Outcome {
@@ -36,6 +38,7 @@ impl Outcome {
             capture: None,
             stop: None,
             error: None,
+            members: Vec::new(),
         }
     }
 
@@ -248,43 +251,58 @@ impl Engine<'_> {
                     Ok(workdir) => workdir,
                     Err(error) => return Some(Outcome::error(error)),
                 };
-                let finished = shell::run(
-                    &ShellCommand {
-                        program: Program::Local {
+                let host = guard.host.as_ref().or(step.host.as_ref());
+                let target = match self.target(frame.runbook, host, context) {
+                    Ok(target) => target,
+                    Err(error) => return Some(Outcome::error(error)),
+                };
+                let connected = self.connect(&target).await;
+                self.connect_help(&connected);
+                let results = self
+                    .execute(
+                        &target,
+                        &connected,
+                        &Script {
                             shell: step.shell.as_deref().unwrap_or(&frame.runbook.shell),
+                            script: &rendered,
+                            env: &env,
+                            // The step's directory is on the step's host.
+                            workdir: workdir.as_deref().filter(|_| guard.host.is_none()),
+                            interactive: false,
+                            timeout: step.timeout.map(|timeout| timeout.0),
+                            capture: false,
+                            on_spawn: None,
                         },
-                        script: &rendered,
-                        env: &env,
-                        workdir: workdir.as_deref(),
-                        interactive: false,
-                        timeout: step.timeout.map(|timeout| timeout.0),
-                        capture: false,
-                        grace: self.options.grace,
-                        on_spawn: None,
-                    },
-                    &self.ui.output,
-                    &self.interrupts,
-                )
-                .await;
-                match finished {
-                    Ok(finished) if finished.ended == Ended::Interrupted => {
-                        let status = self.interrupted_status();
-                        return Some(Outcome::stopped(
-                            StepStatus::Interrupted,
-                            status,
-                            "interrupted",
-                        ));
-                    }
-                    Ok(finished) => (
-                        format!("$ {}", self.mask(rendered.trim())),
-                        finished.ended == Ended::Exited(0),
-                    ),
-                    Err(error) => {
-                        return Some(Outcome::failed(format!(
-                            "cannot start the guard command: {error}"
-                        )));
-                    }
+                    )
+                    .await;
+                if results
+                    .iter()
+                    .any(|result| result.ended() == Some(Ended::Interrupted))
+                {
+                    let status = self.interrupted_status();
+                    return Some(Outcome::stopped(
+                        StepStatus::Interrupted,
+                        status,
+                        "interrupted",
+                    ));
                 }
+                let mut description = format!("$ {}", self.mask(rendered.trim()));
+                if let Some(on) = target.describe() {
+                    description.push_str(&format!("  (on {on})"));
+                }
+                // A guard that could not run at all is not "false": say why.
+                if let Some(reason) = results.iter().find_map(|result| match &result.result {
+                    Err(reason) => Some(reason.clone()),
+                    Ok(finished) if finished.ended == Ended::ConnectionLost => {
+                        self.member_reason(&target, result)
+                    }
+                    Ok(_) => None,
+                }) {
+                    return Some(Outcome::failed(
+                        self.mask(&format!("the guard could not run: {reason}")),
+                    ));
+                }
+                (description, results.iter().all(MemberResult::succeeded))
             }
         };
         if !self.record(Event::Guard {
@@ -344,6 +362,7 @@ impl Engine<'_> {
             log_sha256: self.ui.output.end_mark(started.3),
             capture: outcome.capture.clone(),
             reason: outcome.reason.clone(),
+            members: outcome.members.clone(),
         });
         self.push_summary(SummaryRow {
             id,

@@ -40,6 +40,7 @@ pub fn analyze(runbook: &Runbook, stem: &str, templates: &Templates, report: &mu
         later_captures: HashMap::new(),
         first_ids: HashMap::new(),
         current_step: String::new(),
+        hosts: runbook.hosts.iter().map(|host| host.name.clone()).collect(),
     };
     analyzer.run(runbook, stem);
 }
@@ -53,6 +54,8 @@ struct Analyzer<'a, 'r> {
     first_ids: HashMap<String, usize>,
     /// The step being checked, to tell "captured later" from "captured by this step".
     current_step: String,
+    /// The names under `hosts:`.
+    hosts: Vec<String>,
 }
 
 impl Analyzer<'_, '_> {
@@ -122,6 +125,9 @@ impl Analyzer<'_, '_> {
             self.template(&env.value, &scope, None);
             self.code_variable(env, None);
         }
+        for host in &runbook.hosts {
+            self.host(host, &scope);
+        }
 
         let main_scope = self.steps(&runbook.steps, scope, false);
         let mut end_scope = main_scope;
@@ -131,6 +137,7 @@ impl Analyzer<'_, '_> {
         let end_scope = self.steps(&runbook.on_failure, end_scope, false);
         let end_scope = self.steps(&runbook.finally_steps, end_scope, false);
         for notify in &runbook.notify {
+            self.host_ref(notify.host.as_ref(), None);
             if let Some(when) = &notify.when {
                 self.expression(when, &end_scope, None);
             }
@@ -232,7 +239,9 @@ impl Analyzer<'_, '_> {
         if let Some(when) = &step.when {
             self.expression(when, &scope, id);
         }
+        self.host_ref(step.host.as_ref(), id);
         for guard in &step.require {
+            self.host_ref(guard.host.as_ref(), id);
             match &guard.check {
                 GuardCheck::Command(command) => {
                     self.template(command, &scope, id);
@@ -262,6 +271,10 @@ impl Analyzer<'_, '_> {
                 if step.interactive && step.capture.is_some() {
                     self.report
                         .error(Problem::InteractiveCapture, Some(step.span), &step.path, id);
+                }
+                if step.interactive && step.host.as_ref().is_some_and(|host| !host.is_local()) {
+                    self.report
+                        .error(Problem::InteractiveRemote, Some(step.span), &step.path, id);
                 }
                 if in_parallel && step.interactive {
                     self.report.error(
@@ -346,6 +359,74 @@ impl Analyzer<'_, '_> {
             }
         }
         after
+    }
+
+    /// A host under `hosts:`: its destinations are templates over params and vars, on
+    /// `ssh`'s command line (so never secret), and must read as destinations.
+    fn host(&mut self, host: &crate::runbook::Host, scope: &Scope) {
+        if host.name == crate::runbook::host::LOCAL {
+            self.report
+                .error(Problem::ReservedHostName, Some(host.span), &host.path, None);
+        }
+        for destination in &host.destinations {
+            let names = self.template(destination, scope, None);
+            if let Some(secret) = names.iter().find(|name| scope.secrets.contains(root(name))) {
+                let problem = Problem::SecretInHost {
+                    name: root(secret).to_owned(),
+                };
+                self.report
+                    .error(problem, Some(destination.span), &destination.path, None);
+            }
+            if !destination.text.contains("{{")
+                && !destination.text.contains("{%")
+                && let Err(why) = crate::process::remote::check_destination(&destination.text)
+            {
+                let problem = Problem::BadDestination {
+                    value: destination.text.clone(),
+                    why,
+                };
+                self.report
+                    .error(problem, Some(destination.span), &destination.path, None);
+            }
+        }
+        if let Some(port) = host.port
+            && !(1..=65535).contains(&port)
+        {
+            let problem = Problem::BadPort {
+                value: port as usize,
+            };
+            self.report.error(
+                problem,
+                Some(host.span),
+                &format!("{}.port", host.path),
+                None,
+            );
+        }
+        if host.max_parallel == Some(0) {
+            self.report.error(
+                Problem::ZeroParallel,
+                Some(host.span),
+                &format!("{}.max_parallel", host.path),
+                None,
+            );
+        }
+    }
+
+    /// `host:` must name a declared host, or `local`.
+    fn host_ref(&mut self, host: Option<&crate::runbook::HostRef>, step_id: Option<&str>) {
+        let Some(host) = host else {
+            return;
+        };
+        if host.is_local() || self.hosts.contains(&host.name) {
+            return;
+        }
+        let problem = Problem::UnknownHost {
+            name: host.name.clone(),
+            suggestion: suggest(&host.name, self.hosts.iter().map(String::as_str)),
+            known: self.hosts.clone(),
+        };
+        self.report
+            .error(problem, Some(host.span), &host.path, step_id);
     }
 
     /// An environment variable bash runs as code (`BASH_ENV`, `PS4`, …) must not take a

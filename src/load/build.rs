@@ -5,8 +5,8 @@
 
 use crate::load::yaml::{Node, NodeKind};
 use crate::runbook::{
-    Action, Confirm, ConfirmPolicy, Duration, EnvVar, Expectation, Guard, GuardCheck, Kind,
-    Located, Notify, NotifyEvent, Param, ParamType, Runbook, Step, TextStyle, Var,
+    Action, Confirm, ConfirmPolicy, Duration, EnvVar, Expectation, Guard, GuardCheck, Host,
+    HostRef, Kind, Located, Notify, NotifyEvent, Param, ParamType, Runbook, Step, TextStyle, Var,
 };
 
 pub fn build(root: &Node) -> Runbook {
@@ -35,6 +35,7 @@ pub fn build(root: &Node) -> Runbook {
         rpo: duration(root.get("rpo")),
         lock: located_key(root, "lock", ""),
         shell: text("shell").unwrap_or_else(|| "bash".to_owned()),
+        hosts: hosts(root.get("hosts")),
         params: params(root.get("params"), "params"),
         vars: entries(root.get("vars"), "vars")
             .map(|(name, value)| Var { name, value })
@@ -226,9 +227,62 @@ fn step(node: &Node, path: String) -> Step {
         env: env(node.get("env"), &format!("{path}.env")),
         shell: text("shell"),
         workdir: located_key(node, "workdir", &path),
+        host: host_ref(node, &path),
         span: node.span,
         path,
     }
+}
+
+fn host_ref(node: &Node, path: &str) -> Option<HostRef> {
+    let value = node.get("host")?;
+    Some(HostRef {
+        name: value.scalar_text()?.to_owned(),
+        span: value.span,
+        path: format!("{path}.host"),
+    })
+}
+
+fn hosts(node: Option<&Node>) -> Vec<Host> {
+    node.and_then(Node::as_mapping)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(key, spec)| {
+            let name = key.scalar_text()?.to_owned();
+            let path = format!("hosts.{name}");
+            let ssh = spec.get("ssh")?;
+            let (destinations, group) = match ssh.as_sequence() {
+                Some(members) => (
+                    members
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(index, member)| {
+                            located(member, format!("{path}.ssh[{index}]"))
+                        })
+                        .collect(),
+                    true,
+                ),
+                None => (
+                    located(ssh, format!("{path}.ssh")).into_iter().collect(),
+                    false,
+                ),
+            };
+            let count = |key: &str| {
+                spec.get(key)
+                    .and_then(Node::as_integer)
+                    .and_then(|count| u64::try_from(count).ok())
+            };
+            Some(Host {
+                destinations,
+                group,
+                port: count("port"),
+                max_parallel: count("max_parallel"),
+                forward_agent: flag(spec, "forward_agent"),
+                span: key.span,
+                path,
+                name,
+            })
+        })
+        .collect()
 }
 
 fn guards(node: Option<&Node>, path: &str) -> Vec<Guard> {
@@ -246,6 +300,7 @@ fn guards(node: Option<&Node>, path: &str) -> Vec<Guard> {
             Some(Guard {
                 check,
                 message: located_key(item, "message", &item_path),
+                host: host_ref(item, &item_path),
             })
         })
         .collect()
@@ -291,6 +346,7 @@ fn notify(node: Option<&Node>) -> Vec<Notify> {
                 },
                 when: located_key(item, "when", &path),
                 run: located_key(item, "run", &path)?,
+                host: host_ref(item, &path),
             })
         })
         .collect()

@@ -45,12 +45,21 @@ impl<'a> Checker<'a> {
                     matches!(
                         (&node.kind, alternative),
                         (NodeKind::Mapping(_), Type::Object(_))
+                            | (NodeKind::Sequence(_), Type::List(_))
                             | (NodeKind::Scalar(_), Type::Text | Type::Template)
                     )
                 };
+                let expected = if alternatives
+                    .iter()
+                    .any(|alternative| matches!(alternative, Type::List(_)))
+                {
+                    "a string or a list of strings"
+                } else {
+                    "a string or a mapping"
+                };
                 match alternatives.iter().find(|alternative| fits(alternative)) {
                     Some(alternative) => self.value(node, alternative, label, path, report),
-                    None => self.wrong_type(node, label, "a string or a mapping", path, report),
+                    None => self.wrong_type(node, label, expected, path, report),
                 }
             }
             Type::List(item_type) => {

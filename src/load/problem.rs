@@ -160,6 +160,28 @@ pub enum Problem {
     ManualInParallel,
     InteractiveCapture,
     InteractiveInParallel,
+    /// `host:` names no host of `hosts:`.
+    UnknownHost {
+        name: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+    /// `hosts: {local: …}`: `local` always means this machine.
+    ReservedHostName,
+    /// A destination template reads a secret: it would be on `ssh`'s command line.
+    SecretInHost {
+        name: String,
+    },
+    /// A destination written in the runbook that OpenSSH would misread.
+    BadDestination {
+        value: String,
+        why: &'static str,
+    },
+    InteractiveRemote,
+    BadPort {
+        value: usize,
+    },
+    ZeroParallel,
 }
 
 impl fmt::Display for Problem {
@@ -313,6 +335,26 @@ impl fmt::Display for Problem {
                 write!(f, "this command cannot be checked: {message}")
             }
             Problem::ManualInParallel => write!(f, "a manual step cannot run inside `parallel`"),
+            Problem::UnknownHost { name, .. } => write!(f, "unknown host `{name}`"),
+            Problem::ReservedHostName => {
+                write!(
+                    f,
+                    "`local` is not a host name to declare: it always means this machine"
+                )
+            }
+            Problem::SecretInHost { name } => write!(
+                f,
+                "the destination reads secret `{name}`, but it is on `ssh`'s command line, which every user of this machine can read"
+            ),
+            Problem::BadDestination { value, why } => {
+                write!(f, "`{value}` is not an ssh destination: {why}")
+            }
+            Problem::InteractiveRemote => write!(
+                f,
+                "an `interactive` step cannot run on a `host`: it is given this machine's terminal"
+            ),
+            Problem::BadPort { value } => write!(f, "`{value}` is not a TCP port"),
+            Problem::ZeroParallel => write!(f, "`max_parallel: 0` would run on no member"),
             Problem::InteractiveCapture => {
                 write!(
                     f,
@@ -462,6 +504,33 @@ impl Problem {
                 "bash would refuse it too: fix the syntax".into()
             }),
             Problem::InteractiveCapture => Some("remove `capture`, or `interactive`".into()),
+            Problem::UnknownHost {
+                suggestion: Some(suggestion),
+                ..
+            } => Some(format!("did you mean `{suggestion}`?")),
+            Problem::UnknownHost { known, .. } if known.is_empty() => Some(
+                "declare it under `hosts:` (`hosts: {db: {ssh: \"postgres@db1\"}}`), or use `local` for this machine".into(),
+            ),
+            Problem::UnknownHost { known, .. } => Some(format!(
+                "the runbook declares {}; `local` is this machine",
+                known
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Problem::ReservedHostName => Some("give the host another name".into()),
+            Problem::SecretInHost { .. } => Some(
+                "name hosts after machines; put credentials in the ssh configuration or an agent (docs/remote.md)".into(),
+            ),
+            Problem::BadDestination { .. } => Some(
+                "write `[user@]host` or an alias of your ssh configuration; set the port with `port:`".into(),
+            ),
+            Problem::InteractiveRemote => Some(
+                "drop `interactive`, or make it a local step that runs `ssh -t HOST …` itself".into(),
+            ),
+            Problem::BadPort { .. } => Some("ports go from 1 to 65535".into()),
+            Problem::ZeroParallel => Some("leave it out to run on every member at once".into()),
             Problem::ManualInParallel | Problem::InteractiveInParallel => {
                 Some("an operator can only answer one step at a time; move it out of the group".into())
             }

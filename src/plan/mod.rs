@@ -46,6 +46,9 @@ pub struct PlanStep {
     pub guards: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<String>,
+    /// Where the command runs, when not on this machine: `db (postgres@db1)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -22,14 +22,22 @@ pub fn outline(step: &Step, number: &str) -> PlanStep {
         when: step.when.as_ref().map(|when| PlanWhen::Written {
             expression: when.text.trim().to_owned(),
         }),
+        host: step
+            .host
+            .as_ref()
+            .filter(|host| !host.is_local())
+            .map(|host| host.name.clone()),
         exact: true,
         ..PlanStep::default()
     };
     for guard in &step.require {
-        let check = match &guard.check {
+        let mut check = match &guard.check {
             GuardCheck::Command(command) => format!("$ {}", command.text.trim()),
             GuardCheck::Expr(expr) => expr.text.trim().to_owned(),
         };
+        if let Some(host) = &guard.host {
+            check.push_str(&format!("  (on {})", host.name));
+        }
         plan.guards.push(match &guard.message {
             Some(message) => format!("{check}  ({})", message.text.trim()),
             None => check,

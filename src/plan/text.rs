@@ -148,6 +148,9 @@ pub fn step_text(out: &mut String, step: &PlanStep, indent: usize, styles: &Styl
         let colon = if step.children.is_empty() { "" } else { ":" };
         let _ = writeln!(out, "{detail}runs runbook {include}{with}{colon}");
     }
+    if let Some(host) = &step.host {
+        let _ = writeln!(out, "{detail}on: {host}");
+    }
     if let Some(command) = &step.command {
         for (index, line) in command.trim_end().lines().enumerate() {
             let _ = writeln!(

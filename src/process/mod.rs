@@ -6,8 +6,9 @@
 
 pub mod liveness;
 pub mod program;
+pub mod remote;
 pub mod shell;
 pub mod signals;
 
 pub use liveness::{group_alive, group_alive_since, process_alive, start_time};
-pub use program::Program;
+pub use program::{Program, SshTarget};

@@ -1,6 +1,7 @@
-//! The seam between a step's script and the process that runs it. Today every step runs
-//! locally in its shell; a step on another host becomes another variant here, and the
-//! rest of the process handling (groups, timeouts, output) stays as it is.
+//! The seam between a step's script and the process that runs it: the step's shell on
+//! this machine, or `ssh` to another host (the script then travels on the session's
+//! stdin, see `remote`). The rest of the process handling (groups, timeouts, output)
+//! is the same for both.
 
 use std::path::Path;
 use tokio::process::Command;
@@ -10,6 +11,20 @@ use tokio::process::Command;
 pub enum Program<'a> {
     /// The step's shell on this machine, with flags that stop at the first failure.
     Local { shell: &'a str },
+    /// The step's shell on another host, through a session of the run's master
+    /// connection to it.
+    Ssh {
+        shell: &'a str,
+        target: &'a SshTarget,
+    },
+}
+
+/// One destination, connected: how to open a session on it.
+#[derive(Clone, Debug)]
+pub struct SshTarget {
+    /// Options for `ssh`: the configuration file, the control socket, the port.
+    pub options: Vec<String>,
+    pub destination: String,
 }
 
 impl Program<'_> {
@@ -21,6 +36,15 @@ impl Program<'_> {
                 command.args(shell_arguments(shell)).arg(script);
                 command
             }
+            Program::Ssh { target, .. } => {
+                let mut command = Command::new(resolve("ssh"));
+                command
+                    .args(&target.options)
+                    .args(["-o", "ControlMaster=no", "-T", "--"])
+                    .arg(&target.destination)
+                    .arg(crate::process::remote::remote_command());
+                command
+            }
         }
     }
 
@@ -28,6 +52,7 @@ impl Program<'_> {
     pub fn name(&self) -> &str {
         match self {
             Program::Local { shell } => shell,
+            Program::Ssh { .. } => "ssh",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! a timeout and interrupts that terminate the whole group (SIGTERM, grace, SIGKILL),
 //! and no process of the group left behind when the step ends.
 
+use crate::process::Program;
 use crate::process::liveness::alive_group as group_alive;
 use crate::process::signals::Interrupts;
 use crate::ui::output::{LineBuffer, Output, Stream};
@@ -43,6 +44,8 @@ pub struct ShellCommand<'a> {
     pub grace: Duration,
     /// Told the process group id once the command is running.
     pub on_spawn: Option<&'a dyn Fn(u32)>,
+    /// Put before every line of output: the member of a group of hosts.
+    pub prefix: Option<&'a str>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,9 @@ pub enum Ended {
     Signaled(i32),
     TimedOut,
     Interrupted,
+    /// The connection to the command's host was lost (`ssh` exited 255 and its master
+    /// connection is gone); the remote side ends the command by itself.
+    ConnectionLost,
 }
 
 #[derive(Debug)]
@@ -74,20 +80,33 @@ pub async fn run(
     output: &Output,
     interrupts: &Interrupts,
 ) -> std::io::Result<Finished> {
-    // Named here: spawning in a missing directory only says "No such file or directory",
-    // which reads as if the shell were missing.
-    if let Some(workdir) = command.workdir
-        && !workdir.is_dir()
-    {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("the working directory {} does not exist", workdir.display()),
-        ));
-    }
+    // A remote command gets its environment, directory and script on stdin.
+    let request = match command.program {
+        Program::Ssh { shell, .. } => Some(crate::process::remote::request(
+            command.env,
+            command.grace,
+            command.workdir,
+            shell,
+            command.script,
+        )?),
+        Program::Local { .. } => None,
+    };
     let mut process = command.program.command(command.script);
-    process.envs(command.env.iter().map(|(name, value)| (name, value)));
-    if let Some(workdir) = command.workdir {
-        process.current_dir(workdir);
+    if request.is_none() {
+        // Named here: spawning in a missing directory only says "No such file or
+        // directory", which reads as if the shell were missing.
+        if let Some(workdir) = command.workdir
+            && !workdir.is_dir()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the working directory {} does not exist", workdir.display()),
+            ));
+        }
+        process.envs(command.env.iter().map(|(name, value)| (name, value)));
+        if let Some(workdir) = command.workdir {
+            process.current_dir(workdir);
+        }
     }
     if command.interactive {
         process
@@ -99,13 +118,23 @@ pub async fn run(
         // signal everything the command started at once.
         process
             .process_group(0)
-            .stdin(Stdio::null())
+            .stdin(if request.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
     }
     process.kill_on_drop(true);
     let seen = interrupts.count();
     let mut child = process.spawn()?;
+    // The remote side's control channel: the request, then `TERM`/`KILL` lines. It is
+    // closed (which the remote side also takes as `TERM`) when this function returns.
+    let control = match (request, child.stdin.take()) {
+        (Some(request), Some(stdin)) => Some(control_channel(stdin, request)),
+        _ => None,
+    };
     let group = (!command.interactive)
         .then(|| child.id().map(|pid| Pid::from_raw(pid as i32)))
         .flatten();
@@ -128,8 +157,8 @@ pub async fn run(
     let reading = async {
         let capture = command.capture.then_some(&capture);
         tokio::join!(
-            pump(stdout, Stream::Stdout, output, capture),
-            pump(stderr, Stream::Stderr, output, None)
+            pump(stdout, Stream::Stdout, output, capture, command.prefix),
+            pump(stderr, Stream::Stderr, output, None, command.prefix)
         )
     };
     let mut reading = std::pin::pin!(reading);
@@ -160,11 +189,17 @@ pub async fn run(
             }
             _ = &mut reading, if !reading_done => reading_done = true,
             _ = &mut timeout => {
-                stop(&mut child, group, command.grace, interrupts, seen).await;
+                match &control {
+                    Some(control) => stop_remote(&mut child, group, control, command.grace, interrupts, seen).await,
+                    None => stop(&mut child, group, command.grace, interrupts, seen).await,
+                }
                 break Ended::TimedOut;
             }
             _ = interrupts.beyond(seen) => {
-                stop(&mut child, group, command.grace, interrupts, seen + 1).await;
+                match &control {
+                    Some(control) => stop_remote(&mut child, group, control, command.grace, interrupts, seen + 1).await,
+                    None => stop(&mut child, group, command.grace, interrupts, seen + 1).await,
+                }
                 break Ended::Interrupted;
             }
         }
@@ -209,6 +244,7 @@ async fn pump(
     stream: Stream,
     output: &Output,
     capture: Option<&RefCell<Capture>>,
+    prefix: Option<&str>,
 ) {
     let Some(mut reader) = reader else {
         return;
@@ -220,7 +256,23 @@ async fn pump(
     let masker = output.masker();
     let mut logged = 0usize;
     let mut omitted = 0usize;
+    let mut at_line_start = true;
+    let mut prefixed = Vec::new();
     let mut emit = |bytes: &[u8]| {
+        let bytes = match prefix {
+            Some(prefix) => {
+                prefixed.clear();
+                for line in bytes.split_inclusive(|byte| *byte == b'\n') {
+                    if at_line_start {
+                        prefixed.extend_from_slice(prefix.as_bytes());
+                    }
+                    prefixed.extend_from_slice(line);
+                    at_line_start = line.ends_with(b"\n");
+                }
+                &prefixed[..]
+            }
+            None => bytes,
+        };
         let log = logged < LOG_LIMIT;
         output.child(stream, bytes, log);
         if log {
@@ -293,6 +345,62 @@ async fn stop(
         }
     }
     let _ = child.wait().await;
+}
+
+/// Starts the task that owns a remote command's stdin: it writes the request, then
+/// each control line sent on the returned channel. Dropping the sender closes stdin.
+fn control_channel(
+    mut stdin: tokio::process::ChildStdin,
+    request: Vec<u8>,
+) -> tokio::sync::mpsc::UnboundedSender<&'static str> {
+    use tokio::io::AsyncWriteExt;
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    tokio::spawn(async move {
+        if stdin.write_all(&request).await.is_err() {
+            return;
+        }
+        let _ = stdin.flush().await;
+        while let Some(line) = receiver.recv().await {
+            if stdin.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            let _ = stdin.flush().await;
+        }
+    });
+    sender
+}
+
+/// How long a remote command may take to end after its grace period before the local
+/// `ssh` is killed (which the remote side takes as the end of input, and ends the
+/// command anyway): a hung network must not hang the run.
+const REMOTE_SLACK: Duration = Duration::from_secs(5);
+
+/// Ends a remote command: `TERM` to the remote side, which terminates the script's
+/// process group and kills it after the grace period; `KILL` at once on another
+/// interrupt; the local `ssh` killed if the remote side does not answer in time.
+async fn stop_remote(
+    child: &mut Child,
+    group: Option<Pid>,
+    control: &tokio::sync::mpsc::UnboundedSender<&'static str>,
+    grace: Duration,
+    interrupts: &Interrupts,
+    seen: u32,
+) {
+    let _ = control.send("TERM\n");
+    let deadline = tokio::time::sleep(grace + REMOTE_SLACK);
+    tokio::pin!(deadline);
+    let mut seen = seen;
+    loop {
+        tokio::select! {
+            _ = child.wait() => return,
+            _ = &mut deadline => break,
+            _ = interrupts.beyond(seen) => {
+                seen = interrupts.count();
+                let _ = control.send("KILL\n");
+            }
+        }
+    }
+    stop(child, group, Duration::ZERO, interrupts, seen).await;
 }
 
 async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, seen: u32) {

@@ -2,12 +2,14 @@
 //! loader builds it, the planner and engine read it.
 
 pub mod duration;
+pub mod host;
 pub mod located;
 pub mod param;
 pub mod shape;
 mod step;
 
 pub use duration::Duration;
+pub use host::{Host, HostRef};
 pub use located::{Located, Span, TextStyle};
 pub use param::{Param, ParamType};
 pub use step::{Action, Confirm, ConfirmPolicy, Expectation, Guard, GuardCheck, Step};
@@ -90,6 +92,8 @@ pub struct Notify {
     pub on: Vec<NotifyEvent>,
     pub when: Option<Located>,
     pub run: Located,
+    /// Where the hook runs (default: this machine).
+    pub host: Option<HostRef>,
 }
 
 /// A loaded runbook.
@@ -108,6 +112,8 @@ pub struct Runbook {
     /// A template over the runbook's params (`pg-{{ db_name }}`), or a plain name.
     pub lock: Option<Located>,
     pub shell: String,
+    /// Machines steps may run on, by name (docs/remote.md).
+    pub hosts: Vec<Host>,
     pub params: Vec<Param>,
     pub vars: Vec<Var>,
     pub env: Vec<EnvVar>,
@@ -121,6 +127,10 @@ pub struct Runbook {
 impl Runbook {
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|param| param.name == name)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|host| host.name == name)
     }
 
     /// Every step, nested ones included, in document order: main steps, then

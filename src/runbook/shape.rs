@@ -189,6 +189,12 @@ static NOTIFY_LIST: Type = Type::List(&NOTIFY_TYPE);
 static NOTIFY_EVENTS_LIST: Type = Type::List(&NOTIFY_EVENT);
 static CONFIRM_ALTERNATIVES: [Type; 2] = [Type::Template, Type::Object(&CONFIRM)];
 static CONFIRM_TYPE: Type = Type::Either(&CONFIRM_ALTERNATIVES);
+static HOST_TYPE: Type = Type::Object(&HOST);
+static HOST_MAP: Type = Type::Map(NameRule::StepId, &HOST_TYPE);
+static HOST_NAME: Type = Type::Name(NameRule::StepId);
+static DESTINATION_ALTERNATIVES: [Type; 2] = [Type::Template, TEMPLATE_LIST_INLINE];
+const TEMPLATE_LIST_INLINE: Type = Type::List(&Type::Template);
+static DESTINATIONS: Type = Type::Either(&DESTINATION_ALTERNATIVES);
 
 pub static RUNBOOK: Object = Object {
     name: "runbook",
@@ -234,6 +240,11 @@ pub static RUNBOOK: Object = Object {
             "shell",
             &Type::Text,
             "Shell for `run` commands (default `bash`, run as `bash -euo pipefail -c`).",
+        ),
+        field(
+            "hosts",
+            &HOST_MAP,
+            "Machines steps run on over OpenSSH, by name; a step names one with `host:` (see docs/remote.md).",
         ),
         field(
             "params",
@@ -429,7 +440,12 @@ pub static STEP: Object = Object {
         field(
             "workdir",
             &Type::Template,
-            "Working directory of the command.",
+            "Working directory of the command (on its host).",
+        ),
+        field(
+            "host",
+            &HOST_NAME,
+            "Run the command on this host of `hosts:` (default: this machine; `local` says so explicitly).",
         ),
     ],
     exactly_one_of: ACTIONS,
@@ -439,6 +455,7 @@ pub static STEP: Object = Object {
         ("capture", "run"),
         ("interactive", "run"),
         ("shell", "run"),
+        ("host", "run"),
     ],
     flag_requires: &[("destructive", "confirm")],
 };
@@ -479,9 +496,14 @@ pub static GUARD: Object = Object {
             &Type::Template,
             "Why the step cannot run when the guard fails.",
         ),
+        field(
+            "host",
+            &HOST_NAME,
+            "Where the guard command runs (default: where its step runs; `local`: this machine).",
+        ),
     ],
     exactly_one_of: &["command", "expr"],
-    depends: &[],
+    depends: &[("host", "command")],
     flag_requires: &[],
 };
 
@@ -520,6 +542,41 @@ pub static NOTIFY: Object = Object {
             &Type::Template,
             "Shell command; `run.status` and `run.summary` are available.",
         ),
+        field(
+            "host",
+            &HOST_NAME,
+            "Run the hook on this host of `hosts:` (default: this machine).",
+        ),
+    ],
+    exactly_one_of: &[],
+    depends: &[],
+    flag_requires: &[],
+};
+
+pub static HOST: Object = Object {
+    name: "host",
+    doc: "A machine (or a group of machines) reached with the system's OpenSSH client.",
+    fields: &[
+        required(
+            "ssh",
+            &DESTINATIONS,
+            "OpenSSH destination (`[user@]host` or a config alias), a template; a list makes a group and the step runs on each member. Empty means this machine.",
+        ),
+        field(
+            "port",
+            &Type::Count,
+            "TCP port (default: from the ssh configuration, else 22).",
+        ),
+        field(
+            "max_parallel",
+            &Type::Count,
+            "For a group: how many members run a step at once (default: all).",
+        ),
+        field(
+            "forward_agent",
+            &Type::Boolean,
+            "Forward the operator's ssh agent to the host (default: no).",
+        ),
     ],
     exactly_one_of: &[],
     depends: &[],
@@ -529,6 +586,7 @@ pub static NOTIFY: Object = Object {
 /// Every object of the format, in the order the schema lists them.
 pub static OBJECTS: &[&Object] = &[
     &RUNBOOK,
+    &HOST,
     &PARAM,
     &STEP,
     &CONFIRM,

@@ -1,6 +1,6 @@
 //! Steps and what hangs off them: guards, confirmations, expectations, actions.
 
-use super::{Duration, EnvVar, Located, Param};
+use super::{Duration, EnvVar, HostRef, Located, Param};
 use crate::load::yaml::Span;
 use serde::Serialize;
 
@@ -27,6 +27,8 @@ pub struct Step {
     pub env: Vec<EnvVar>,
     pub shell: Option<String>,
     pub workdir: Option<Located>,
+    /// The host the command runs on (default: this machine).
+    pub host: Option<HostRef>,
     #[serde(skip)]
     pub span: Span,
     /// YAML path of the step, e.g. `steps[3]`.
@@ -100,6 +102,8 @@ impl Action {
 pub struct Guard {
     pub check: GuardCheck,
     pub message: Option<Located>,
+    /// Where a guard command runs; by default where its step runs.
+    pub host: Option<HostRef>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -2,11 +2,12 @@
 
 use crate::engine::context::Context;
 use crate::engine::event::{Event, StepStatus};
+use crate::engine::event::{HostRecord, MemberExit, MemberRecord};
+use crate::engine::remote::{Connected, MemberResult, Script, Target};
 use crate::engine::step::Outcome;
 use crate::engine::{Engine, Frame};
 use crate::plan::PlanStep;
-use crate::process::Program;
-use crate::process::shell::{self, Ended, ShellCommand};
+use crate::process::shell::{self, Ended};
 use crate::runbook::{Located, Step};
 use minijinja::value::Value;
 use std::time::Duration;
@@ -29,6 +30,10 @@ impl Engine<'_> {
             Err(error) => return Outcome::error(error),
         };
         let shell_name = step.shell.as_deref().unwrap_or(&frame.runbook.shell);
+        let target = match self.target(frame.runbook, step.host.as_ref(), context) {
+            Ok(target) => target,
+            Err(error) => return Outcome::error(error),
+        };
         let attempts_allowed = step.retries.saturating_add(1);
         let mut outcome = Outcome::failed("not run");
         let record_spawn = |pgid: u32| {
@@ -48,80 +53,49 @@ impl Engine<'_> {
                 ),
                 None => step.title().to_owned(),
             };
+            // Connected first, so the record says which host key answered.
+            let connected = self.connect(&target).await;
             if !self.record(Event::StepStarted {
                 step_id: id.to_owned(),
                 name,
                 command: Some(self.mask(&command)),
                 attempt,
+                host: host_record(&target, &connected),
             }) {
                 return Outcome::failed("the audit record could not be written");
             }
-            let finished = shell::run(
-                &ShellCommand {
-                    program: Program::Local { shell: shell_name },
-                    script: &command,
-                    env: &env,
-                    workdir: workdir.as_deref(),
-                    interactive: step.interactive,
-                    timeout: step.timeout.map(|timeout| timeout.0),
-                    capture: step.capture.is_some(),
-                    grace: self.options.grace,
-                    on_spawn: Some(&record_spawn),
-                },
-                &self.ui.output,
-                &self.interrupts,
-            )
-            .await;
-            let finished = match finished {
-                Ok(finished) => finished,
-                Err(error) => {
-                    return Outcome::failed(format!("cannot start `{shell_name}`: {error}"));
+            self.connect_help(&connected);
+            let results = self
+                .execute(
+                    &target,
+                    &connected,
+                    &Script {
+                        shell: shell_name,
+                        script: &command,
+                        env: &env,
+                        workdir: workdir.as_deref(),
+                        interactive: step.interactive,
+                        timeout: step.timeout.map(|timeout| timeout.0),
+                        capture: step.capture.is_some(),
+                        on_spawn: Some(&record_spawn),
+                    },
+                )
+                .await;
+            for result in &results {
+                if let Ok(finished) = &result.result
+                    && finished.leftovers
+                {
+                    self.ui.message(&format!(
+                        "{}: step `{id}` left background processes in its process group; they were terminated\n",
+                        self.ui.styles.warning.apply_to("warning")
+                    ));
                 }
-            };
-            if finished.leftovers {
-                self.ui.message(&format!(
-                    "{}: step `{id}` left background processes in its process group; they were terminated\n",
-                    self.ui.styles.warning.apply_to("warning")
-                ));
             }
-            outcome = match finished.ended {
-                Ended::Exited(0) => {
-                    let mut outcome = Outcome::ok();
-                    outcome.exit_code = Some(0);
-                    if let Some(name) = &step.capture {
-                        let text = String::from_utf8_lossy(&finished.stdout).trim().to_owned();
-                        if finished.truncated {
-                            self.ui.message(&format!(
-                                "{}: capture `{name}` kept only the first {} KiB of the output\n",
-                                self.ui.styles.warning.apply_to("warning"),
-                                shell::CAPTURE_LIMIT / 1024
-                            ));
-                        }
-                        context.set(name, Value::from(text.clone()));
-                        outcome.capture = Some(self.mask(&text));
-                    }
-                    outcome
-                }
-                Ended::Exited(code) => Outcome {
-                    exit_code: Some(code),
-                    ..Outcome::failed(format!("exit code {code}"))
-                },
-                Ended::Signaled(signal) => Outcome::failed(format!("killed by signal {signal}")),
-                Ended::TimedOut => {
-                    let timeout = step
-                        .timeout
-                        .map(|timeout| timeout.to_string())
-                        .unwrap_or_default();
-                    Outcome::failed(format!("timed out after {timeout}"))
-                }
-                Ended::Interrupted => {
-                    let status = self.interrupted_status();
-                    let mut outcome =
-                        Outcome::stopped(StepStatus::Interrupted, status, "interrupted");
-                    outcome.attempts = attempt;
-                    return outcome;
-                }
-            };
+            outcome = self.combine(step, &target, &results, context);
+            if outcome.status == StepStatus::Interrupted {
+                outcome.attempts = attempt;
+                return outcome;
+            }
             outcome.attempts = attempt;
             if outcome.status == StepStatus::Ok || attempt == attempts_allowed {
                 break;
@@ -173,9 +147,116 @@ impl Engine<'_> {
                     failed.exit_code = outcome.exit_code;
                     failed.attempts = outcome.attempts;
                     failed.capture = outcome.capture;
+                    failed.members = outcome.members;
                     return failed;
                 }
                 Err(error) => return Outcome::error(error),
+            }
+        }
+        outcome
+    }
+
+    /// One outcome from the results on every member: ok when the command succeeded
+    /// everywhere; a capture of a group is a map by member.
+    fn combine(
+        &self,
+        step: &Step,
+        target: &Target,
+        results: &[MemberResult],
+        context: &mut Context,
+    ) -> Outcome {
+        let members: Vec<MemberExit> = match target {
+            Target::Local => Vec::new(),
+            Target::Remote(_) => results
+                .iter()
+                .map(|result| MemberExit {
+                    destination: result.label(),
+                    exit_code: match result.ended() {
+                        Some(Ended::Exited(code)) => Some(code),
+                        _ => None,
+                    },
+                    reason: self
+                        .member_reason(target, result)
+                        .map(|reason| self.mask(&reason)),
+                })
+                .collect(),
+        };
+        let group = matches!(target, Target::Remote(remote) if remote.group);
+        if results
+            .iter()
+            .any(|result| result.ended() == Some(Ended::Interrupted))
+        {
+            let status = self.interrupted_status();
+            let mut outcome = Outcome::stopped(StepStatus::Interrupted, status, "interrupted");
+            outcome.members = members;
+            return outcome;
+        }
+        let exit_code = match results {
+            [only] => match only.ended() {
+                Some(Ended::Exited(code)) => Some(code),
+                _ => None,
+            },
+            _ => None,
+        };
+        if !results.iter().all(MemberResult::succeeded) {
+            let failures: Vec<String> = results
+                .iter()
+                .filter_map(|result| {
+                    let reason = self.member_reason(target, result)?;
+                    Some(if group {
+                        format!("{}: {reason}", result.label())
+                    } else {
+                        reason
+                    })
+                })
+                .collect();
+            let reason = match (group, step.timeout) {
+                (true, _) => format!(
+                    "failed on {} of {}: {}",
+                    failures.len(),
+                    results.len(),
+                    failures.join("; ")
+                ),
+                (false, Some(timeout))
+                    if results
+                        .iter()
+                        .any(|result| result.ended() == Some(Ended::TimedOut)) =>
+                {
+                    format!("timed out after {timeout}")
+                }
+                (false, _) => failures.join("; "),
+            };
+            let mut outcome = Outcome::failed(self.mask(&reason));
+            outcome.exit_code = exit_code;
+            outcome.members = members;
+            return outcome;
+        }
+        let mut outcome = Outcome::ok();
+        outcome.exit_code = exit_code;
+        outcome.members = members;
+        if let Some(name) = &step.capture {
+            let mut texts = Vec::new();
+            for result in results {
+                let Ok(finished) = &result.result else {
+                    continue;
+                };
+                if finished.truncated {
+                    self.ui.message(&format!(
+                        "{}: capture `{name}` kept only the first {} KiB of the output\n",
+                        self.ui.styles.warning.apply_to("warning"),
+                        shell::CAPTURE_LIMIT / 1024
+                    ));
+                }
+                let text = String::from_utf8_lossy(&finished.stdout).trim().to_owned();
+                texts.push((result.label(), text));
+            }
+            if group {
+                let map: std::collections::BTreeMap<String, String> = texts.into_iter().collect();
+                outcome.capture = Some(self.mask(&serde_json::to_string(&map).unwrap_or_default()));
+                context.set(name, Value::from(map));
+            } else if let Some((_, text)) = texts.pop() {
+                outcome.capture = Some(self.mask(&text));
+                context.set(name, Value::from(text));
             }
         }
         outcome
@@ -187,4 +268,27 @@ impl Engine<'_> {
         plan.exact &= exact;
         plan.command = Some(rendered);
     }
+}
+
+/// What `step_started` records of a remote target: the host, each destination and the
+/// host key it showed.
+pub(crate) fn host_record(target: &Target, connected: &[Connected]) -> Option<HostRecord> {
+    let Target::Remote(remote) = target else {
+        return None;
+    };
+    Some(HostRecord {
+        name: remote.name.clone(),
+        members: connected
+            .iter()
+            .map(|member| MemberRecord {
+                destination: member.endpoint.destination.clone(),
+                port: member.endpoint.port,
+                host_key: member
+                    .connection
+                    .as_ref()
+                    .ok()
+                    .and_then(|connection| connection.fingerprint.clone()),
+            })
+            .collect(),
+    })
 }
