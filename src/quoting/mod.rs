@@ -275,6 +275,11 @@ impl Context {
                         "a trap's action is code: write the action in the runbook and keep the value in a variable it reads (`f={plain}; trap 'rm -f -- \"$f\"' EXIT`), or quote it for the second parse: `{{{{ {quoted} }}}}`"
                     );
                 }
+                if command == "ssh" {
+                    help = format!(
+                        "give the step `host:` (a host declared under `hosts:`) instead of running `ssh` yourself: the command then runs there with its values quoted for the remote shell, its secrets off the command line, and Ctrl-C and timeouts reaching the remote processes; or quote it for the remote shell: `{{{{ {quoted} }}}}`"
+                    );
+                }
                 if matches!(
                     command.as_str(),
                     "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash" | "mksh"
@@ -294,7 +299,9 @@ impl Context {
             Context::DynamicCode(_) => format!(
                 "run code made at run time in a step without values, or quote the value for that code: `{{{{ {expression} | shell_quote }}}}`"
             ),
-            Context::SshDestination => format!("end the options first: `ssh -- {plain} …`"),
+            Context::SshDestination => format!(
+                "give the step `host:` and declare the destination under `hosts:` (`hosts: {{db: {{ssh: \"{plain}\"}}}}`); or end the options first: `ssh -- {plain} …`"
+            ),
             Context::Unrecognised => format!(
                 "move {plain} to a plain argument of a command, or pass it in an environment variable"
             ),

@@ -302,7 +302,7 @@ const CASES: &[Case] = &[
 ];
 
 /// Ways out of a quoting context, each followed by a command that leaves `{P}`.
-const PRIMITIVES: &[&str] = &[
+pub(crate) const PRIMITIVES: &[&str] = &[
     "$(touch {P})",
     "`touch {P}`",
     "`;touch {P};`",
@@ -334,7 +334,7 @@ const PRIMITIVES: &[&str] = &[
 ];
 
 /// Each primitive alone, after a plain word, and before one.
-fn payloads(pwned: &Path, case: usize) -> Vec<String> {
+pub(crate) fn payloads(pwned: &Path, case: usize) -> Vec<String> {
     let mut payloads = Vec::new();
     for (index, primitive) in PRIMITIVES.iter().enumerate() {
         for (variant, shape) in ["{}", "db{}", "{} x"].iter().enumerate() {

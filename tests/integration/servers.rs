@@ -944,17 +944,30 @@ fn psql(url: &str, sql: &str) -> Result<String, String> {
 // OpenSSH
 
 /// A real OpenSSH server on a free loopback port, with its own host key, one client key
-/// authorized, and an `ssh_config` for the client that names it `host` — never the
+/// authorized, and an `ssh_config` for the client that names it `alias` — never the
 /// machine's own ssh setup. Stopped when dropped. Needs `sshd` (Debian's
-/// `openssh-server`); run as root, it logs in as root.
+/// `openssh-server`). `start` logs in as the current user; `start_as` runs a private
+/// sshd as another user (as a host where one logs in as `postgres` would), which logs
+/// in as that user only.
 pub struct Sshd {
     pub directory: tempfile::TempDir,
     pub port: u16,
     child: Child,
 }
 
+fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| "root".to_owned(), |user| user.name)
+}
+
 impl Sshd {
     pub fn start(alias: &str) -> Sshd {
+        Sshd::start_as(alias, &current_user())
+    }
+
+    pub fn start_as(alias: &str, user: &str) -> Sshd {
         let directory = tempfile::tempdir().expect("temp dir");
         let dir = directory.path();
         let keygen = |path: &Path| {
@@ -968,23 +981,29 @@ impl Sshd {
         keygen(&dir.join("host_key"));
         keygen(&dir.join("client_key"));
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).expect("authorize");
-        // sshd's privilege separation needs its empty directory.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|user| !user.is_empty())
-            .unwrap_or_else(|| {
-                nix::unistd::User::from_uid(nix::unistd::getuid())
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| "root".to_owned(), |user| user.name)
-            });
+        let foreign = user != current_user();
+        if foreign {
+            // The sshd runs as `user` and reads its host key and authorized keys itself.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+            for name in ["host_key", "host_key.pub", "authorized_keys"] {
+                let status = Command::new("chown")
+                    .arg(user)
+                    .arg(dir.join(name))
+                    .status()
+                    .expect("chown");
+                assert!(status.success(), "chown {name}");
+            }
+        } else {
+            // sshd's privilege separation needs its empty directory.
+            let _ = std::fs::create_dir_all("/run/sshd");
+        }
         for _attempt in 0..5 {
             let port = free_port();
             std::fs::write(
                 dir.join("sshd_config"),
                 format!(
-                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nPermitRootLogin prohibit-password\nLogLevel ERROR\n",
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nPermitRootLogin prohibit-password\nMaxStartups 100\nMaxSessions 100\nLogLevel ERROR\n",
                     dir = dir.display()
                 ),
             )
@@ -1003,12 +1022,19 @@ impl Sshd {
             std::fs::write(
                 dir.join("ssh_config"),
                 format!(
-                    "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  LogLevel ERROR\n",
+                    "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {dir}/known_hosts\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
                     dir = dir.display()
                 ),
             )
             .expect("ssh_config");
-            let mut child = Command::new("/usr/sbin/sshd")
+            let mut command = if foreign {
+                let mut command = Command::new("runuser");
+                command.args(["-u", user, "--", "/usr/sbin/sshd"]);
+                command
+            } else {
+                Command::new("/usr/sbin/sshd")
+            };
+            let mut child = command
                 .args(["-D", "-e", "-f"])
                 .arg(dir.join("sshd_config"))
                 .stdin(Stdio::null())
@@ -1046,10 +1072,89 @@ impl Sshd {
     pub fn config(&self) -> std::path::PathBuf {
         self.directory.path().join("ssh_config")
     }
+
+    /// The fingerprint of the server's host key, as `ssh-keygen -l` prints it
+    /// (`SHA256:…`).
+    pub fn fingerprint(&self) -> String {
+        let output = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(self.directory.path().join("host_key.pub"))
+            .output()
+            .expect("ssh-keygen -l");
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Ends every connection to this server (its per-connection processes), as a
+    /// network failure or a crashed server would; the listener stays.
+    pub fn drop_connections(&self) {
+        let listener = self.listener();
+        for entry in fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|parent| parent.parse::<u32>().ok());
+            if parent == Some(listener) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+impl Sshd {
+    /// Makes the server read its configuration again (SIGHUP: sshd starts itself anew)
+    /// and waits until it listens.
+    pub fn reload(&self) {
+        let old = self.listener();
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(old as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        );
+        // sshd re-executes itself in place (same pid); give it the moment it needs.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        std::thread::sleep(Duration::from_millis(300));
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not come back");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The listening sshd's pid (under `runuser`, not the child this harness started).
+    fn listener(&self) -> u32 {
+        fs::read_to_string(self.directory.path().join("sshd.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse().ok())
+            .unwrap_or_else(|| self.child.id())
+    }
+}
+
+/// One client configuration naming every given server by its alias.
+pub fn ssh_config(directory: &Path, servers: &[&Sshd]) -> PathBuf {
+    let mut text = String::new();
+    for server in servers {
+        text.push_str(&fs::read_to_string(server.config()).expect("ssh_config"));
+    }
+    let path = directory.join("ssh_config");
+    fs::write(&path, text).expect("ssh_config");
+    path
 }
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.listener() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
