@@ -289,18 +289,39 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
     let _ = writeln!(out);
     let _ = writeln!(out, "{sub} Procedure\n");
     for (index, step) in runbook.steps.iter().enumerate() {
-        markdown_step(out, step, &format!("{}", index + 1), &sub, includes);
+        markdown_step(
+            out,
+            runbook,
+            step,
+            &format!("{}", index + 1),
+            &sub,
+            includes,
+        );
     }
     if !runbook.on_failure.is_empty() {
         let _ = writeln!(out, "{sub} If something fails\n");
         for (index, step) in runbook.on_failure.iter().enumerate() {
-            markdown_step(out, step, &format!("F{}", index + 1), &sub, includes);
+            markdown_step(
+                out,
+                runbook,
+                step,
+                &format!("F{}", index + 1),
+                &sub,
+                includes,
+            );
         }
     }
     if !runbook.finally_steps.is_empty() {
         let _ = writeln!(out, "{sub} Always, at the end (also after a failure)\n");
         for (index, step) in runbook.finally_steps.iter().enumerate() {
-            markdown_step(out, step, &format!("E{}", index + 1), &sub, includes);
+            markdown_step(
+                out,
+                runbook,
+                step,
+                &format!("E{}", index + 1),
+                &sub,
+                includes,
+            );
         }
     }
     if !runbook.notify.is_empty() {
@@ -322,7 +343,37 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
     }
 }
 
-fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, includes: &[Runbook]) {
+/// Where a command runs, for someone following the procedure by hand: `on host `db`
+/// (`ssh postgres@db1`; empty: this machine)`.
+fn markdown_host(runbook: &Runbook, host: Option<&crate::runbook::HostRef>) -> Option<String> {
+    let reference = host.filter(|host| !host.is_local())?;
+    let destinations: Vec<String> = runbook
+        .host(&reference.name)
+        .map(|host| {
+            host.destinations
+                .iter()
+                .map(|destination| format!("`{}`", destination.text.trim()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(match destinations.as_slice() {
+        [one] => format!(
+            "on host `{}` (`ssh {}`; an empty destination means this machine)",
+            reference.name,
+            one.trim_matches('`')
+        ),
+        many => format!("on each host of `{}`: {}", reference.name, many.join(", ")),
+    })
+}
+
+fn markdown_step(
+    out: &mut String,
+    runbook: &Runbook,
+    step: &Step,
+    number: &str,
+    heading: &str,
+    includes: &[Runbook],
+) {
     let markers = step.markers();
     let markers = if markers.is_empty() {
         String::new()
@@ -361,7 +412,10 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
                 .unwrap_or_default();
             match &guard.check {
                 GuardCheck::Command(command) => {
-                    let _ = writeln!(out, "- [ ] `{}` succeeds{message}", command.text.trim());
+                    let on = markdown_host(runbook, guard.host.as_ref().or(step.host.as_ref()))
+                        .map(|on| format!(" {on}"))
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "- [ ] `{}` succeeds{on}{message}", command.text.trim());
                 }
                 GuardCheck::Expr(expr) => {
                     let _ = writeln!(out, "- [ ] `{}` is true{message}", expr.text.trim());
@@ -386,6 +440,9 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
     }
     match &step.action {
         Action::Run { command } => {
+            if let Some(on) = markdown_host(runbook, step.host.as_ref()) {
+                let _ = writeln!(out, "Run {on}:\n");
+            }
             let _ = writeln!(out, "```bash\n{}\n```\n", command.text.trim_end());
         }
         Action::Manual {
@@ -442,6 +499,7 @@ fn markdown_step(out: &mut String, step: &Step, number: &str, heading: &str, inc
             for (index, child) in children.iter().enumerate() {
                 markdown_step(
                     out,
+                    runbook,
                     child,
                     &format!("{number}.{}", index + 1),
                     &format!("{heading}#"),

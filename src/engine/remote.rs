@@ -115,6 +115,15 @@ impl Engine<'_> {
             if rendered.is_empty() {
                 continue;
             }
+            // The destination is on `ssh`'s command line and in messages: never a secret
+            // (`validate` refuses one it can see; this catches the rest).
+            if self.mask(rendered) != rendered {
+                return Err(RunError::destination(
+                    destination,
+                    &self.mask(rendered),
+                    "it holds a secret, and a destination is on `ssh`'s command line",
+                ));
+            }
             if let Err(why) = crate::process::remote::check_destination(rendered) {
                 return Err(RunError::destination(
                     destination,
@@ -320,12 +329,12 @@ impl Engine<'_> {
             if let Err(error) = &member.connection
                 && let Some(help) = error.help()
             {
-                self.ui.message(&format!(
+                self.ui.message(&self.mask(&format!(
                     "{}: {} ({}): {help}\n",
                     self.ui.styles.dim.apply_to("help"),
                     member.endpoint.label(),
                     error
-                ));
+                )));
             }
         }
     }

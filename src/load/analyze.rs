@@ -90,6 +90,9 @@ impl Analyzer<'_, '_> {
             );
             if param.secret {
                 scope.secrets.insert(param.name.clone());
+                if let Some(variable) = &param.env {
+                    scope.secrets.insert(format!("env.{variable}"));
+                }
             }
             if param.param_type.is_numeric() {
                 scope.numbers.insert(param.name.clone());
@@ -99,9 +102,9 @@ impl Analyzer<'_, '_> {
             // Taken before anything runs: only params are known then. Lock files are
             // readable by every user, so no secret may name one.
             let names = self.template(lock, &scope, None);
-            if let Some(secret) = names.iter().find(|name| scope.secrets.contains(root(name))) {
+            if let Some(secret) = names.iter().find_map(|name| scope.secret(name)) {
                 let problem = Problem::SecretInLock {
-                    name: root(secret).to_owned(),
+                    name: secret.to_owned(),
                 };
                 self.report
                     .error(problem, Some(lock.span), &lock.path, None);
@@ -109,7 +112,7 @@ impl Analyzer<'_, '_> {
         }
         for var in &runbook.vars {
             let names = self.template(&var.value, &scope, None);
-            if names.iter().any(|name| scope.secrets.contains(root(name))) {
+            if names.iter().any(|name| scope.secret(name).is_some()) {
                 scope.secrets.insert(var.name.clone());
             }
             self.define(
@@ -370,9 +373,9 @@ impl Analyzer<'_, '_> {
         }
         for destination in &host.destinations {
             let names = self.template(destination, scope, None);
-            if let Some(secret) = names.iter().find(|name| scope.secrets.contains(root(name))) {
+            if let Some(secret) = names.iter().find_map(|name| scope.secret(name)) {
                 let problem = Problem::SecretInHost {
-                    name: root(secret).to_owned(),
+                    name: secret.to_owned(),
                 };
                 self.report
                     .error(problem, Some(destination.span), &destination.path, None);
@@ -474,11 +477,11 @@ impl Analyzer<'_, '_> {
         }
         if is_command(&located.path) {
             for name in &names {
-                if scope.secrets.contains(root(name)) {
+                if let Some(secret) = scope.secret(name) {
                     let problem = Problem::SecretInCommand {
-                        name: root(name).to_owned(),
+                        name: secret.to_owned(),
                     };
-                    let span = name_span(located, root(name));
+                    let span = name_span(located, secret);
                     self.report
                         .warning(problem, Some(span), &located.path, step_id);
                 }
@@ -602,6 +605,21 @@ impl Analyzer<'_, '_> {
 
 fn root(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
+}
+
+impl Scope {
+    /// The secret a template name reads, if any: a secret param, input or var (or an
+    /// attribute of one), or `env.NAME` where a secret param is read from `$NAME`.
+    fn secret<'n>(&self, name: &'n str) -> Option<&'n str> {
+        if self.secrets.contains(root(name)) {
+            return Some(root(name));
+        }
+        let variable = name.strip_prefix("env.")?;
+        let variable = variable.split('.').next().unwrap_or(variable);
+        self.secrets
+            .contains(&format!("env.{variable}"))
+            .then_some(&name[..4 + variable.len()])
+    }
 }
 
 fn error_message(error: &minijinja::Error) -> String {

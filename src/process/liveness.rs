@@ -81,3 +81,70 @@ pub(crate) fn alive_group(group: Pid) -> bool {
         state != "Z" && state != "X" && pgrp == Some(wanted)
     })
 }
+
+/// A process that left its step's process group (`su -c`, `timeout` and `setsid` start
+/// their own) but still descends from the step's shell, with its start time so a pid
+/// reused later is never signalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Escaped {
+    pub pid: Pid,
+    start: Option<u64>,
+}
+
+impl Escaped {
+    pub(crate) fn alive(&self) -> bool {
+        u32::try_from(self.pid.as_raw()).is_ok_and(|pid| process_alive(pid, self.start))
+    }
+}
+
+/// The live descendants of `root` that are not in process group `group`: found while
+/// `root` still runs (an orphan is reparented and loses its ancestry).
+pub(crate) fn escaped_descendants(root: Pid, group: Pid) -> Vec<Escaped> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    // pid → (parent, process group), for every live process.
+    let mut processes: Vec<(i32, i32, i32)> = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, rest)| rest) else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next().unwrap_or("Z");
+        let parent = fields.next().and_then(|field| field.parse::<i32>().ok());
+        let pgrp = fields.next().and_then(|field| field.parse::<i32>().ok());
+        if let (Some(parent), Some(pgrp)) = (parent, pgrp)
+            && state != "Z"
+            && state != "X"
+        {
+            processes.push((pid, parent, pgrp));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![root.as_raw()];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, _, pgrp) in processes.iter().filter(|process| process.1 == parent) {
+            if found.len() > 100_000 {
+                break;
+            }
+            frontier.push(pid);
+            if pgrp != group.as_raw() {
+                found.push(Escaped {
+                    pid: Pid::from_raw(pid),
+                    start: u32::try_from(pid).ok().and_then(start_time),
+                });
+            }
+        }
+    }
+    found
+}

@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::rc::Rc;
@@ -19,32 +20,45 @@ use std::time::Duration;
 use tokio::process::Command;
 
 /// The remote command line. It runs in whatever login shell the remote user has (so it
-/// is one line without single quotes or backslashes, and starts bash itself) and reads, NUL
-/// separated: `NAME=VALUE` exports ending with an empty record, the grace period in
+/// is one line without single quotes or backslashes, and starts bash itself) and reads,
+/// NUL separated: `NAME=VALUE` exports ending with an empty record, the grace period in
 /// seconds, the working directory (empty: the login directory), the shell's words
-/// ending with an empty record, and the script. The script reaches its shell as
-/// `/dev/fd/3`, never as an argument. A watcher reads the control lines that follow;
-/// the first `TERM` (or the end of input) terminates the script's process group, a
-/// `KILL` kills it at once. Background processes the script leaves in its group are
-/// given a second to finish their output, then ended like the rest.
+/// ending with an empty record, and the script.
+///
+/// - The script reaches its shell as `/dev/fd/3`, never as an argument; the shell's
+///   words and the script are put in place before the exports, so no exported name can
+///   change them.
+/// - The script runs in a process group of its own (`set -m`). A watcher reads the
+///   control lines that follow: the first `TERM` (or the end of input: the connection
+///   or the local side is gone) sends SIGTERM to that group and to every process that
+///   descends from the script but left the group (`su -c`, `timeout`), found in /proc
+///   while the script runs, then SIGKILL after the grace period; `KILL` kills at once.
+/// - Background processes the script leaves in its group after a normal end get a
+///   second to finish their output, then are ended like the rest, and stderr says so.
 pub const BOOT: &str = concat!(
     "set -u; e=(); c=(); ",
     "while IFS= read -r -d \"\" w && [ -n \"$w\" ]; do e+=(\"$w\"); done; ",
     "IFS= read -r -d \"\" g || exit 125; IFS= read -r -d \"\" d || exit 125; ",
     "while IFS= read -r -d \"\" w && [ -n \"$w\" ]; do c+=(\"$w\"); done; ",
     "IFS= read -r -d \"\" s || { echo \"runbook: the request was cut short\" >&2; exit 125; }; ",
-    "set -m; ",
-    "( for w in ${e[@]+\"${e[@]}\"}; do export \"$w\" 2>/dev/null; done; ",
-    "if [ -n \"$d\" ]; then cd -- \"$d\" || { echo \"runbook: the working directory $d does not exist on $(hostname)\" >&2; exit 1; }; fi; ",
-    "exec \"${c[@]}\" /dev/fd/3 3<<<\"$s\" </dev/null ) & p=$!; ",
-    "( trap \"\" INT HUP; k() { kill -\"$1\" -- -\"$p\" 2>/dev/null; }; ",
-    "while IFS= read -r l; do case $l in KILL) k KILL;; *) k TERM; k CONT; ( sleep \"$g\"; k KILL ) & ;; esac; done; ",
-    "k TERM; k CONT; sleep \"$g\"; k KILL ) <&0 & w=$!; ",
-    "set +m; wait \"$p\"; r=$?; ",
-    "if kill -0 -- -\"$p\" 2>/dev/null; then sleep 1; kill -TERM -- -\"$p\" 2>/dev/null; kill -CONT -- -\"$p\" 2>/dev/null; ",
-    "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -\"$p\" 2>/dev/null || break; sleep 0.2; done; ",
-    "kill -KILL -- -\"$p\" 2>/dev/null; echo \"runbook: background processes the step left on $(hostname) were terminated\" >&2; fi; ",
-    "kill -KILL -- -\"$w\" 2>/dev/null; exit \"$r\""
+    "if [ -n \"$d\" ]; then cd -- \"$d\" || { echo \"runbook: the working directory $d does not exist on ${HOSTNAME:-the host}\" >&2; exit 1; }; fi; ",
+    "t() { local f p k v q; local -A m=(); for f in /proc/[0-9]*/status; do p=${f#/proc/}; p=${p%/status}; ",
+    "while read -r k v; do if [ \"$k\" = PPid: ]; then m[$v]+=\" $p\"; break; fi; done 2>/dev/null < \"$f\"; done; ",
+    "q=\" $1\"; while [ -n \"$q\" ]; do set -- $q; q=; for p; do echo \"$p\"; q+=\"${m[$p]-}\"; done; done; }; ",
+    "x=; trap \"x=1\" USR1; set -m; ",
+    "( set +m +u; exec 3<<<\"$s\"; set -- \"${c[@]}\" /dev/fd/3; ",
+    "for w in ${e[@]+\"${e[@]}\"}; do export \"$w\" 2>/dev/null; done; exec \"$@\" </dev/null ) & p=$!; ",
+    "( trap \"\" INT HUP; K=; ",
+    "st() { K=$(t \"$p\"); kill -TERM -- -\"$p\" $K 2>/dev/null; kill -CONT -- -\"$p\" $K 2>/dev/null; kill -USR1 $$ 2>/dev/null; }; ",
+    "kl() { kill -KILL -- -\"$p\" $K 2>/dev/null; }; ",
+    "while IFS= read -r l; do if [ \"$l\" = KILL ]; then [ -n \"$K\" ] || K=$(t \"$p\"); kl; elif [ -z \"$K\" ]; then st; ( sleep \"$g\"; kl ) & fi; done; ",
+    "[ -n \"$K\" ] || st; sleep \"$g\"; kl ) <&0 >/dev/null 2>&1 & w=$!; ",
+    "set +m; while :; do wait \"$p\"; r=$?; kill -0 \"$p\" 2>/dev/null || break; done; ",
+    "if [ -z \"$x\" ]; then if kill -0 -- -\"$p\" 2>/dev/null; then sleep 1; if kill -0 -- -\"$p\" 2>/dev/null; then ",
+    "kill -TERM -- -\"$p\" 2>/dev/null; kill -CONT -- -\"$p\" 2>/dev/null; ",
+    "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -\"$p\" 2>/dev/null || break; sleep 0.2; done; kill -KILL -- -\"$p\" 2>/dev/null; ",
+    "echo \"runbook: background processes the step left on ${HOSTNAME:-the host} were terminated\" >&2; fi; fi; ",
+    "kill -KILL -- -\"$w\" 2>/dev/null; fi; exit \"$r\""
 );
 
 /// How long the first connection to a host may take (authentication included).
@@ -186,8 +200,10 @@ impl Connections {
             .map(PathBuf::from)
             .filter(|path| path.is_absolute() && path.is_dir())
             .unwrap_or_else(std::env::temp_dir);
+        // Private: the masters' logs name users, hosts and keys.
         let created = tempfile::Builder::new()
             .prefix("runbook-ssh-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir_in(base)?;
         Ok(self.directory.get_or_init(|| created).path())
     }
@@ -225,6 +241,7 @@ impl Connections {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&log)
             .map_err(|error| ConnectError::NoClient(error.to_string()))?;
         let mut command = Command::new("ssh");
@@ -490,6 +507,15 @@ mod tests {
             !BOOT.contains('\\'),
             "fish reads backslashes in single quotes"
         );
+    }
+
+    #[test]
+    fn the_bootstrap_parses_as_bash() {
+        let status = std::process::Command::new("bash")
+            .args(["-n", "-c", BOOT])
+            .status()
+            .expect("bash runs");
+        assert!(status.success());
     }
 
     #[test]

@@ -404,10 +404,22 @@ async fn stop_remote(
 }
 
 async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, seen: u32) {
+    // Processes that left the group but descend from the step's shell (`su -c`,
+    // `timeout`) are ended with it; they are found while the shell still runs.
+    let escaped = crate::process::liveness::escaped_descendants(group, group);
+    let signal_escaped = |signal: Signal| {
+        for process in &escaped {
+            if process.alive() {
+                let _ = nix::sys::signal::kill(process.pid, signal);
+            }
+        }
+    };
     let _ = killpg(group, Signal::SIGTERM);
+    signal_escaped(Signal::SIGTERM);
     let _ = killpg(group, Signal::SIGCONT);
+    signal_escaped(Signal::SIGCONT);
     let gone = async {
-        while group_alive(group) {
+        while group_alive(group) || escaped.iter().any(|process| process.alive()) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
@@ -417,6 +429,7 @@ async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, s
         _ = interrupts.beyond(seen) => {}
     }
     let _ = killpg(group, Signal::SIGKILL);
+    signal_escaped(Signal::SIGKILL);
     while group_alive(group) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

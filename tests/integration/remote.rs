@@ -580,3 +580,132 @@ fn validate_refuses_unknown_hosts_and_values_in_a_hand_written_ssh() {
     assert!(stderr.contains("`70000` is not a TCP port"), "{stderr}");
     assert!(stderr.contains("give the step `host:`"), "{stderr}");
 }
+
+#[test]
+fn exported_names_cannot_change_what_the_bootstrap_runs() {
+    let sshd = Sshd::start("db");
+    let pwned = tempfile::tempdir().expect("pwned dir");
+    let marker = pwned.path().join("pwned");
+    let marker = marker.to_str().expect("utf-8 path");
+    let body = "params:\n  note: {type: string}\nhosts:\n  db: {ssh: db}\nsteps:\n  - id: s\n    host: db\n    env: {s: \"{{ note }}\", c: \"{{ note }}\", d: /nonexistent, e: x, w: y, p: z, g: \"1\", K: k, x: \"1\", SHELLOPTS: \"\", CDPATH: /nonexistent}\n    run: echo \"note=$s opts=$-\"\n";
+    let outcome = test_with(&[&sshd], body)
+        .args([
+            "run",
+            "t",
+            "-p",
+            &format!("note=touch {marker}; echo PWNED"),
+        ])
+        .status(0);
+    assert!(
+        outcome
+            .stdout
+            .starts_with(&format!("note=touch {marker}; echo PWNED opts=")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(!outcome.stdout.contains("opts=ehm"), "{}", outcome.stdout);
+    assert!(!std::path::Path::new(marker).exists(), "the value ran");
+}
+
+#[test]
+fn stopping_a_step_ends_what_left_its_process_group_on_either_side() {
+    let sshd = Sshd::start("db");
+    for (host, marker) in [("db", "1000.6666"), ("\"\"", "1000.6767")] {
+        // `setsid` and GNU `timeout` move their program out of the step's group; while
+        // the step runs they still descend from its shell.
+        let body = format!(
+            "params:\n  where: {{type: string, default: {host}}}\nhosts:\n  db: {{ssh: \"{{{{ where }}}}\"}}\nsteps:\n  - id: s\n    host: db\n    timeout: 2s\n    run: |\n      setsid sleep {marker} &\n      timeout 1000 sleep {marker}\n"
+        );
+        let outcome = test_with(&[&sshd], &body)
+            .args(["run", "t", "--kill-grace", "1s"])
+            .status(1);
+        assert!(
+            outcome.stderr.contains("timed out after 2s"),
+            "{}",
+            outcome.stderr
+        );
+        assert_eq!(
+            gone_within(marker, Duration::from_secs(3)),
+            Vec::<String>::new(),
+            "left running (host {host})"
+        );
+    }
+}
+
+#[test]
+fn the_connection_directory_and_its_logs_are_private() {
+    let sshd = Sshd::start("db");
+    let body = "hosts:\n  db: {ssh: db}\nsteps:\n  - id: s\n    host: db\n    run: echo started; sleep 2 # 4242.88\n";
+    let test = test_with(&[&sshd], body).args(["run", "t"]);
+    let (child, _stdout) = spawn_until_started(&test);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .filter_map(Result::ok)
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("runbook-ssh-")
+        {
+            continue;
+        }
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        assert_eq!(
+            metadata.permissions().mode() & 0o777,
+            0o700,
+            "{:?}",
+            entry.path()
+        );
+        for file in std::fs::read_dir(entry.path())
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            if let Ok(metadata) = file.metadata() {
+                assert_eq!(
+                    metadata.permissions().mode() & 0o077,
+                    0,
+                    "{:?}",
+                    file.path()
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no connection directory found");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_destination_that_holds_a_secret_is_refused_before_ssh_sees_it() {
+    let body = "params:\n  pw: {type: string, secret: true, env: DBPW}\nhosts:\n  db: {ssh: \"{{ env.DBPW }}\"}\nsteps:\n  - id: s\n    host: db\n    run: true\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .env("DBPW", "Zq9SecretHost")
+        .args(["validate", "t"])
+        .status(2);
+    assert!(
+        outcome
+            .stderr
+            .contains("the destination reads secret `env.DBPW`"),
+        "{}",
+        outcome.stderr
+    );
+    let body = "params:\n  pw: {type: string, secret: true, env: DBPW}\n  h: {type: string}\nhosts:\n  db: {ssh: \"{{ h }}\"}\nsteps:\n  - id: s\n    host: db\n    run: true\n";
+    let outcome = Test::new()
+        .runbook("t", &runbook(body))
+        .env("DBPW", "Zq9SecretHost")
+        .args(["run", "t", "-p", "h=Zq9SecretHost"])
+        .status(1);
+    assert!(
+        outcome.stderr.contains("it holds a secret"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.to_lowercase().contains("zq9secrethost"));
+}

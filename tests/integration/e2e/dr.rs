@@ -280,3 +280,119 @@ fn disaster_recovery_onto_a_fresh_server_ends_with_the_application_logging_in_re
     assert_eq!(redis.digest(), redis_digest);
     super::postgres::assert_the_application_can_use(&fresh, "chatcard");
 }
+
+#[test]
+fn disaster_recovery_across_two_ssh_hosts_runs_each_servers_steps_on_its_host() {
+    // PostgreSQL behind one sshd, Redis behind another; the tool outside both.
+    let pg = Postgres::start_with(PgOptions { archive: true });
+    pg.load_sample_data("chatcard");
+    let bases = temp_dir();
+    pitr::base_backup(&pg, bases.path());
+    let (redis, redis_backups, redis_digest) = redis_with_backup();
+    let pg_host = crate::servers::Sshd::start("pghost");
+    let redis_host = crate::servers::Sshd::start("redishost");
+    let records = temp_dir();
+    let config = crate::servers::ssh_config(records.path(), &[&pg_host, &redis_host]);
+    let audit = records.path().join("audit");
+
+    pg.sql(
+        "chatcard",
+        r#"INSERT INTO "User" (email) VALUES ('row-A@example.com')"#,
+    );
+    let at_restore_point = pg.fingerprint("chatcard");
+    // The disaster: Redis's dataset is wiped; PostgreSQL is recovered to the end of its
+    // WAL archive (`latest`), the row written last included.
+    pitr::archive_current_wal(&pg);
+    wipe(&redis);
+
+    let admin_url = pg.admin_url();
+    let webhook = Webhook::start();
+    disaster_recovery(
+        &redis,
+        redis_backups.path(),
+        &webhook,
+        &[
+            ("ADMIN_URL", &admin_url),
+            ("REPLICATION_URL", &admin_url),
+            ("WAL_ARCHIVE_DIR", path(&pg.archive_dir())),
+            ("BASE_BACKUP_DIR", path(bases.path())),
+            ("RUNBOOK_SSH_CONFIG", path(&config)),
+            ("RUNBOOK_AUDIT_DIR", path(&audit)),
+        ],
+        &[
+            "-p",
+            "restore_point=latest",
+            "-p",
+            "method=pitr",
+            "-p",
+            "redis_source=rdb",
+            "-p",
+            "postgres_ssh=pghost",
+            "-p",
+            "redis_ssh=redishost",
+            "-p",
+            &format!("data_dir={}", path(&pg.data_dir())),
+            "--approve",
+            "stop-and-set-aside",
+        ],
+    );
+    assert_eq!(pg.fingerprint("chatcard"), at_restore_point);
+    assert_eq!(redis.digest(), redis_digest);
+
+    // Every server-side step ran on its host, seen with that host's key; the steps
+    // that only compute (the restore point, the outage clock) ran here.
+    let record = std::fs::read_dir(&audit)
+        .expect("audit dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .expect("a record");
+    let started: Vec<serde_json::Value> = std::fs::read_to_string(record)
+        .expect("record")
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .filter(|event| event["event"] == "step_started")
+        .collect();
+    let on = |step: &str| -> Option<(String, String)> {
+        let event = started
+            .iter()
+            .find(|event| event["step_id"] == step)
+            .unwrap_or_else(|| panic!("{step} did not start"));
+        let member = &event["host"]["members"][0];
+        member["destination"].as_str().map(|destination| {
+            (
+                destination.to_owned(),
+                member["host_key"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+    };
+    for step in [
+        "preflight",
+        "restore-pg-pitr/stop-and-set-aside",
+        "restore-pg-pitr/lay-down-base",
+        "restore-pg-pitr/start",
+        "verify-pg/fk-orphans",
+        "new-base-backup/basebackup",
+    ] {
+        let (destination, key) = on(step).unwrap_or_else(|| panic!("{step} ran here"));
+        assert_eq!(destination, "pghost", "{step}");
+        assert!(key.ends_with(&pg_host.fingerprint()), "{step}: {key}");
+    }
+    for step in [
+        "preflight-redis",
+        "pick-redis-backup",
+        "restore-redis/stop-redis",
+        "restore-redis/install-rdb",
+        "restore-redis/start-redis",
+    ] {
+        let (destination, key) = on(step).unwrap_or_else(|| panic!("{step} ran here"));
+        assert_eq!(destination, "redishost", "{step}");
+        assert!(key.ends_with(&redis_host.fingerprint()), "{step}: {key}");
+    }
+    for step in ["check-restore-point", "outage-start", "outage-end"] {
+        assert_eq!(on(step), None, "{step} ran on a host");
+    }
+}
