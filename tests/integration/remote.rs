@@ -709,3 +709,22 @@ fn a_destination_that_holds_a_secret_is_refused_before_ssh_sees_it() {
     );
     assert!(!outcome.stderr.to_lowercase().contains("zq9secrethost"));
 }
+
+#[test]
+fn a_probe_step_on_a_host_runs_there_during_a_dry_run_and_nothing_else_does() {
+    let sshd = Sshd::start("db");
+    let body = "hosts:\n  db: {ssh: db}\nsteps:\n  - id: look\n    host: db\n    probe: true\n    capture: port\n    run: echo \"${SSH_CONNECTION##* }\"\n  - id: change\n    host: db\n    run: touch changed-{{ port }}\n";
+    let test = test_with(&[&sshd], body).args(["run", "t", "--dry-run", "--probe"]);
+    let outcome = test.status(0);
+    assert!(outcome.stdout.contains("probed: ok"), "{}", outcome.stdout);
+    // The probe ran on the host: the next step renders with the port it saw there.
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("$ touch changed-{}", sshd.port)),
+        "{}",
+        outcome.stdout
+    );
+    assert!(outcome.stdout.contains("on: db (db)"), "{}", outcome.stdout);
+    assert!(!test.path().join(format!("changed-{}", sshd.port)).exists());
+}
