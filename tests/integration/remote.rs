@@ -728,3 +728,34 @@ fn a_probe_step_on_a_host_runs_there_during_a_dry_run_and_nothing_else_does() {
     assert!(outcome.stdout.contains("on: db (db)"), "{}", outcome.stdout);
     assert!(!test.path().join(format!("changed-{}", sshd.port)).exists());
 }
+
+#[test]
+fn a_host_behind_a_bastion_is_reached_with_proxyjump_and_its_own_key_is_recorded() {
+    let bastion = Sshd::start("bastion");
+    let target = Sshd::start("inner");
+    let body = "hosts:\n  db: {ssh: inner}\nsteps:\n  - id: s\n    host: db\n    run: echo \"reached ${SSH_CONNECTION##* }\"\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let config = ssh_config(test.path(), &[&bastion, &target]);
+    // The target's block gains a ProxyJump through the bastion.
+    let text = std::fs::read_to_string(&config).expect("ssh_config");
+    let text = text.replace("Host inner\n", "Host inner\n  ProxyJump bastion\n");
+    std::fs::write(&config, text).expect("ssh_config");
+    let test = test
+        .env("RUNBOOK_SSH_CONFIG", config.to_str().expect("utf-8"))
+        .args(["run", "t"]);
+    let outcome = test.status(0);
+    assert!(
+        outcome.stdout.contains(&format!("reached {}", target.port)),
+        "{}",
+        outcome.stdout
+    );
+    let events = audit_events(&test);
+    let started = events
+        .iter()
+        .find(|event| event["event"] == "step_started")
+        .expect("step_started");
+    let key = started["host"]["members"][0]["host_key"]
+        .as_str()
+        .expect("host key");
+    assert!(key.ends_with(&target.fingerprint()), "{key}");
+}

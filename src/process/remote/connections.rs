@@ -355,9 +355,10 @@ fn messages(log: &str) -> Vec<String> {
 }
 
 /// The server's host key as ssh logged it: `debug1: Server host key: ssh-ed25519
-/// SHA256:…`.
+/// SHA256:…`. Behind a `ProxyJump` the jump host's connection logs first (its `ssh`
+/// shares the log): the destination's own key is the last one.
 fn fingerprint(log: &str) -> Option<String> {
-    log.lines().find_map(|line| {
+    log.lines().rev().find_map(|line| {
         let rest = line.split_once("Server host key: ")?.1;
         Some(rest.trim().to_owned())
     })
