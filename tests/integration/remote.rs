@@ -759,3 +759,23 @@ fn a_host_behind_a_bastion_is_reached_with_proxyjump_and_its_own_key_is_recorded
         .expect("host key");
     assert!(key.ends_with(&target.fingerprint()), "{key}");
 }
+
+#[test]
+fn a_runbook_killed_with_sigkill_mid_step_leaves_no_remote_process() {
+    let sshd = Sshd::start("db");
+    let marker = "1000.6868";
+    let body = format!(
+        "hosts:\n  db: {{ssh: db}}\nsteps:\n  - id: long\n    host: db\n    run: echo started; trap '' TERM; (sleep {marker}) & sleep {marker}\n"
+    );
+    let test = test_with(&[&sshd], &body).args(["run", "t", "--kill-grace", "1s"]);
+    let (child, _stdout) = spawn_until_started(&test);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).expect("kill -9");
+    let (code, _) = finish(child);
+    assert_eq!(code, -1, "killed by a signal");
+    // The session's input closed with the process: the remote side terminates the
+    // group, and kills what ignores SIGTERM after the grace period.
+    assert_eq!(
+        gone_within(marker, Duration::from_secs(5)),
+        Vec::<String>::new()
+    );
+}
