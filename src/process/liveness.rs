@@ -82,9 +82,8 @@ pub(crate) fn alive_group(group: Pid) -> bool {
     })
 }
 
-/// A process that left its step's process group (`su -c`, `timeout` and `setsid` start
-/// their own) but still descends from the step's shell, with its start time so a pid
-/// reused later is never signalled.
+/// A process of a step, named by pid and start time so that a pid reused later is never
+/// signalled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Escaped {
     pub pid: Pid,
@@ -92,19 +91,31 @@ pub(crate) struct Escaped {
 }
 
 impl Escaped {
+    /// The process `pid` as it is now (`None`: gone).
+    pub(crate) fn now(pid: Pid) -> Option<Escaped> {
+        let start = start_time(u32::try_from(pid.as_raw()).ok()?)?;
+        Some(Escaped {
+            pid,
+            start: Some(start),
+        })
+    }
+
     pub(crate) fn alive(&self) -> bool {
         u32::try_from(self.pid.as_raw()).is_ok_and(|pid| process_alive(pid, self.start))
     }
 }
 
-/// The live descendants of `root` that are not in process group `group`: found while
-/// `root` still runs (an orphan is reparented and loses its ancestry).
-pub(crate) fn escaped_descendants(root: Pid, group: Pid) -> Vec<Escaped> {
+/// The live processes that belong to a step but left its process group `group`: those
+/// descending from a member of the group or from one of `roots` (still the processes
+/// recorded), and from those in turn. `su -c`, `timeout` and `setsid` start their own
+/// group; an orphan is reparented and loses its ancestry, so this is asked while the
+/// step's processes run, and again as it is stopped.
+pub(crate) fn escaped_descendants(group: Pid, roots: &[Escaped]) -> Vec<Escaped> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
-    // pid → (parent, process group), for every live process.
-    let mut processes: Vec<(i32, i32, i32)> = Vec::new();
+    // (pid, parent, process group, start time) of every live process.
+    let mut processes: Vec<(i32, i32, i32, Option<u64>)> = Vec::new();
     for entry in entries.filter_map(Result::ok) {
         let Some(pid) = entry
             .file_name()
@@ -119,30 +130,47 @@ pub(crate) fn escaped_descendants(root: Pid, group: Pid) -> Vec<Escaped> {
         let Some(rest) = stat.rsplit_once(") ").map(|(_, rest)| rest) else {
             continue;
         };
-        let mut fields = rest.split(' ');
-        let state = fields.next().unwrap_or("Z");
-        let parent = fields.next().and_then(|field| field.parse::<i32>().ok());
-        let pgrp = fields.next().and_then(|field| field.parse::<i32>().ok());
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let state = fields.first().copied().unwrap_or("Z");
+        let parent = fields.get(1).and_then(|field| field.parse::<i32>().ok());
+        let pgrp = fields.get(2).and_then(|field| field.parse::<i32>().ok());
+        // `rest` starts at field 3 (state); the start time is field 22.
+        let start = fields
+            .get(22 - 3)
+            .and_then(|field| field.parse::<u64>().ok());
         if let (Some(parent), Some(pgrp)) = (parent, pgrp)
             && state != "Z"
             && state != "X"
         {
-            processes.push((pid, parent, pgrp));
+            processes.push((pid, parent, pgrp, start));
         }
     }
+    let group = group.as_raw();
+    let mut frontier: Vec<i32> = processes
+        .iter()
+        .filter(|process| process.2 == group)
+        .map(|process| process.0)
+        .collect();
+    frontier.extend(roots.iter().filter_map(|root| {
+        processes
+            .iter()
+            .find(|process| process.0 == root.pid.as_raw() && process.3 == root.start)
+            .map(|process| process.0)
+    }));
+    let mut seen: std::collections::HashSet<i32> = frontier.iter().copied().collect();
     let mut found = Vec::new();
-    let mut frontier = vec![root.as_raw()];
-    while let Some(parent) = frontier.pop() {
-        for &(pid, _, pgrp) in processes.iter().filter(|process| process.1 == parent) {
-            if found.len() > 100_000 {
-                break;
-            }
-            frontier.push(pid);
-            if pgrp != group.as_raw() {
-                found.push(Escaped {
-                    pid: Pid::from_raw(pid),
-                    start: u32::try_from(pid).ok().and_then(start_time),
-                });
+    while let Some(pid) = frontier.pop() {
+        if let Some(process) = processes.iter().find(|process| process.0 == pid)
+            && process.2 != group
+        {
+            found.push(Escaped {
+                pid: Pid::from_raw(pid),
+                start: process.3,
+            });
+        }
+        for child in processes.iter().filter(|process| process.1 == pid) {
+            if seen.insert(child.0) {
+                frontier.push(child.0);
             }
         }
     }

@@ -4,6 +4,7 @@
 //! and no process of the group left behind when the step ends.
 
 use crate::process::Program;
+use crate::process::liveness::Escaped;
 use crate::process::liveness::alive_group as group_alive;
 use crate::process::signals::Interrupts;
 use crate::ui::output::{LineBuffer, Output, Stream};
@@ -404,33 +405,64 @@ async fn stop_remote(
 }
 
 async fn terminate_group(group: Pid, grace: Duration, interrupts: &Interrupts, seen: u32) {
-    // Processes that left the group but descend from the step's shell (`su -c`,
-    // `timeout`) are ended with it; they are found while the shell still runs.
-    let escaped = crate::process::liveness::escaped_descendants(group, group);
-    let signal_escaped = |signal: Signal| {
-        for process in &escaped {
+    let mut escaped: Vec<Escaped> = Escaped::now(group).into_iter().collect();
+    let signal_all = |escaped: &[Escaped], signal: Signal| {
+        let _ = killpg(group, signal);
+        for process in escaped {
             if process.alive() {
                 let _ = nix::sys::signal::kill(process.pid, signal);
             }
         }
     };
-    let _ = killpg(group, Signal::SIGTERM);
-    signal_escaped(Signal::SIGTERM);
-    let _ = killpg(group, Signal::SIGCONT);
-    signal_escaped(Signal::SIGCONT);
-    let gone = async {
-        while group_alive(group) || escaped.iter().any(|process| process.alive()) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    refresh(group, &mut escaped);
+    signal_all(&escaped, Signal::SIGTERM);
+    signal_all(&escaped, Signal::SIGCONT);
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut ticks = 0u32;
+    loop {
+        if !group_alive(group) && !escaped.iter().any(Escaped::alive) {
+            return;
         }
-    };
-    tokio::select! {
-        _ = gone => return,
-        _ = tokio::time::sleep(grace) => {}
-        _ = interrupts.beyond(seen) => {}
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = interrupts.beyond(seen) => break,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        ticks += 1;
+        // What the step started since (a loop that runs `timeout` again) is stopped too.
+        if ticks.is_multiple_of(10) {
+            if refresh(group, &mut escaped) {
+                signal_all(&escaped, Signal::SIGTERM);
+            }
+            signal_all(&escaped, Signal::SIGCONT);
+        }
     }
-    let _ = killpg(group, Signal::SIGKILL);
-    signal_escaped(Signal::SIGKILL);
+    refresh(group, &mut escaped);
+    signal_all(&escaped, Signal::SIGKILL);
     while group_alive(group) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Adds to `escaped` the processes of the step that left its group, with the group and
+/// every new one stopped (SIGSTOP) while the tree is listed so none forks away unseen,
+/// until no new one appears. Whether any was added. The caller sends SIGCONT.
+fn refresh(group: Pid, escaped: &mut Vec<Escaped>) -> bool {
+    let _ = killpg(group, Signal::SIGSTOP);
+    let mut added = false;
+    for _round in 0..8 {
+        let new: Vec<Escaped> = crate::process::liveness::escaped_descendants(group, escaped)
+            .into_iter()
+            .filter(|process| !escaped.contains(process))
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        for process in &new {
+            let _ = nix::sys::signal::kill(process.pid, Signal::SIGSTOP);
+        }
+        escaped.extend(new);
+        added = true;
+    }
+    added
 }

@@ -587,7 +587,7 @@ fn exported_names_cannot_change_what_the_bootstrap_runs() {
     let pwned = tempfile::tempdir().expect("pwned dir");
     let marker = pwned.path().join("pwned");
     let marker = marker.to_str().expect("utf-8 path");
-    let body = "params:\n  note: {type: string}\nhosts:\n  db: {ssh: db}\nsteps:\n  - id: s\n    host: db\n    env: {s: \"{{ note }}\", c: \"{{ note }}\", d: /nonexistent, e: x, w: y, p: z, g: \"1\", K: k, x: \"1\", SHELLOPTS: \"\", CDPATH: /nonexistent}\n    run: echo \"note=$s opts=$-\"\n";
+    let body = "params:\n  note: {type: string}\nhosts:\n  db: {ssh: db}\nsteps:\n  - id: s\n    host: db\n    env: {s: \"{{ note }}\", c: \"{{ note }}\", d: /nonexistent, e: x, w: y, p: z, g: \"1\", K: k, x: \"1\", P: q, G: \"7\", SHELLOPTS: \"\", CDPATH: /nonexistent, POSIXLY_CORRECT: \"1\", EUID: \"1000\"}\n    run: echo \"note=$s opts=$- c=$c e=$e w=$w P=$P\"\n";
     let outcome = test_with(&[&sshd], body)
         .args([
             "run",
@@ -604,6 +604,14 @@ fn exported_names_cannot_change_what_the_bootstrap_runs() {
         outcome.stdout
     );
     assert!(!outcome.stdout.contains("opts=ehm"), "{}", outcome.stdout);
+    // Every exported name arrives with its own value, the bootstrap's names included.
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!(" c=touch {marker}; echo PWNED e=x w=y P=q")),
+        "{}",
+        outcome.stdout
+    );
     assert!(!std::path::Path::new(marker).exists(), "the value ran");
 }
 
@@ -613,8 +621,10 @@ fn stopping_a_step_ends_what_left_its_process_group_on_either_side() {
     for (host, marker) in [("db", "1000.6666"), ("\"\"", "1000.6767")] {
         // `setsid` and GNU `timeout` move their program out of the step's group; while
         // the step runs they still descend from its shell.
+        // A step that ignores SIGTERM and starts `timeout` again after the stop: what
+        // it starts during the grace period is ended too.
         let body = format!(
-            "params:\n  where: {{type: string, default: {host}}}\nhosts:\n  db: {{ssh: \"{{{{ where }}}}\"}}\nsteps:\n  - id: s\n    host: db\n    timeout: 2s\n    run: |\n      setsid sleep {marker} &\n      timeout 1000 sleep {marker}\n"
+            "params:\n  where: {{type: string, default: {host}}}\nhosts:\n  db: {{ssh: \"{{{{ where }}}}\"}}\nsteps:\n  - id: s\n    host: db\n    timeout: 2s\n    run: |\n      setsid sleep {marker} &\n      trap '' TERM\n      while true; do timeout 1000 sleep {marker} || true; done\n"
         );
         let outcome = test_with(&[&sshd], &body)
             .args(["run", "t", "--kill-grace", "1s"])

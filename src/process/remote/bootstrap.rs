@@ -4,47 +4,20 @@
 use std::path::Path;
 use std::time::Duration;
 
-/// The remote command line. It runs in whatever login shell the remote user has (so it
-/// is one line without single quotes or backslashes, and starts bash itself) and reads,
-/// NUL separated: `NAME=VALUE` exports ending with an empty record, the grace period in
-/// seconds, the working directory (empty: the login directory), the shell's words
-/// ending with an empty record, and the script.
-///
-/// - The script reaches its shell as `/dev/fd/3`, never as an argument; the shell's
-///   words and the script are put in place before the exports, so no exported name can
-///   change them.
-/// - The script runs in a process group of its own (`set -m`). A watcher reads the
-///   control lines that follow: the first `TERM` (or the end of input: the connection
-///   or the local side is gone) sends SIGTERM to that group and to every process that
-///   descends from the script but left the group (`su -c`, `timeout`), found in /proc
-///   while the script runs, then SIGKILL after the grace period; `KILL` kills at once.
-/// - Background processes the script leaves in its group after a normal end get a
-///   second to finish their output, then are ended like the rest, and stderr says so.
-pub const BOOT: &str = concat!(
-    "set -u; e=(); c=(); ",
-    "while IFS= read -r -d \"\" w && [ -n \"$w\" ]; do e+=(\"$w\"); done; ",
-    "IFS= read -r -d \"\" g || exit 125; IFS= read -r -d \"\" d || exit 125; ",
-    "while IFS= read -r -d \"\" w && [ -n \"$w\" ]; do c+=(\"$w\"); done; ",
-    "IFS= read -r -d \"\" s || { echo \"runbook: the request was cut short\" >&2; exit 125; }; ",
-    "if [ -n \"$d\" ]; then cd -- \"$d\" || { echo \"runbook: the working directory $d does not exist on ${HOSTNAME:-the host}\" >&2; exit 1; }; fi; ",
-    "t() { local f p k v q; local -A m=(); for f in /proc/[0-9]*/status; do p=${f#/proc/}; p=${p%/status}; ",
-    "while read -r k v; do if [ \"$k\" = PPid: ]; then m[$v]+=\" $p\"; break; fi; done 2>/dev/null < \"$f\"; done; ",
-    "q=\" $1\"; while [ -n \"$q\" ]; do set -- $q; q=; for p; do echo \"$p\"; q+=\"${m[$p]-}\"; done; done; }; ",
-    "x=; trap \"x=1\" USR1; set -m; ",
-    "( set +m +u; exec 3<<<\"$s\"; set -- \"${c[@]}\" /dev/fd/3; ",
-    "for w in ${e[@]+\"${e[@]}\"}; do export \"$w\" 2>/dev/null; done; exec \"$@\" </dev/null ) & p=$!; ",
-    "( trap \"\" INT HUP; K=; ",
-    "st() { K=$(t \"$p\"); kill -TERM -- -\"$p\" $K 2>/dev/null; kill -CONT -- -\"$p\" $K 2>/dev/null; kill -USR1 $$ 2>/dev/null; }; ",
-    "kl() { kill -KILL -- -\"$p\" $K 2>/dev/null; }; ",
-    "while IFS= read -r l; do if [ \"$l\" = KILL ]; then [ -n \"$K\" ] || K=$(t \"$p\"); kl; elif [ -z \"$K\" ]; then st; ( sleep \"$g\"; kl ) & fi; done; ",
-    "[ -n \"$K\" ] || st; sleep \"$g\"; kl ) <&0 >/dev/null 2>&1 & w=$!; ",
-    "set +m; while :; do wait \"$p\"; r=$?; kill -0 \"$p\" 2>/dev/null || break; done; ",
-    "if [ -z \"$x\" ]; then if kill -0 -- -\"$p\" 2>/dev/null; then sleep 1; if kill -0 -- -\"$p\" 2>/dev/null; then ",
-    "kill -TERM -- -\"$p\" 2>/dev/null; kill -CONT -- -\"$p\" 2>/dev/null; ",
-    "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -\"$p\" 2>/dev/null || break; sleep 0.2; done; kill -KILL -- -\"$p\" 2>/dev/null; ",
-    "echo \"runbook: background processes the step left on ${HOSTNAME:-the host} were terminated\" >&2; fi; fi; ",
-    "kill -KILL -- -\"$w\" 2>/dev/null; fi; exit \"$r\""
-);
+/// The remote side of one command (`boot.sh`, whose comments say what it does): the
+/// text that follows `exec bash -c` on the remote command line, without its comments
+/// and on one line (every login shell reads a one-line single-quoted word the same way).
+pub fn boot() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        include_str!("boot.sh")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
 
 /// Whether OpenSSH reads `text` as the destination it looks like.
 pub fn check_destination(text: &str) -> Result<(), &'static str> {
@@ -60,7 +33,7 @@ pub fn check_destination(text: &str) -> Result<(), &'static str> {
 /// The session's remote command line: the bootstrap, in the single quotes every login
 /// shell reads the same way.
 pub fn remote_command() -> String {
-    format!("exec bash -c '{BOOT}'")
+    format!("exec bash -c '{}'", boot())
 }
 
 /// The words that start the script's shell on the remote side, without `-c`: the
@@ -101,7 +74,7 @@ pub fn request(
         out.push(0);
     }
     out.push(0);
-    out.extend_from_slice(format!("{}.{:03}", grace.as_secs(), grace.subsec_millis()).as_bytes());
+    out.extend_from_slice(grace.as_millis().to_string().as_bytes());
     out.push(0);
     if let Some(workdir) = workdir {
         let text = workdir.display().to_string();
@@ -133,10 +106,10 @@ mod tests {
 
     #[test]
     fn the_bootstrap_survives_every_login_shell_quoting() {
-        assert!(!BOOT.contains('\''), "single quotes end the wrapper");
-        assert!(!BOOT.contains('\n'), "csh refuses newlines in quotes");
+        assert!(!boot().contains('\''), "single quotes end the wrapper");
+        assert!(!boot().contains('\n'), "csh refuses newlines in quotes");
         assert!(
-            !BOOT.contains('\\'),
+            !boot().contains('\\'),
             "fish reads backslashes in single quotes"
         );
     }
@@ -144,7 +117,7 @@ mod tests {
     #[test]
     fn the_bootstrap_parses_as_bash() {
         let status = std::process::Command::new("bash")
-            .args(["-n", "-c", BOOT])
+            .args(["-n", "-c", boot()])
             .status()
             .expect("bash runs");
         assert!(status.success());
@@ -173,6 +146,6 @@ mod tests {
             "true",
         )
         .expect("request");
-        assert_eq!(ok, b"A=1\0\x005.000\0\0bash\0-euo\0pipefail\0\0true\0");
+        assert_eq!(ok, b"A=1\0\x005000\0\0bash\0-euo\0pipefail\0\0true\0");
     }
 }

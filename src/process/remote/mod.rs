@@ -13,5 +13,5 @@
 mod bootstrap;
 mod connections;
 
-pub use bootstrap::{BOOT, check_destination, remote_command, request, shell_words};
+pub use bootstrap::{boot, check_destination, remote_command, request, shell_words};
 pub use connections::{ConnectError, Connection, Connections, Endpoint};
