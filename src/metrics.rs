@@ -1,10 +1,14 @@
 //! `--metrics-file`: Prometheus text exposition of the last run of each runbook, in the
-//! format node_exporter's textfile collector reads, written atomically (temp file +
-//! rename) so the collector never sees half a file. Samples of other runbooks already in
-//! the file are kept, and so is this runbook's last success time when this run failed:
-//! "no success for 26 hours" is the alert the nightly restore test needs.
+//! format node_exporter's textfile collector reads (docs/audit.md, "Metrics"). Written
+//! under a lock (runbooks sharing one file never lose each other's samples), to an
+//! fsynced temporary file renamed over the old one, so the collector never sees half a
+//! file. Samples of other runbooks already in the file are kept, and so is this
+//! runbook's last success time when this run failed: "no success for 26 hours" is the
+//! alert the nightly restore test needs. Written on every exit of `run`, the ones that
+//! never started a step (invalid runbook or params, exit 2; lock held, exit 4) included,
+//! and before the notify hooks run.
 
-use crate::engine::event::RunStatus;
+use crate::engine::event::{RunStatus, StepStatus};
 use crate::engine::{RunResult, SummaryRow};
 use crate::runbook::Runbook;
 use crate::settings::RunSettings;
@@ -44,7 +48,15 @@ const FAMILIES: &[(&str, &str)] = &[
     ),
     (
         "runbook_step_success",
-        "1 if the step succeeded (or was skipped) in the last run, else 0.",
+        "1 if the step succeeded (or was skipped) in the last run, 0 if it failed; absent when it did not run.",
+    ),
+    (
+        "runbook_step_status",
+        "1 for the status of each step in the last run (ok, failed, skipped, declined, interrupted, not_run).",
+    ),
+    (
+        "runbook_metric",
+        "A number a step of the last successful run published with `metric:` (backup bytes, an age, seconds).",
     ),
 ];
 
@@ -55,6 +67,8 @@ pub struct RunMetrics<'a> {
     pub duration: f64,
     pub rto: Option<u64>,
     pub steps: &'a [SummaryRow],
+    /// The exit code, when it is not the status's own (2: invalid, 4: lock held).
+    pub exit_code: Option<u8>,
 }
 
 fn escape(value: &str) -> String {
@@ -81,13 +95,55 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-/// Writes the metrics, replacing this runbook's samples and keeping everyone else's.
+/// Writes the metrics, replacing this runbook's samples and keeping everyone else's. Runs
+/// writing one file take turns (an exclusive lock on a file beside it), so no sample of
+/// another runbook is lost between the read and the rename.
 pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("metrics");
+    // Beside the file, not the file itself: the rename replaces the file's inode.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(directory.join(format!(".{name}.lock")))?;
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, error)| std::io::Error::from(error))?;
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error),
+    };
+    let text = render(&existing, run);
+    let temporary = directory.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        // The rename itself, durable.
+        std::fs::File::open(directory)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// The new file: `existing` without this runbook's samples, plus this run's.
+fn render(existing: &str, run: &RunMetrics) -> String {
     let label = format!("runbook=\"{}\"", escape(run.runbook));
-    let existing = std::fs::read_to_string(path).unwrap_or_default();
     // family → sample lines, from the existing file minus this runbook's.
     let mut samples: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut last_success = None;
+    let mut published: Vec<String> = Vec::new();
     for line in existing
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
@@ -98,14 +154,19 @@ pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
         };
         let ours = line.contains(&format!("{{{label}}}")) || line.contains(&format!("{{{label},"));
         if ours {
-            if *family == "runbook_last_success_timestamp_seconds" {
-                last_success = line.rsplit(' ').next().map(str::to_owned);
+            match *family {
+                "runbook_last_success_timestamp_seconds" => {
+                    last_success = line.rsplit(' ').next().map(str::to_owned);
+                }
+                // A failed run publishes nothing new: the last good values stay.
+                "runbook_metric" => published.push(line.to_owned()),
+                _ => {}
             }
             continue;
         }
         samples.entry(family).or_default().push(line.to_owned());
     }
-    let success = run.status == RunStatus::Success;
+    let success = run.status == RunStatus::Success && run.exit_code.is_none();
     let mut add = |family: &'static str, labels: String, value: String| {
         samples
             .entry(family)
@@ -130,7 +191,9 @@ pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
     add(
         "runbook_last_run_exit_code",
         label.clone(),
-        run.status.exit().code().to_string(),
+        run.exit_code
+            .unwrap_or_else(|| run.status.exit().code())
+            .to_string(),
     );
     let last_success = if success {
         Some(format!("{:.3}", run.ended_at))
@@ -149,16 +212,40 @@ pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
     }
     for step in run.steps {
         let labels = format!("{label},step=\"{}\"", escape(&step.id));
+        if step.status != StepStatus::NotRun {
+            add(
+                "runbook_step_duration_seconds",
+                labels.clone(),
+                format!("{:.3}", step.duration_ms as f64 / 1000.0),
+            );
+            let ok = matches!(step.status, StepStatus::Ok | StepStatus::Skipped);
+            add(
+                "runbook_step_success",
+                labels.clone(),
+                u8::from(ok).to_string(),
+            );
+        }
         add(
-            "runbook_step_duration_seconds",
-            labels.clone(),
-            format!("{:.3}", step.duration_ms as f64 / 1000.0),
+            "runbook_step_status",
+            format!("{labels},status=\"{}\"", step.status.key()),
+            "1".to_owned(),
         );
-        let ok = matches!(
-            step.status,
-            crate::engine::event::StepStatus::Ok | crate::engine::event::StepStatus::Skipped
-        );
-        add("runbook_step_success", labels, u8::from(ok).to_string());
+    }
+    if success {
+        for step in run.steps {
+            if let Some((name, value)) = &step.metric {
+                add(
+                    "runbook_metric",
+                    format!("{label},name=\"{}\"", escape(name)),
+                    value.to_string(),
+                );
+            }
+        }
+    } else {
+        samples
+            .entry("runbook_metric")
+            .or_default()
+            .extend(published);
     }
     let mut text = String::new();
     for (family, help) in FAMILIES {
@@ -170,21 +257,7 @@ pub fn write(path: &Path, run: &RunMetrics) -> std::io::Result<()> {
             let _ = writeln!(text, "{line}");
         }
     }
-    let directory = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temporary = directory.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .and_then(|name| name.to_str())
-            .unwrap_or("metrics"),
-        std::process::id()
-    ));
-    std::fs::write(&temporary, text)?;
-    std::fs::rename(&temporary, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temporary);
-    })
+    text
 }
 
 /// Writes the metrics of a finished run when `--metrics-file` asked for them; a failure
@@ -200,6 +273,7 @@ pub fn report(ui: &Ui, run: &RunSettings, runbook: &Runbook, result: &RunResult)
         duration: result.duration.as_secs_f64(),
         rto: runbook.rto.map(|rto| rto.as_secs()),
         steps: &result.summary,
+        exit_code: None,
     };
     if let Err(error) = write(path, &metrics) {
         let message = format!("cannot write metrics to {}: {error}", path.display());

@@ -25,9 +25,62 @@ use crate::ui::{self, Ui};
 
 pub fn run(settings: &Settings, args: &RunArgs) -> Result<Exit, Error> {
     let templates = Templates::new(system_clock());
-    let library = Library::load_argument(&settings.catalog, &templates, &args.runbook)?;
+    let metrics = (!args.dry_run)
+        .then_some(args.flags.metrics_file.as_deref())
+        .flatten();
+    let library = match Library::load_argument(&settings.catalog, &templates, &args.runbook) {
+        Ok(library) => library,
+        Err(error) => {
+            let error = Error::from(error);
+            not_started(metrics, &argument_name(&args.runbook), &error);
+            return Err(error);
+        }
+    };
     let run = RunSettings::resolve(settings, &args.flags, args.dry_run, args.probe);
-    start(settings, &templates, &library, &run, None)
+    start(settings, &templates, &library, &run, None).inspect_err(|error| {
+        let name = library.root().runbook().map_or_else(
+            || argument_name(&args.runbook),
+            |runbook| runbook.name.clone(),
+        );
+        not_started(metrics, &name, error);
+    })
+}
+
+/// The runbook a command-line argument names: the name itself, or a file's stem.
+fn argument_name(argument: &str) -> String {
+    std::path::Path::new(argument)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or(argument)
+        .to_owned()
+}
+
+/// A run that ended before its first step (invalid runbook or params: exit 2; lock
+/// held: exit 4) still writes its metrics: cron's broken environment must show as a
+/// failed run, not as the last good one.
+fn not_started(metrics: Option<&std::path::Path>, runbook: &str, error: &Error) {
+    let Some(path) = metrics else {
+        return;
+    };
+    if matches!(error, Error::Metrics { .. }) {
+        return;
+    }
+    let exit = error.exit().code();
+    let result = crate::metrics::write(
+        path,
+        &crate::metrics::RunMetrics {
+            runbook,
+            status: crate::engine::event::RunStatus::Failure,
+            ended_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+            duration: 0.0,
+            rto: None,
+            steps: &[],
+            exit_code: Some(exit),
+        },
+    );
+    if let Err(error) = result {
+        eprintln!("error: cannot write metrics to {}: {error}", path.display());
+    }
 }
 
 pub fn resume(settings: &Settings, args: &ResumeArgs) -> Result<Exit, Error> {
@@ -44,7 +97,12 @@ pub fn resume(settings: &Settings, args: &ResumeArgs) -> Result<Exit, Error> {
         prior.restart_from(runbook, step)?;
     }
     let run = RunSettings::resolve(settings, &args.flags, args.dry_run, false);
-    start(settings, &templates, &library, &run, Some(&prior))
+    let metrics = run.metrics_file.clone();
+    start(settings, &templates, &library, &run, Some(&prior)).inspect_err(|error| {
+        if let Some(runbook) = library.root().runbook() {
+            not_started(metrics.as_deref(), &runbook.name, error);
+        }
+    })
 }
 
 fn start(
@@ -140,7 +198,8 @@ fn start(
             &mut recorder,
             runbook.rto.map(|rto| rto.0),
         )
-        .with_locks(&locks);
+        .with_locks(&locks)
+        .before_notify(|result| crate::metrics::report(&ui, run, runbook, result));
         runtime.block_on(engine.run(Launch {
             identity: &identity,
             resolved: &resolved,
@@ -157,7 +216,6 @@ fn start(
         options.since_first_start,
     );
     ui::summary::finish(settings, &ui, runbook, &identity.id, &result, run.format);
-    crate::metrics::report(&ui, run, runbook, &result);
     // Sealed once finished and everything it printed is in its log (docs/audit.md,
     // "Sealed records"), when sealing is on.
     if let Some(audit) = writer.0.path().parent()

@@ -70,6 +70,9 @@ pub struct SummaryRow {
     pub duration_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The step's `metric:`: its name and the captured number.
+    #[serde(skip)]
+    pub metric: Option<(String, f64)>,
 }
 
 /// What running a list of steps (a runbook's main steps, or a group) came to.
@@ -124,7 +127,13 @@ pub struct Engine<'a> {
     pub(crate) replayed: RefCell<std::collections::BTreeMap<String, String>>,
     /// The run's ssh master connections, one per destination, closed at the end.
     pub(crate) connections: crate::process::remote::Connections,
+    /// Called with the run's result once its steps are done and before the notify hooks
+    /// run: the metrics are then on disk for a hook that pushes them.
+    before_notify: Option<BeforeNotify<'a>>,
 }
+
+/// What runs between the last step and the notify hooks.
+type BeforeNotify<'a> = Box<dyn Fn(&RunResult) + 'a>;
 
 /// The result of a whole run.
 pub struct RunResult {
@@ -173,7 +182,14 @@ impl<'a> Engine<'a> {
             locks: None,
             replayed: RefCell::new(std::collections::BTreeMap::new()),
             connections: crate::process::remote::Connections::new(options.ssh_config.clone()),
+            before_notify: None,
         }
+    }
+
+    /// Sets what runs between the last step and the notify hooks (the metrics).
+    pub fn before_notify(mut self, hook: impl Fn(&RunResult) + 'a) -> Engine<'a> {
+        self.before_notify = Some(Box::new(hook));
+        self
     }
 
     /// The locks the run holds, so included runbooks can take theirs.
@@ -221,6 +237,14 @@ impl<'a> Engine<'a> {
         });
         let status = self.run_frame(&frame, &mut context, plan.as_mut()).await;
         if !self.options.dry_run {
+            if let Some(hook) = &self.before_notify {
+                hook(&RunResult {
+                    status,
+                    summary: self.summary_rows(status),
+                    duration: self.started.elapsed(),
+                    plan: None,
+                });
+            }
             self.notify(runbook, &frame, &mut context, status).await;
         }
         self.connections.close().await;
@@ -239,7 +263,19 @@ impl<'a> Engine<'a> {
     /// The result of the run so far. The summary also names the main steps that were
     /// never reached: at 3 a.m. the question is what is left to do.
     fn result(&self, status: RunStatus, plan: Option<Plan>) -> RunResult {
-        let mut summary = self.summary.take();
+        let summary = self.summary_rows(status);
+        self.summary.take();
+        RunResult {
+            status,
+            summary,
+            duration: self.started.elapsed(),
+            plan,
+        }
+    }
+
+    /// The summary so far, with the main steps never reached as `not run`.
+    fn summary_rows(&self, status: RunStatus) -> Vec<SummaryRow> {
+        let mut summary = self.summary.borrow().clone();
         if !self.options.dry_run
             && status != RunStatus::Success
             && let Some(runbook) = self.library.root().runbook()
@@ -251,16 +287,12 @@ impl<'a> Engine<'a> {
                         status: StepStatus::NotRun,
                         duration_ms: 0,
                         reason: None,
+                        metric: None,
                     });
                 }
             }
         }
-        RunResult {
-            status,
-            summary,
-            duration: self.started.elapsed(),
-            plan,
-        }
+        summary
     }
 
     /// Main steps, then `on_failure` when they failed, then `finally`, always.
@@ -440,6 +472,7 @@ impl<'a> Engine<'a> {
                     status: StepStatus::Skipped,
                     duration_ms: 0,
                     reason: Some(reason),
+                    metric: None,
                 });
                 continue;
             }
@@ -540,6 +573,7 @@ impl<'a> Engine<'a> {
             status: StepStatus::Skipped,
             duration_ms: 0,
             reason: Some(reason.to_owned()),
+            metric: None,
         });
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct Outcome {
     pub(crate) error: Option<RunError>,
     /// On a remote host: how the command ended on each destination.
     pub(crate) members: Vec<crate::engine::event::MemberExit>,
+    /// The step's `metric:` and the number it captured.
+    pub(crate) metric: Option<Box<(String, f64)>>,
 }
 
 impl Outcome {
@@ -39,6 +41,7 @@ impl Outcome {
             stop: None,
             error: None,
             members: Vec::new(),
+            metric: None,
         }
     }
 
@@ -369,6 +372,7 @@ impl Engine<'_> {
             status: outcome.status,
             duration_ms: duration.as_millis() as u64,
             reason: outcome.reason.clone(),
+            metric: outcome.metric.as_deref().cloned(),
         });
         context.set_step_result(
             &step.id,

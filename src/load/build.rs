@@ -198,6 +198,7 @@ fn step(node: &Node, path: String) -> Step {
             .and_then(|confirm| self::confirm(confirm, format!("{path}.confirm"))),
         action,
         capture: text("capture"),
+        metric: text("metric"),
         expect: node
             .get("expect")
             .and_then(Node::as_sequence)

@@ -395,6 +395,11 @@ pub static STEP: Object = Object {
             "Store the trimmed stdout as this variable for later steps.",
         ),
         field(
+            "metric",
+            &Type::Name(NameRule::Variable),
+            "Publish the captured number in `--metrics-file` as `runbook_metric{name=\"NAME\"}` (backup bytes, an age, seconds).",
+        ),
+        field(
             "expect",
             &EXPECTATION_LIST,
             "Assertions checked after the step ran.",
@@ -453,6 +458,7 @@ pub static STEP: Object = Object {
         ("input", "manual"),
         ("with", "include"),
         ("capture", "run"),
+        ("metric", "capture"),
         ("interactive", "run"),
         ("shell", "run"),
         ("host", "run"),

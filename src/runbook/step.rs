@@ -14,6 +14,8 @@ pub struct Step {
     pub confirm: Option<Confirm>,
     pub action: Action,
     pub capture: Option<String>,
+    /// Publish the captured number as this metric (`runbook_metric{name=…}`).
+    pub metric: Option<String>,
     pub expect: Vec<Expectation>,
     pub timeout: Option<Duration>,
     pub retries: u32,

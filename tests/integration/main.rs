@@ -17,6 +17,7 @@ mod injection;
 mod list;
 mod locks;
 mod lookup;
+mod metrics;
 mod remote;
 mod replay;
 mod repository;

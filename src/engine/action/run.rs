@@ -148,6 +148,7 @@ impl Engine<'_> {
                     failed.attempts = outcome.attempts;
                     failed.capture = outcome.capture;
                     failed.members = outcome.members;
+                    failed.metric = outcome.metric;
                     return failed;
                 }
                 Err(error) => return Outcome::error(error),
@@ -251,10 +252,27 @@ impl Engine<'_> {
                 texts.push((result.label(), text));
             }
             if group {
+                if let Some(metric) = &step.metric {
+                    self.ui.message(&format!(
+                        "{}: metric `{metric}`: a group's capture is a map, not a number; not published\n",
+                        self.ui.styles.warning.apply_to("warning")
+                    ));
+                }
                 let map: std::collections::BTreeMap<String, String> = texts.into_iter().collect();
                 outcome.capture = Some(self.mask(&serde_json::to_string(&map).unwrap_or_default()));
                 context.set(name, Value::from(map));
             } else if let Some((_, text)) = texts.pop() {
+                if let Some(metric) = &step.metric {
+                    match text.trim().parse::<f64>() {
+                        Ok(number) if number.is_finite() => {
+                            outcome.metric = Some(Box::new((metric.clone(), number)));
+                        }
+                        _ => self.ui.message(&self.mask(&format!(
+                            "{}: metric `{metric}`: the capture {text:?} is not a number; not published\n",
+                            self.ui.styles.warning.apply_to("warning")
+                        ))),
+                    }
+                }
                 outcome.capture = Some(self.mask(&text));
                 context.set(name, Value::from(text));
             }
