@@ -6,6 +6,7 @@
 mod dr;
 mod maintenance;
 mod nightly;
+mod persistence;
 mod pitr;
 mod postgres;
 mod redis;

@@ -302,6 +302,13 @@ fn backup_health_check_passes_on_fresh_backups_of_live_servers() {
     backup(&pg, dumps.path());
     pitr::base_backup(&pg, bases.path());
     pitr::archive_current_wal(&pg);
+    // The persistence the health check expects (save points, AOF, fsync).
+    run_expecting(
+        0,
+        "configure-redis-persistence",
+        &["-p", &format!("redis_port={}", redis.port), "--yes"],
+        &[],
+    );
     run_expecting(
         0,
         "backup-redis",
