@@ -3,6 +3,7 @@
 //! starts for itself (`servers.rs`). Every test asserts on the data, not only on exit
 //! codes, so it fails when the procedure stops doing what it claims.
 
+mod archiving;
 mod dr;
 mod maintenance;
 mod nightly;

@@ -65,7 +65,7 @@ fn server_dir(prefix: &str) -> tempfile::TempDir {
     .expect("temp dir")
 }
 
-fn chown(user: &str, path: &Path) {
+pub fn chown(user: &str, path: &Path) {
     if is_root() {
         let status = Command::new("chown")
             .args(["-R", &format!("{user}:"), &path.display().to_string()])
