@@ -6,6 +6,7 @@ mod test;
 
 mod audit;
 mod demo;
+mod deploy;
 mod dry_run;
 mod e2e;
 mod faults;
