@@ -84,7 +84,11 @@ fn the_systemd_units_verify_and_run_shipped_runbooks() {
     }
     assert_eq!(paths.len(), 12, "six services and their timers");
     assert_valid(&names);
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("systemd-analyze is not installed: units not verified");
         return;
     }
@@ -94,7 +98,10 @@ fn the_systemd_units_verify_and_run_shipped_runbooks() {
         .output()
         .expect("systemd-analyze");
     let stderr = String::from_utf8_lossy(&verify.stderr);
-    assert!(verify.status.success() && stderr.trim().is_empty(), "{stderr}");
+    assert!(
+        verify.status.success() && stderr.trim().is_empty(),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -103,10 +110,7 @@ fn the_crontab_and_the_cronjob_run_shipped_runbooks() {
     let names = scheduled(&crontab);
     assert_eq!(names.len(), 6, "{names:?}");
     assert_valid(&names);
-    for line in crontab
-        .lines()
-        .filter(|line| line.contains("runbook run "))
-    {
+    for line in crontab.lines().filter(|line| line.contains("runbook run ")) {
         let fields: Vec<&str> = line.split_whitespace().collect();
         assert!(fields.len() > 5, "{line}");
         assert!(line.contains("--non-interactive"), "{line}");

@@ -7,6 +7,7 @@ mod archiving;
 mod dr;
 mod maintenance;
 mod nightly;
+mod offsite;
 mod persistence;
 mod pitr;
 mod postgres;

@@ -1,0 +1,136 @@
+//! Backups copied to a backup host over ssh (a real sshd on loopback): complete and
+//! verified there before they get their final name, a retry after a half-finished copy
+//! starts clean instead of nesting a directory, and an existing copy with other content
+//! is left alone.
+
+use std::path::{Path, PathBuf};
+
+use super::{path, run, run_expecting, temp_dir};
+use crate::servers::{Redis, RedisOptions, Sshd};
+
+/// Every file under `root`, relative, with its bytes.
+fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)
+            .expect("read dir")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                files.push((
+                    path.strip_prefix(root).expect("relative").to_path_buf(),
+                    bytes,
+                ));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn copy(backup: &Sshd, offsite: &Path, paths: &str) -> crate::test::Outcome {
+    run(
+        "copy-offsite",
+        &[
+            "-p",
+            &format!("paths={paths}"),
+            "-p",
+            "offsite_ssh=backup",
+            "-p",
+            &format!("offsite_dir={}", path(offsite)),
+            "-p",
+            &format!("offsite_ssh_config={}", path(&backup.config())),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn redis_backups_reach_the_backup_host_verified_and_retries_never_nest_or_overwrite() {
+    let redis = Redis::start(RedisOptions {
+        appendonly: true,
+        ..RedisOptions::default()
+    });
+    redis.load_sample_data();
+    let local = temp_dir();
+    let offsite = temp_dir();
+    let backup = Sshd::start("backup");
+    run_expecting(
+        0,
+        "backup-redis",
+        &[
+            "-p",
+            &format!("redis_port={}", redis.port),
+            "-p",
+            "offsite_ssh=backup",
+            "-p",
+            &format!("offsite_dir={}", path(offsite.path())),
+            "-p",
+            &format!("offsite_ssh_config={}", path(&backup.config())),
+        ],
+        &[("REDIS_BACKUP_DIR", path(local.path()))],
+    );
+    // Everything backup-redis wrote is on the backup host, byte for byte, and nothing
+    // half-written is left there.
+    assert_eq!(tree(offsite.path()), tree(local.path()));
+    let aof = std::fs::read_dir(local.path())
+        .expect("local")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.is_dir())
+        .expect("an AOF directory copy");
+    let name = aof.file_name().expect("name").to_owned();
+
+    // A retry after a copy that died half-way: the leftover `.NAME.partial` (with a
+    // directory inside it, as a half-extracted copy would be) is removed first.
+    std::fs::remove_dir_all(offsite.path().join(&name)).expect("remove the copy");
+    let partial = offsite
+        .path()
+        .join(format!(".{}.partial", name.to_string_lossy()));
+    std::fs::create_dir_all(partial.join(&name).join("junk")).expect("partial");
+    std::fs::write(partial.join(&name).join("half.aof"), "half").expect("half");
+    let retried = copy(&backup, offsite.path(), path(&aof));
+    assert_eq!(retried.code, 0, "{}", retried.stderr);
+    assert_eq!(
+        tree(&offsite.path().join(&name)),
+        tree(&aof),
+        "nested or damaged"
+    );
+    assert!(!partial.exists(), "the partial copy was left behind");
+
+    // A copy already there counts as done; one with other content is left alone and
+    // fails the step.
+    let again = copy(&backup, offsite.path(), path(&aof));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already there, verified"),
+        "{}",
+        again.stderr
+    );
+    let rdb = std::fs::read_dir(local.path())
+        .expect("local")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "rdb"))
+        .expect("an RDB copy");
+    let remote_rdb = offsite.path().join(rdb.file_name().expect("name"));
+    std::fs::write(&remote_rdb, "another snapshot").expect("tamper");
+    let conflict = copy(&backup, offsite.path(), path(&rdb));
+    assert_eq!(conflict.code, 1, "{}", conflict.stderr);
+    assert!(
+        conflict
+            .stderr
+            .contains("exists with different content; left alone"),
+        "{}",
+        conflict.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&remote_rdb).expect("remote"),
+        "another snapshot"
+    );
+}
