@@ -134,3 +134,96 @@ fn redis_backups_reach_the_backup_host_verified_and_retries_never_nest_or_overwr
         "another snapshot"
     );
 }
+
+#[test]
+fn the_health_check_looks_at_the_copies_on_the_backup_host_over_ssh() {
+    let backup = Sshd::start("backup");
+    let dumps = temp_dir();
+    let offsite_dumps = temp_dir();
+    let offsite_redis = temp_dir();
+    let stamp = super::stamp_hours_ago(0);
+    std::fs::write(
+        offsite_dumps.path().join(format!("chatcard-{stamp}.dump")),
+        "dump",
+    )
+    .expect("fresh dump");
+    // A Redis copy of 90 minutes: older than the 1 h RPO.
+    let rdb = offsite_redis
+        .path()
+        .join(format!("redis-{}.rdb", super::stamp_hours_ago(2)));
+    std::fs::write(&rdb, "REDIS").expect("rdb");
+    std::fs::File::options()
+        .write(true)
+        .open(&rdb)
+        .expect("open")
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(90 * 60))
+        .expect("mtime");
+    let outcome = run(
+        "backup-health-check",
+        &[
+            "-p",
+            "min_free_pct=1",
+            "-p",
+            "backup_ssh=backup",
+            "-p",
+            &format!("offsite_backup_dir={}", path(offsite_dumps.path())),
+            "-p",
+            &format!("offsite_redis_dir={}", path(offsite_redis.path())),
+        ],
+        &[
+            ("BACKUP_DIR", path(dumps.path())),
+            ("RUNBOOK_SSH_CONFIG", path(&backup.config())),
+        ],
+    );
+    assert!(
+        super::failed_step(&outcome, "offsite_age"),
+        "{}\n{}",
+        outcome.stdout,
+        outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains("ok offsite_age: dump chatcard-"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("FAIL offsite_age: newest Redis snapshot redis-")
+            && outcome.stderr.contains("(limit 60 min)"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn prune_backups_prunes_the_copies_on_the_backup_host_by_the_same_rules() {
+    let backup = Sshd::start("backup");
+    let offsite = temp_dir();
+    let mut names = Vec::new();
+    for day in 0..6 {
+        let stamp = super::stamp_hours_ago(24 * (40 + day));
+        let dump = offsite.path().join(format!("chatcard-{stamp}.dump"));
+        std::fs::write(&dump, "dump").expect("dump");
+        super::age(&dump, 24 * (40 + day as u64));
+        names.push(dump);
+    }
+    run_expecting(
+        0,
+        "prune-backups",
+        &[
+            "-p",
+            "store_ssh=backup",
+            "-p",
+            &format!("backup_dir={}", path(offsite.path())),
+            "-p",
+            "keep_min=3",
+            "--yes",
+        ],
+        &[("RUNBOOK_SSH_CONFIG", path(&backup.config()))],
+    );
+    // The newest three stay (all are past the 30-day retention), the rest are gone.
+    for (index, dump) in names.iter().enumerate() {
+        assert_eq!(dump.exists(), index < 3, "{}", dump.display());
+    }
+}
