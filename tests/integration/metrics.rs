@@ -209,18 +209,23 @@ fn four_runbooks_writing_one_metrics_file_at_once_lose_nothing_in_100_rounds() {
     let file = test.path().join("m.prom");
     let file = file.to_str().expect("utf-8").to_owned();
     for round in 0..100 {
-        let children: Vec<std::process::Child> = names
+        // Each run's own directories (its audit record) live until it has finished.
+        let runs: Vec<Test> = names
             .iter()
             .map(|name| {
                 Test::new()
                     .current_dir(test.path())
                     .args(["run", name, "--metrics-file", &file])
-                    .spawn()
             })
             .collect();
-        for mut child in children {
-            let status = child.wait().expect("wait");
-            assert!(status.success(), "round {round}");
+        let children: Vec<std::process::Child> = runs.iter().map(Test::spawn).collect();
+        for child in children {
+            let output = child.wait_with_output().expect("wait");
+            assert!(
+                output.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let text = std::fs::read_to_string(&file).expect("metrics");
         for name in names {

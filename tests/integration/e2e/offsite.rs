@@ -227,3 +227,58 @@ fn prune_backups_prunes_the_copies_on_the_backup_host_by_the_same_rules() {
         assert_eq!(dump.exists(), index < 3, "{}", dump.display());
     }
 }
+
+#[test]
+fn a_dump_and_a_base_backup_reach_the_backup_host_verified() {
+    let pg = crate::servers::Postgres::start_with(crate::servers::PgOptions { archive: true });
+    pg.load_sample_data("chatcard");
+    let backup = Sshd::start("backup");
+    let local = temp_dir();
+    let offsite = temp_dir();
+    let offsite_base = temp_dir();
+    let database_url = pg.url("chatcard");
+    let admin_url = pg.admin_url();
+    let ssh = [
+        "-p".to_owned(),
+        "offsite_ssh=backup".to_owned(),
+        "-p".to_owned(),
+        format!("offsite_ssh_config={}", path(&backup.config())),
+    ];
+    let mut args: Vec<String> = ssh.to_vec();
+    args.extend([
+        "-p".to_owned(),
+        format!("offsite_dir={}", path(offsite.path())),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_expecting(
+        0,
+        "backup-postgres",
+        &args,
+        &[
+            ("DATABASE_URL", &database_url),
+            ("ADMIN_URL", &admin_url),
+            ("BACKUP_DIR", path(local.path())),
+        ],
+    );
+    // The dump, the roles and their checksums, byte for byte.
+    assert_eq!(tree(offsite.path()), tree(local.path()));
+    assert!(tree(offsite.path()).len() >= 4);
+
+    let bases = temp_dir();
+    let mut args: Vec<String> = ssh.to_vec();
+    args.extend([
+        "-p".to_owned(),
+        format!("offsite_dir={}", path(offsite_base.path())),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_expecting(
+        0,
+        "backup-postgres-base",
+        &args,
+        &[
+            ("REPLICATION_URL", &admin_url),
+            ("BASE_BACKUP_DIR", path(bases.path())),
+        ],
+    );
+    assert_eq!(tree(offsite_base.path()), tree(bases.path()));
+}
