@@ -9,6 +9,7 @@ mod maintenance;
 mod nightly;
 mod offsite;
 mod persistence;
+mod pgbackrest;
 mod pitr;
 mod postgres;
 mod redis;
