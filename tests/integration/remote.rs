@@ -198,8 +198,13 @@ fn interrupted_remotely(signal: Signal, marker: &str) -> (i32, String, Test) {
     );
     let test = test_with(&[&sshd], &body).args(["run", "t", "--kill-grace", "2s"]);
     let (child, _stdout) = spawn_until_started(&test);
-    // The remote processes are there before the signal.
-    assert!(!processes_with(marker).is_empty(), "no remote process");
+    // The remote processes are there before the signal (`started` is printed just
+    // before they are forked).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while processes_with(marker).is_empty() {
+        assert!(Instant::now() < deadline, "no remote process");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     kill(Pid::from_raw(child.id() as i32), signal).expect("signal");
     let (code, stderr) = finish(child);
     (code, stderr, test)
