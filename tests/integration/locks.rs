@@ -189,15 +189,7 @@ fn liveness_does_not_depend_on_the_binary_name() {
     let running = spawn_fresh(&mut command);
     wait_for(&test.path().join("started"));
     let audit = test.path().join("state/runbook/audit");
-    let record = std::fs::read_dir(&audit)
-        .expect("audit dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "jsonl")
-        })
-        .expect("a record");
+    let record = crate::test::record_in(&audit);
     let run_id = record
         .file_stem()
         .and_then(|stem| stem.to_str())

@@ -90,15 +90,7 @@ fn gone_within(marker: &str, limit: Duration) -> Vec<String> {
 
 fn audit_events(test: &Test) -> Vec<serde_json::Value> {
     let directory = test.path().join("state/runbook/audit");
-    let record = std::fs::read_dir(&directory)
-        .expect("audit dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "jsonl")
-        })
-        .expect("a record");
+    let record = crate::test::record_in(&directory);
     std::fs::read_to_string(record)
         .expect("record")
         .lines()

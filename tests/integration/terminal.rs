@@ -212,15 +212,7 @@ fn waiting_for_a_confirmation_is_not_the_steps_duration() {
     session.send_line("chatcard").expect("answer");
     assert_eq!(exit_code(&mut session), 0);
     let audit = test.path().join("state/runbook/audit");
-    let record = std::fs::read_dir(&audit)
-        .expect("audit dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "jsonl")
-        })
-        .expect("a record");
+    let record = crate::test::record_in(&audit);
     let finished: serde_json::Value = std::fs::read_to_string(record)
         .expect("read")
         .lines()

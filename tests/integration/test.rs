@@ -185,6 +185,19 @@ impl Outcome {
     }
 }
 
+/// The one run record (`*.jsonl`) in an audit directory.
+pub fn record_in(directory: &Path) -> PathBuf {
+    std::fs::read_dir(directory)
+        .expect("audit dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "jsonl")
+        })
+        .expect("a record")
+}
+
 /// A small valid runbook, for tests that need one.
 pub fn minimal(name: &str, title: &str) -> String {
     format!(

@@ -341,15 +341,7 @@ fn disaster_recovery_across_two_ssh_hosts_runs_each_servers_steps_on_its_host() 
 
     // Every server-side step ran on its host, seen with that host's key; the steps
     // that only compute (the restore point, the outage clock) ran here.
-    let record = std::fs::read_dir(&audit)
-        .expect("audit dir")
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .find(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "jsonl")
-        })
-        .expect("a record");
+    let record = crate::test::record_in(&audit);
     let started: Vec<serde_json::Value> = std::fs::read_to_string(record)
         .expect("record")
         .lines()
