@@ -344,21 +344,7 @@ fn a_refused_key_fails_at_once_without_asking_for_a_password_even_on_a_terminal(
     let body = "hosts:\n  db: {ssh: db}\nsteps:\n  - id: never\n    host: db\n    run: echo ran\n";
     let test = test_with(&[&sshd], body).args(["run", "t"]);
     // On a real terminal, where ssh could prompt if it were allowed to.
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    nix::fcntl::fcntl(
-        &pty.master,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    )
-    .expect("close-on-exec");
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = test
-        .command_through(&["setsid", "--ctty"])
-        .stdin(slave.try_clone().expect("slave"))
-        .stdout(slave.try_clone().expect("slave"))
-        .stderr(slave)
-        .spawn()
-        .expect("setsid runbook");
-    let master = std::fs::File::from(pty.master);
+    let (mut child, master) = test.spawn_on_terminal();
     let reader = std::thread::spawn(move || {
         let mut master = master;
         let mut seen = Vec::new();

@@ -107,23 +107,8 @@ fn a_terminal_hang_up_mid_step_terminates_the_step_runs_finally_unasked_records_
     let test = Test::new()
         .runbook("t", &body)
         .args(["run", "t", "--kill-grace", "2s"]);
-    let pty = nix::pty::openpty(None, None).expect("openpty");
-    // Only this process may hold the master: were it inherited, closing it here would
-    // not hang the terminal up.
-    nix::fcntl::fcntl(
-        &pty.master,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    )
-    .expect("close-on-exec");
-    let slave = std::fs::File::from(pty.slave);
-    let mut child = test
-        .command_through(&["setsid", "--ctty"])
-        .stdin(slave.try_clone().expect("slave"))
-        .stdout(slave.try_clone().expect("slave"))
-        .stderr(slave)
-        .spawn()
-        .expect("setsid runbook");
-    let mut master = std::fs::File::from(pty.master);
+    // Only this process holds the master: closing it hangs the terminal up.
+    let (mut child, mut master) = test.spawn_on_terminal();
     let mut seen = Vec::new();
     let mut buffer = [0u8; 256];
     let started = Instant::now();

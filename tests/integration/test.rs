@@ -125,6 +125,27 @@ impl Test {
             .expect("runbook binary starts")
     }
 
+    /// Starts the binary as the session leader of a new pseudo-terminal (`setsid
+    /// --ctty`), stdin, stdout and stderr on it; returns the child and the terminal's
+    /// master side, held only by this process (closing it hangs the terminal up).
+    pub fn spawn_on_terminal(&self) -> (std::process::Child, std::fs::File) {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        nix::fcntl::fcntl(
+            &pty.master,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .expect("close-on-exec");
+        let slave = std::fs::File::from(pty.slave);
+        let child = self
+            .command_through(&["setsid", "--ctty"])
+            .stdin(slave.try_clone().expect("slave"))
+            .stdout(slave.try_clone().expect("slave"))
+            .stderr(slave)
+            .spawn()
+            .expect("setsid runbook");
+        (child, std::fs::File::from(pty.master))
+    }
+
     pub fn run(&self) -> Outcome {
         let mut command = self.command();
         command.stdin(std::process::Stdio::null());
