@@ -37,18 +37,19 @@ fn templated_locks_lock_the_target_not_the_procedure() {
     let test = Test::new().runbook("t", &runbook("t", body));
     let locks = test.path().join("locks");
     let lock_dir = locks.display().to_string();
-    let first = Test::new()
+    // Each spawned run keeps its Test (its HOME and state directory) alive while it runs.
+    let first_run = Test::new()
         .current_dir(test.path())
         .env("RUNBOOK_LOCK_DIR", &lock_dir)
-        .args(["run", "t", "-p", "db=alpha"])
-        .spawn();
+        .args(["run", "t", "-p", "db=alpha"]);
+    let first = first_run.spawn();
     wait_for(&test.path().join("holding-alpha"));
     // Another target: no contention.
-    let other = Test::new()
+    let other_run = Test::new()
         .current_dir(test.path())
         .env("RUNBOOK_LOCK_DIR", &lock_dir)
-        .args(["run", "t", "-p", "db=beta"])
-        .spawn();
+        .args(["run", "t", "-p", "db=beta"]);
+    let other = other_run.spawn();
     wait_for(&test.path().join("holding-beta"));
     // The same target: refused, naming the holder.
     let same = Test::new()
@@ -74,11 +75,11 @@ fn an_included_runbook_locks_its_target_when_it_starts() {
         .runbook("child", &runbook("child", child))
         .runbook("parent", &runbook("parent", parent));
     let lock_dir = test.path().join("locks").display().to_string();
-    let holder = Test::new()
+    let holder_run = Test::new()
         .current_dir(test.path())
         .env("RUNBOOK_LOCK_DIR", &lock_dir)
-        .args(["run", "parent"])
-        .spawn();
+        .args(["run", "parent"]);
+    let holder = holder_run.spawn();
     wait_for(&test.path().join("working"));
     std::fs::remove_file(test.path().join("first-ran")).expect("first ran");
     let second = Test::new()
@@ -116,15 +117,15 @@ fn every_refused_run_names_the_holder_under_contention() {
     let body = "lock: busy\nsteps:\n  - id: a\n    run: sleep 0.3\n";
     let test = Test::new().runbook("t", &runbook("t", body));
     let lock_dir = test.path().join("locks").display().to_string();
-    let children: Vec<Child> = (0..16)
+    let runs: Vec<Test> = (0..16)
         .map(|_| {
             Test::new()
                 .current_dir(test.path())
                 .env("RUNBOOK_LOCK_DIR", &lock_dir)
                 .args(["run", "t"])
-                .spawn()
         })
         .collect();
+    let children: Vec<Child> = runs.iter().map(Test::spawn).collect();
     let mut refused = 0;
     for child in children {
         let output = child.wait_with_output().expect("ran");
@@ -243,11 +244,11 @@ fn two_users_contend_for_one_lock() {
     let binary = shared.path().join("runbook");
     std::fs::copy(env!("CARGO_BIN_EXE_runbook"), &binary).expect("copy the binary");
     std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let holder = Test::new()
+    let holder_run = Test::new()
         .current_dir(&shared.path().join("root"))
         .env("RUNBOOK_LOCK_DIR", &lock_dir.display().to_string())
-        .args(["run", "t"])
-        .spawn();
+        .args(["run", "t"]);
+    let holder = holder_run.spawn();
     wait_for(&shared.path().join("root/started"));
     // The second user: its own home and runbook, the same lock directory.
     let home = shared.path().join("nobody");

@@ -115,7 +115,9 @@ impl Test {
         command
     }
 
-    /// Starts the binary without waiting, output piped, for signal tests.
+    /// Starts the binary without waiting, output piped, for signal tests. Keep this
+    /// Test alive while the child runs: dropping it removes the child's HOME and state
+    /// directory under it.
     pub fn spawn(&self) -> std::process::Child {
         self.command()
             .stdin(std::process::Stdio::null())
