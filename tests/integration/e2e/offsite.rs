@@ -282,3 +282,156 @@ fn a_dump_and_a_base_backup_reach_the_backup_host_verified() {
     );
     assert_eq!(tree(offsite_base.path()), tree(bases.path()));
 }
+
+fn fetch(backup: &Sshd, offsite: &Path, dest: &Path, extra: &[&str]) -> crate::test::Outcome {
+    let mut args = vec![
+        "-p".to_owned(),
+        "offsite_ssh=backup".to_owned(),
+        "-p".to_owned(),
+        format!("offsite_dir={}", path(offsite)),
+        "-p".to_owned(),
+        format!("offsite_ssh_config={}", path(&backup.config())),
+        "-p".to_owned(),
+        format!("dest_dir={}", path(dest)),
+    ];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run("fetch-offsite", &args, &[])
+}
+
+#[test]
+fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean() {
+    let backup = Sshd::start("backup");
+    let offsite = temp_dir();
+    let put = |relative: &str, text: &str| {
+        let file = offsite.path().join(relative);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    };
+    put("base-20250101T000000Z/PG_VERSION", "15\n");
+    put("base-20250101T000000Z/global/pg_control", "old");
+    put("base-20250102T000000Z/PG_VERSION", "15\n");
+    put("base-20250102T000000Z/global/pg_control", "new");
+    put("chatcard-20250101T020000Z.dump", "dump 1");
+    put("chatcard-20250101T020000Z.dump.sha256", "sum 1");
+    put("globals-20250101T020000Z.sql", "roles 1");
+    put("chatcard-20250102T020000Z.dump", "dump 2");
+    put("chatcard-20250102T020000Z.dump.sha256", "sum 2");
+    put(".chatcard-20250103T020000Z.dump.partial", "half a copy");
+    put("notes; touch pwned", "a name no backup of ours has");
+
+    // The newest base backup only.
+    let dest = temp_dir();
+    let bases = dest.path().join("bases");
+    let outcome = fetch(
+        &backup,
+        offsite.path(),
+        &bases,
+        &["-p", "pattern=base-*Z", "-p", "newest=1"],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert_eq!(
+        tree(&bases),
+        tree(&offsite.path().join("base-20250102T000000Z"))
+            .into_iter()
+            .map(|(file, bytes)| (Path::new("base-20250102T000000Z").join(file), bytes))
+            .collect::<Vec<_>>()
+    );
+    // The newest stamp at or before a time: the dump with its checksum and its roles,
+    // never a temporary copy.
+    let dumps = dest.path().join("dumps");
+    let outcome = fetch(
+        &backup,
+        offsite.path(),
+        &dumps,
+        &["-p", "newest=1", "-p", "before=2025-01-01T23:00:00+01:00"],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let names: Vec<PathBuf> = tree(&dumps).into_iter().map(|(file, _)| file).collect();
+    assert_eq!(
+        names,
+        [
+            "chatcard-20250101T020000Z.dump",
+            "chatcard-20250101T020000Z.dump.sha256",
+            "globals-20250101T020000Z.sql"
+        ]
+        .map(PathBuf::from)
+    );
+
+    // Everything: a retry after a fetch that died half-way starts clean, what is here
+    // already counts as done, and a name no backup has is skipped, not run.
+    let all = dest.path().join("all");
+    let partial = all.join(".fetch-offsite.partial");
+    std::fs::create_dir_all(partial.join("base-20250101T000000Z/junk")).expect("partial");
+    std::fs::create_dir_all(all.join("base-20250101T000000Z/global")).expect("dir");
+    std::fs::copy(
+        offsite
+            .path()
+            .join("base-20250101T000000Z/global/pg_control"),
+        all.join("base-20250101T000000Z/global/pg_control"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        offsite.path().join("base-20250101T000000Z/PG_VERSION"),
+        all.join("base-20250101T000000Z/PG_VERSION"),
+    )
+    .expect("copy");
+    let outcome = fetch(&backup, offsite.path(), &all, &["-p", "owner=postgres"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("fetched 6 and found 1 already here"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("skipping 'notes; touch pwned'"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!partial.exists(), "the partial fetch was left behind");
+    assert!(!all.join("notes; touch pwned").exists() && !Path::new("pwned").exists());
+    let mut expected = tree(offsite.path());
+    expected.retain(|(file, _)| {
+        let name = file.to_string_lossy();
+        !name.starts_with('.') && !name.starts_with("notes")
+    });
+    assert_eq!(tree(&all), expected);
+    // Given to the server's OS user, whose WAL and base backups these are.
+    use std::os::unix::fs::MetadataExt;
+    let postgres = nix::unistd::User::from_name("postgres")
+        .expect("getpwnam")
+        .expect("a postgres user");
+    for file in [
+        "chatcard-20250102T020000Z.dump",
+        "base-20250102T000000Z/global/pg_control",
+    ] {
+        let owner = std::fs::metadata(all.join(file)).expect("stat").uid();
+        assert_eq!(owner, postgres.uid.as_raw(), "{file}");
+    }
+
+    // Other content here: left alone, and the run fails saying so.
+    std::fs::write(all.join("chatcard-20250102T020000Z.dump"), "mine").expect("write");
+    let outcome = fetch(&backup, offsite.path(), &all, &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(
+            "these exist with different content and were left alone: chatcard-20250102T020000Z.dump"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(all.join("chatcard-20250102T020000Z.dump")).expect("read"),
+        "mine"
+    );
+    // Nothing there: a clear failure, not an empty success.
+    let outcome = fetch(&backup, offsite.path(), &all, &["-p", "pattern=redis-*"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("nothing matching redis-*"),
+        "{}",
+        outcome.stderr
+    );
+}
