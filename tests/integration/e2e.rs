@@ -5,6 +5,7 @@
 
 mod archiving;
 mod dr;
+mod hostloss;
 mod maintenance;
 mod nightly;
 mod offsite;

@@ -12,7 +12,7 @@ use crate::servers::{Postgres, Sshd, chown};
 
 /// What the server's OS user needs to reach the off-host target: its own key,
 /// known_hosts and ssh configuration, in a directory it owns.
-fn postgres_ssh(pg: &Postgres, target: &Sshd) -> PathBuf {
+pub(super) fn postgres_ssh(pg: &Postgres, target: &Sshd) -> PathBuf {
     let dir = pg.dir().join("ssh");
     std::fs::create_dir_all(&dir).expect("ssh dir");
     for name in ["client_key", "known_hosts"] {

@@ -28,13 +28,13 @@ pub(super) fn redis_with_backup() -> (Redis, tempfile::TempDir, String) {
 }
 
 /// The Redis disaster: the dataset is wiped and replaced by junk.
-fn wipe(redis: &Redis) {
+pub(super) fn wipe(redis: &Redis) {
     redis.cli(&["FLUSHALL"]);
     redis.cli(&["SET", "junk", "after the disaster"]);
 }
 
 /// Runs disaster-recovery unattended with `extra` params and approvals.
-fn disaster_recovery(
+pub(super) fn disaster_recovery(
     redis: &Redis,
     redis_backups: &std::path::Path,
     webhook: &Webhook,
