@@ -1,11 +1,26 @@
-//! backup-pgbackrest against a real PostgreSQL 15 and pgBackRest 2.45 (Debian): stanza,
-//! a full then an incremental backup into two repositories, retention, verify.
+//! backup-pgbackrest and restore-pgbackrest against a real PostgreSQL 15 and pgBackRest
+//! 2.45 (Debian): stanza, a full then an incremental backup into two repositories,
+//! retention, verify; recovery to a time (from the second repository alone), to the end
+//! of the archive across a timeline switch, to an LSN, and a target beyond the archive
+//! refused with the server left as it was.
 
-use super::{path, run_expecting};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{path, pitr, run, run_expecting};
 use crate::servers::{PgOptions, Postgres, chown};
+use crate::test::Outcome;
 
-#[test]
-fn backup_pgbackrest_takes_full_and_incremental_backups_into_two_repositories_and_expires_them() {
+struct Stanza {
+    pg: Postgres,
+    repo1: PathBuf,
+    repo2: PathBuf,
+    config: PathBuf,
+}
+
+/// A server whose WAL goes through pgBackRest (archive_mode is on already), with two
+/// empty repositories.
+fn stanza() -> Stanza {
     if std::process::Command::new("pgbackrest")
         .arg("version")
         .output()
@@ -22,7 +37,6 @@ fn backup_pgbackrest_takes_full_and_incremental_backups_into_two_repositories_an
         chown("postgres", repo);
     }
     let config = pg.dir().join("pgbackrest.conf");
-    // WAL goes through pgBackRest (archive_mode is on already).
     pg.sql(
         "postgres",
         &format!(
@@ -31,56 +45,195 @@ fn backup_pgbackrest_takes_full_and_incremental_backups_into_two_repositories_an
         ),
     );
     pg.sql("postgres", "SELECT pg_reload_conf()");
-    let args = |kind: &str| -> Vec<String> {
-        [
-            format!("pg_data={}", path(&pg.data_dir())),
-            format!("pg_port={}", pg.port),
-            format!("pg_socket={}", path(pg.dir())),
-            format!("repo_path={}", path(&repo1)),
-            format!("repo2_path={}", path(&repo2)),
-            format!("config={}", path(&config)),
+    Stanza {
+        pg,
+        repo1,
+        repo2,
+        config,
+    }
+}
+
+impl Stanza {
+    fn backup(&self, kind: &str) -> Outcome {
+        let args: Vec<String> = [
+            format!("pg_data={}", path(&self.pg.data_dir())),
+            format!("pg_port={}", self.pg.port),
+            format!("pg_socket={}", path(self.pg.dir())),
+            format!("repo_path={}", path(&self.repo1)),
+            format!("repo2_path={}", path(&self.repo2)),
+            format!("config={}", path(&self.config)),
             "retention_full=1".to_owned(),
             format!("type={kind}"),
         ]
         .into_iter()
         .flat_map(|param| ["-p".to_owned(), param])
-        .collect()
-    };
-    let backup = |kind: &str| {
-        let args = args(kind);
+        .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_expecting(0, "backup-pgbackrest", &args, &[])
-    };
-    let info = || {
+    }
+
+    fn info(&self) -> String {
         let output = std::process::Command::new("runuser")
             .args(["-u", "postgres", "--", "pgbackrest"])
-            .arg(format!("--config={}", config.display()))
+            .arg(format!("--config={}", self.config.display()))
             .args(["--stanza=main", "info"])
             .output()
             .expect("pgbackrest info");
         String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let first = backup("full");
+    }
+
+    fn restore(&self, target: &str, extra: &[&str]) -> Outcome {
+        let admin_url = self.pg.admin_url();
+        let mut args: Vec<String> = [
+            format!("pg_data={}", path(&self.pg.data_dir())),
+            format!("config={}", path(&self.config)),
+            format!("target={target}"),
+        ]
+        .into_iter()
+        .flat_map(|param| ["-p".to_owned(), param])
+        .collect();
+        args.extend(["--approve".to_owned(), "stop".to_owned()]);
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("restore-pgbackrest", &args, &[("ADMIN_URL", &admin_url)])
+    }
+
+    /// Closes the current WAL segment and waits until pgBackRest has archived it.
+    fn archive_current_wal(&self) {
+        let segment = self
+            .pg
+            .sql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.pg.sql(
+            "postgres",
+            &format!(
+                "SELECT coalesce(last_archived_wal >= '{segment}', false) FROM pg_stat_archiver"
+            ),
+        ) != "t"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{segment} was not archived; log:\n{}",
+                self.pg.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn users(&self, email: &str) -> String {
+        self.pg.sql(
+            "chatcard",
+            &format!(r#"SELECT count(*) FROM "User" WHERE email = '{email}'"#),
+        )
+    }
+
+    fn insert(&self, email: &str) {
+        self.pg.sql(
+            "chatcard",
+            &format!(r#"INSERT INTO "User" (email) VALUES ('{email}')"#),
+        );
+    }
+}
+
+#[test]
+fn backup_pgbackrest_takes_full_and_incremental_backups_into_two_repositories_and_expires_them() {
+    let stanza = stanza();
+    let first = stanza.backup("full");
     assert!(
         first.stdout.trim().parse::<u64>().is_ok(),
         "{}",
         first.stdout
     );
-    pg.sql(
-        "chatcard",
-        r#"INSERT INTO "User" (email) VALUES ('after-full@example.com')"#,
-    );
-    backup("incr");
+    stanza.insert("after-full@example.com");
+    stanza.backup("incr");
     // A full and an incremental in each repository, each repository whole on its own.
-    let text = info();
+    let text = stanza.info();
     assert!(text.contains("status: ok"), "{text}");
     assert_eq!(text.matches("full backup:").count(), 2, "{text}");
     assert_eq!(text.matches("incr backup:").count(), 2, "{text}");
     assert_eq!(text.matches("repo2: backup set size").count(), 2, "{text}");
     // A second full with retention 1: the first full and its incremental expire, in
     // both repositories.
-    backup("full");
-    let text = info();
+    stanza.backup("full");
+    let text = stanza.info();
     assert_eq!(text.matches("full backup:").count(), 2, "{text}");
     assert_eq!(text.matches("incr backup:").count(), 0, "{text}");
+}
+
+#[test]
+fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_target_beyond_the_archive()
+ {
+    let stanza = stanza();
+    stanza.backup("full");
+    // A before T, B after it.
+    let _ = pitr::whole_second_boundary(Duration::from_millis(50));
+    stanza.insert("row-A@example.com");
+    let target = pitr::now_then_wait(Duration::from_millis(300));
+    let at_target = stanza.pg.fingerprint("chatcard");
+    stanza.insert("row-B@example.com");
+    stanza.archive_current_wal();
+
+    // To T, from the off-host repository alone.
+    let outcome = stanza.restore(&target, &["-p", "repo=2"]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("from repository 2"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(stanza.pg.fingerprint("chatcard"), at_target);
+    assert_eq!(stanza.users("row-B@example.com"), "0");
+    assert!(outcome.stdout.contains("timeline 2"), "{}", outcome.stdout);
+
+    // The restored primary archives its new timeline; C is written on it. Recovery to
+    // the end of the archive follows the timeline switch and keeps C.
+    stanza.insert("row-C@example.com");
+    let at_latest = stanza.pg.fingerprint("chatcard");
+    stanza.archive_current_wal();
+    let outcome = stanza.restore("latest", &[]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert_eq!(stanza.pg.fingerprint("chatcard"), at_latest);
+    assert_eq!(stanza.users("row-C@example.com"), "1");
+    assert_eq!(stanza.users("row-B@example.com"), "0");
+
+    // To an LSN: E is before it, F after it.
+    stanza.insert("row-E@example.com");
+    let lsn = stanza.pg.sql("postgres", "SELECT pg_current_wal_lsn()");
+    stanza.insert("row-F@example.com");
+    stanza.archive_current_wal();
+    let outcome = stanza.restore(&format!("lsn:{lsn}"), &[]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert_eq!(stanza.users("row-E@example.com"), "1");
+    assert_eq!(stanza.users("row-F@example.com"), "0");
+
+    // A time after everything the archive holds: refused before the server is touched.
+    stanza.insert("row-D@example.com");
+    let beyond = pitr::now_then_wait(Duration::from_millis(100));
+    let outcome = stanza.restore(&beyond, &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("is beyond the end of the WAL archive"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("not run     stop"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(stanza.users("row-D@example.com"), "1");
 }
