@@ -237,3 +237,58 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
     );
     assert_eq!(stanza.users("row-D@example.com"), "1");
 }
+
+#[test]
+fn disaster_recovery_with_the_pgbackrest_method_recovers_from_the_off_host_repository() {
+    let stanza = stanza();
+    stanza.backup("full");
+    let (redis, redis_backups, redis_digest) = super::dr::redis_with_backup();
+    stanza.insert("after-the-backup@example.com");
+    let at_loss = stanza.pg.fingerprint("chatcard");
+    stanza.archive_current_wal();
+    // The local repository is lost with the host; Redis's dataset is gone.
+    std::fs::remove_dir_all(&stanza.repo1).expect("lose repo1");
+    std::fs::create_dir(&stanza.repo1).expect("empty repo1");
+    chown("postgres", &stanza.repo1);
+    super::dr::wipe(&redis);
+
+    let admin_url = stanza.pg.admin_url();
+    let webhook = crate::servers::Webhook::start();
+    let outcome = super::dr::disaster_recovery(
+        &redis,
+        redis_backups.path(),
+        &webhook,
+        &[("ADMIN_URL", &admin_url)],
+        &[
+            "-p",
+            "restore_point=latest",
+            "-p",
+            "method=pgbackrest",
+            "-p",
+            "redis_source=rdb",
+            "-p",
+            &format!("data_dir={}", path(&stanza.pg.data_dir())),
+            "-p",
+            &format!("pgbackrest_config={}", path(&stanza.config)),
+            "-p",
+            "pgbackrest_repo=2",
+            "--approve",
+            "stop",
+        ],
+    );
+    assert!(
+        outcome.stderr.contains("from repository 2"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("verify-pg/fk-orphans"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(stanza.pg.fingerprint("chatcard"), at_loss);
+    assert_eq!(redis.digest(), redis_digest);
+    // The new timeline's chain starts with a full backup in each repository.
+    let text = stanza.info();
+    assert_eq!(text.matches("full backup:").count(), 2, "{text}");
+}
