@@ -8,10 +8,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{path, pitr, run, run_expecting};
+use crate::e2e::failed_step;
 use crate::servers::{PgOptions, Postgres, chown};
 use crate::test::Outcome;
 
 struct Stanza {
+    /// Unique per test: pgBackRest locks by stanza name in /tmp/pgbackrest, and tests
+    /// run side by side.
+    name: String,
     pg: Postgres,
     repo1: PathBuf,
     repo2: PathBuf,
@@ -21,6 +25,22 @@ struct Stanza {
 /// A server whose WAL goes through pgBackRest (archive_mode is on already), with two
 /// empty repositories.
 fn stanza() -> Stanza {
+    let stanza = unconfigured(PgOptions { archive: true });
+    let pg = &stanza.pg;
+    pg.sql(
+        "postgres",
+        &format!(
+            "ALTER SYSTEM SET archive_command = 'pgbackrest --config={} --stanza={} archive-push %p'",
+            stanza.config.display(),
+            stanza.name
+        ),
+    );
+    pg.sql("postgres", "SELECT pg_reload_conf()");
+    stanza
+}
+
+/// A server with two empty repositories and no pgBackRest anywhere yet.
+fn unconfigured(options: PgOptions) -> Stanza {
     if std::process::Command::new("pgbackrest")
         .arg("version")
         .output()
@@ -28,7 +48,7 @@ fn stanza() -> Stanza {
     {
         panic!("pgbackrest is not installed (scripts/test installs it)");
     }
-    let pg = Postgres::start_with(PgOptions { archive: true });
+    let pg = Postgres::start_with(options);
     pg.load_sample_data("chatcard");
     let repo1 = pg.dir().join("repo1");
     let repo2 = pg.dir().join("repo2");
@@ -37,15 +57,8 @@ fn stanza() -> Stanza {
         chown("postgres", repo);
     }
     let config = pg.dir().join("pgbackrest.conf");
-    pg.sql(
-        "postgres",
-        &format!(
-            "ALTER SYSTEM SET archive_command = 'pgbackrest --config={} --stanza=main archive-push %p'",
-            config.display()
-        ),
-    );
-    pg.sql("postgres", "SELECT pg_reload_conf()");
     Stanza {
+        name: format!("s{}", pg.port),
         pg,
         repo1,
         repo2,
@@ -55,6 +68,16 @@ fn stanza() -> Stanza {
 
 impl Stanza {
     fn backup(&self, kind: &str) -> Outcome {
+        let outcome = self.try_backup(kind);
+        assert_eq!(
+            outcome.code, 0,
+            "--- stdout\n{}\n--- stderr\n{}",
+            outcome.stdout, outcome.stderr
+        );
+        outcome
+    }
+
+    fn try_backup(&self, kind: &str) -> Outcome {
         let args: Vec<String> = [
             format!("pg_data={}", path(&self.pg.data_dir())),
             format!("pg_port={}", self.pg.port),
@@ -62,6 +85,7 @@ impl Stanza {
             format!("repo_path={}", path(&self.repo1)),
             format!("repo2_path={}", path(&self.repo2)),
             format!("config={}", path(&self.config)),
+            format!("stanza={}", self.name),
             "retention_full=1".to_owned(),
             format!("type={kind}"),
         ]
@@ -69,14 +93,15 @@ impl Stanza {
         .flat_map(|param| ["-p".to_owned(), param])
         .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_expecting(0, "backup-pgbackrest", &args, &[])
+        run("backup-pgbackrest", &args, &[])
     }
 
     fn info(&self) -> String {
         let output = std::process::Command::new("runuser")
             .args(["-u", "postgres", "--", "pgbackrest"])
             .arg(format!("--config={}", self.config.display()))
-            .args(["--stanza=main", "info"])
+            .arg(format!("--stanza={}", self.name))
+            .arg("info")
             .output()
             .expect("pgbackrest info");
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -87,6 +112,7 @@ impl Stanza {
         let mut args: Vec<String> = [
             format!("pg_data={}", path(&self.pg.data_dir())),
             format!("config={}", path(&self.config)),
+            format!("stanza={}", self.name),
             format!("target={target}"),
         ]
         .into_iter()
@@ -272,6 +298,8 @@ fn disaster_recovery_with_the_pgbackrest_method_recovers_from_the_off_host_repos
             &format!("pgbackrest_config={}", path(&stanza.config)),
             "-p",
             "pgbackrest_repo=2",
+            "-p",
+            &format!("pgbackrest_stanza={}", stanza.name),
             "--approve",
             "stop",
         ],
@@ -291,4 +319,72 @@ fn disaster_recovery_with_the_pgbackrest_method_recovers_from_the_off_host_repos
     // The new timeline's chain starts with a full backup in each repository.
     let text = stanza.info();
     assert_eq!(text.matches("full backup:").count(), 2, "{text}");
+}
+
+#[test]
+fn a_first_backup_points_at_configure_postgres_archiving_which_sends_wal_through_pgbackrest() {
+    let stanza = unconfigured(PgOptions::default());
+    // The first run writes the configuration and stops at `check`: WAL does not go
+    // through pgBackRest yet, and it says how to fix that.
+    let first = stanza.try_backup("full");
+    assert_eq!(first.code, 1, "{}", first.stderr);
+    assert!(failed_step(&first, "stanza"), "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("run configure-postgres-archiving -p archiver=pgbackrest"),
+        "{}",
+        first.stderr
+    );
+    let admin_url = stanza.pg.admin_url();
+    let configure = |extra: &[&str]| {
+        let mut args = vec![
+            "-p".to_owned(),
+            "archiver=pgbackrest".to_owned(),
+            "-p".to_owned(),
+            format!("pgbackrest_config={}", path(&stanza.config)),
+            "-p".to_owned(),
+            format!("pgbackrest_stanza={}", stanza.name),
+        ];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(
+            "configure-postgres-archiving",
+            &args,
+            &[("ADMIN_URL", &admin_url)],
+        )
+    };
+    let outcome = configure(&["--yes"]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert!(
+        outcome.stdout.contains("pgbackrest check passed"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(stanza.pg.sql("postgres", "SHOW archive_mode"), "on");
+    assert_eq!(
+        stanza.pg.sql("postgres", "SHOW archive_command"),
+        format!(
+            "pgbackrest --config={} --stanza={} archive-push %p",
+            stanza.config.display(),
+            stanza.name
+        )
+    );
+    // Nothing left to change the second time; and now the backup goes through.
+    let again = configure(&[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .lines()
+            .any(|line| line.trim_start().starts_with("skipped") && line.contains("apply")),
+        "{}",
+        again.stderr
+    );
+    stanza.backup("full");
+    assert!(stanza.info().contains("status: ok"));
 }
