@@ -358,6 +358,30 @@ fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean
         .map(PathBuf::from)
     );
 
+    // From a name on (a WAL archive from a base backup's first segment).
+    let later = dest.path().join("later");
+    let outcome = fetch(
+        &backup,
+        offsite.path(),
+        &later,
+        &[
+            "-p",
+            "pattern=chatcard-*",
+            "-p",
+            "from=chatcard-20250102T020000Z.dump",
+        ],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let names: Vec<PathBuf> = tree(&later).into_iter().map(|(file, _)| file).collect();
+    assert_eq!(
+        names,
+        [
+            "chatcard-20250102T020000Z.dump",
+            "chatcard-20250102T020000Z.dump.sha256"
+        ]
+        .map(PathBuf::from)
+    );
+
     // Everything: a retry after a fetch that died half-way starts clean, what is here
     // already counts as done, and a name no backup has is skipped, not run.
     let all = dest.path().join("all");
