@@ -1,14 +1,33 @@
 //! Losing the host: the primary's data directory, its local WAL archive and its local
 //! backups are destroyed, and disaster-recovery brings PostgreSQL back to the end of its
 //! WAL and Redis to its last copy from the off-host copies only (a real sshd on loopback
-//! as the backup host), losing nothing that reached the archive.
+//! as the backup host), losing nothing that reached the archive. dr-drill measures the
+//! same from the same copies, onto scratch servers, without touching production.
 
-use super::{archiving, dr, path, pitr, run_expecting, temp_dir};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::{archiving, dr, metric, path, pitr, run, run_expecting, temp_dir};
 use crate::servers::{Postgres, Redis, RedisOptions, Sshd, Webhook, chown};
 
-#[test]
-fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_only() {
-    let mut pg = Postgres::start();
+/// Continuous protection as shipped: WAL archived locally and off-host, a base backup
+/// and a Redis copy, each also on the backup host.
+struct Protected {
+    pg: Postgres,
+    redis: Redis,
+    redis_digest: String,
+    backup: Sshd,
+    _offsite: tempfile::TempDir,
+    offsite_wal: PathBuf,
+    offsite_base: PathBuf,
+    offsite_redis: PathBuf,
+    archive: PathBuf,
+    bases: PathBuf,
+    redis_backups: PathBuf,
+}
+
+fn protect() -> Protected {
+    let pg = Postgres::start();
     pg.load_sample_data("chatcard");
     let backup = Sshd::start("backup");
     let offsite = temp_dir();
@@ -25,21 +44,18 @@ fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_o
     for dir in [&bases, &redis_backups] {
         std::fs::create_dir(dir).expect("backup dir");
     }
-    let ssh = [
-        "-p".to_owned(),
-        "offsite_ssh=backup".to_owned(),
-        "-p".to_owned(),
-        format!("offsite_ssh_config={}", path(&backup.config())),
-    ];
     let with_ssh = |extra: &[String]| -> Vec<String> {
-        let mut args = ssh.to_vec();
+        let mut args = vec![
+            "-p".to_owned(),
+            "offsite_ssh=backup".to_owned(),
+            "-p".to_owned(),
+            format!("offsite_ssh_config={}", path(&backup.config())),
+        ];
         args.extend(extra.iter().cloned());
         args
     };
     let admin_url = pg.admin_url();
 
-    // Continuous protection, as shipped: WAL archived locally and off-host, a base
-    // backup and a Redis copy, each copied off-host.
     let postgres_ssh_config = archiving::postgres_ssh(&pg, &backup);
     let args = [
         "-p".to_owned(),
@@ -95,48 +111,79 @@ fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_o
         &args,
         &[("REDIS_BACKUP_DIR", path(&redis_backups))],
     );
-
-    // Written after every backup: only the WAL has it. The segment is closed, as
-    // archive_timeout would close it, and reaches the backup host.
-    pg.sql(
-        "chatcard",
-        r#"INSERT INTO "User" (email) VALUES ('after-the-last-backup@example.com')"#,
-    );
-    let at_loss = pg.fingerprint("chatcard");
-    let segment = pg.sql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !offsite_wal.join(&segment).exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{segment} never reached the backup host"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    Protected {
+        pg,
+        redis,
+        redis_digest,
+        backup,
+        _offsite: offsite,
+        offsite_wal,
+        offsite_base,
+        offsite_redis,
+        archive,
+        bases,
+        redis_backups,
     }
+}
+
+impl Protected {
+    /// Written after every backup, so only the WAL has it: the segment is closed, as
+    /// archive_timeout would close it, and reaches the backup host.
+    fn write_after_the_backups(&self, email: &str) {
+        self.pg.sql(
+            "chatcard",
+            &format!(r#"INSERT INTO "User" (email) VALUES ('{email}')"#),
+        );
+        let segment = self
+            .pg
+            .sql("postgres", "SELECT pg_walfile_name(pg_switch_wal())");
+        wait_for(&self.offsite_wal.join(&segment));
+    }
+}
+
+fn wait_for(file: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !file.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_only() {
+    let mut setup = protect();
+    setup.write_after_the_backups("after-the-last-backup@example.com");
+    let at_loss = setup.pg.fingerprint("chatcard");
 
     // The host is lost: the server dies, its data directory, its WAL archive and every
     // local backup are gone; Redis's dataset is gone too.
-    pg.stop();
+    setup.pg.stop();
     for dir in [
-        pg.data_dir(),
-        archive.clone(),
-        bases.clone(),
-        redis_backups.clone(),
+        setup.pg.data_dir(),
+        setup.archive.clone(),
+        setup.bases.clone(),
+        setup.redis_backups.clone(),
     ] {
         std::fs::remove_dir_all(&dir).expect("destroy");
     }
-    dr::wipe(&redis);
-    let _ = pitr::whole_second_boundary(std::time::Duration::from_millis(10));
+    dr::wipe(&setup.redis);
+    let _ = pitr::whole_second_boundary(Duration::from_millis(10));
 
+    let admin_url = setup.pg.admin_url();
     let webhook = Webhook::start();
     let outcome = dr::disaster_recovery(
-        &redis,
-        &redis_backups,
+        &setup.redis,
+        &setup.redis_backups,
         &webhook,
         &[
             ("ADMIN_URL", &admin_url),
             ("REPLICATION_URL", &admin_url),
-            ("WAL_ARCHIVE_DIR", path(&archive)),
-            ("BASE_BACKUP_DIR", path(&bases)),
+            ("WAL_ARCHIVE_DIR", path(&setup.archive)),
+            ("BASE_BACKUP_DIR", path(&setup.bases)),
         ],
         &[
             "-p",
@@ -146,17 +193,17 @@ fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_o
             "-p",
             "redis_source=rdb",
             "-p",
-            &format!("data_dir={}", path(&pg.data_dir())),
+            &format!("data_dir={}", path(&setup.pg.data_dir())),
             "-p",
             "offsite_ssh=backup",
             "-p",
-            &format!("offsite_ssh_config={}", path(&backup.config())),
+            &format!("offsite_ssh_config={}", path(&setup.backup.config())),
             "-p",
-            &format!("offsite_wal_dir={}", path(&offsite_wal)),
+            &format!("offsite_wal_dir={}", path(&setup.offsite_wal)),
             "-p",
-            &format!("offsite_base_dir={}", path(&offsite_base)),
+            &format!("offsite_base_dir={}", path(&setup.offsite_base)),
             "-p",
-            &format!("offsite_redis_dir={}", path(&offsite_redis)),
+            &format!("offsite_redis_dir={}", path(&setup.offsite_redis)),
             "--approve",
             "stop-and-set-aside",
         ],
@@ -165,24 +212,178 @@ fn after_losing_the_host_postgres_and_redis_come_back_from_the_off_host_copies_o
         assert!(outcome.stderr.contains(step), "{step}\n{}", outcome.stderr);
     }
     // Everything that reached the archive is back, the last row included.
-    assert_eq!(pg.fingerprint("chatcard"), at_loss);
+    assert_eq!(setup.pg.fingerprint("chatcard"), at_loss);
     assert_eq!(
-        pg.sql(
+        setup.pg.sql(
             "chatcard",
             r#"SELECT count(*) FROM "User" WHERE email = 'after-the-last-backup@example.com'"#
         ),
         "1"
     );
-    assert_eq!(redis.digest(), redis_digest);
+    assert_eq!(setup.redis.digest(), setup.redis_digest);
     // The recovered primary archives its new timeline, locally and off-host again.
-    assert_eq!(pg.sql("postgres", "SHOW archive_mode"), "on");
-    let history = offsite_wal.join("00000002.history");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !history.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new timeline was not archived off-host"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(setup.pg.sql("postgres", "SHOW archive_mode"), "on");
+    wait_for(&setup.offsite_wal.join("00000002.history"));
+}
+
+fn drill(
+    setup: &Protected,
+    runbook: &str,
+    scratch: &std::path::Path,
+    extra: &[&str],
+) -> crate::test::Outcome {
+    let mut args = vec![
+        "-p".to_owned(),
+        "offsite_ssh=backup".to_owned(),
+        "-p".to_owned(),
+        format!("offsite_ssh_config={}", path(&setup.backup.config())),
+        "-p".to_owned(),
+        format!("offsite_wal_dir={}", path(&setup.offsite_wal)),
+        "-p".to_owned(),
+        format!("offsite_base_dir={}", path(&setup.offsite_base)),
+        "-p".to_owned(),
+        format!("offsite_redis_dir={}", path(&setup.offsite_redis)),
+        "-p".to_owned(),
+        format!("scratch_parent={}", path(scratch)),
+    ];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(runbook, &args, &[])
+}
+
+#[test]
+fn dr_drill_restores_from_the_off_host_copies_onto_scratch_servers_and_reports_rto_and_rpo() {
+    let setup = protect();
+    setup.write_after_the_backups("before-the-drill@example.com");
+    let production = setup.pg.fingerprint("chatcard");
+    let scratch = temp_dir();
+    let reports = temp_dir();
+    let metrics = reports.path().join("drill.prom");
+    let outcome = drill(
+        &setup,
+        "dr-drill",
+        scratch.path(),
+        &[
+            "-p",
+            &format!("report_dir={}", path(reports.path())),
+            "--metrics-file",
+            path(&metrics),
+        ],
+    );
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    // Recovered and verified from the copies; the row only the WAL had was replayed.
+    for step in [
+        "fetch-base/fetch",
+        "fetch-wal/fetch",
+        "fetch-redis/fetch",
+        "pg-verify/fk-orphans",
+    ] {
+        assert!(outcome.stderr.contains(step), "{step}\n{}", outcome.stderr);
     }
+    assert!(
+        outcome.stderr.contains("digest as recorded"),
+        "{}",
+        outcome.stderr
+    );
+    // The measures, as metrics and as a report; all inside the targets here.
+    let published = |name: &str| -> u64 {
+        std::fs::read_to_string(&metrics)
+            .expect("metrics")
+            .lines()
+            .filter(|line| {
+                line.starts_with("runbook_metric{") && line.contains(&format!("name=\"{name}\""))
+            })
+            .find_map(|line| {
+                line.rsplit_once(' ')
+                    .and_then(|(_, value)| value.parse().ok())
+            })
+            .unwrap_or_else(|| panic!("{name} not published"))
+    };
+    assert!(published("rto_seconds") < 600);
+    // The newest restorable point is the row written just before the drill.
+    assert!(published("pg_rpo_seconds") < 60);
+    assert!(published("redis_rpo_seconds") < 600);
+    assert_eq!(
+        metric(&metrics, "runbook_last_run_success", "dr-drill").as_deref(),
+        Some("1")
+    );
+    let report = std::fs::read_dir(reports.path())
+        .expect("reports")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|file| file.extension().is_some_and(|extension| extension == "md"))
+        .expect("a markdown report");
+    let report = std::fs::read_to_string(report).expect("report");
+    assert!(
+        report.contains("| RTO: fetch, restore and verify |"),
+        "{report}"
+    );
+    assert_eq!(report.matches("| met |").count(), 3, "{report}");
+    assert!(outcome.stdout.contains("# DR drill"), "{}", outcome.stdout);
+    // Production untouched, and nothing left behind.
+    assert_eq!(setup.pg.fingerprint("chatcard"), production);
+    assert_eq!(setup.redis.digest(), setup.redis_digest);
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).expect("scratch").count(),
+        0
+    );
+
+    // The same drill against an RPO of one second: the report is written, says what was
+    // missed, and the run fails (so the drill's alert fires).
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::create_dir(reports.path().join("strict")).expect("dir");
+    let strict = reports.path().join("strict/dr-drill.yaml");
+    let shipped = std::fs::read_to_string("runbooks/dr-drill.yaml").expect("shipped runbook");
+    std::fs::write(&strict, shipped.replacen("\nrpo: 1h\n", "\nrpo: 1s\n", 1)).expect("write");
+    let outcome = drill(&setup, path(&strict), scratch.path(), &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(outcome.stdout.contains("**MISSED**"), "{}", outcome.stdout);
+    assert!(
+        outcome.stderr.contains("over the RPO of 1 s"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).expect("scratch").count(),
+        0
+    );
+
+    // A snapshot that does not match what its backup recorded fails the drill, and the
+    // scratch servers are still removed.
+    for entry in std::fs::read_dir(&setup.offsite_redis).expect("redis copies") {
+        let file = entry.expect("entry").path();
+        if file
+            .extension()
+            .is_some_and(|extension| extension == "meta")
+        {
+            let text = std::fs::read_to_string(&file).expect("meta");
+            let tampered: String = text
+                .lines()
+                .map(|line| {
+                    if line.starts_with("digest=") {
+                        "digest=0000000000000000000000000000000000000000".to_owned()
+                    } else {
+                        line.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(&file, tampered + "\n").expect("tamper");
+        }
+    }
+    let outcome = drill(&setup, "dr-drill", scratch.path(), &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("the backup recorded 0000000000"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).expect("scratch").count(),
+        0
+    );
 }

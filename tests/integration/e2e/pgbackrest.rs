@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{path, pitr, run, run_expecting};
+use super::{path, pitr, run};
 use crate::e2e::failed_step;
 use crate::servers::{PgOptions, Postgres, chown};
 use crate::test::Outcome;
