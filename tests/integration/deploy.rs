@@ -82,7 +82,7 @@ fn the_systemd_units_verify_and_run_shipped_runbooks() {
         std::fs::write(&path, text).expect("write unit");
         paths.push(path);
     }
-    assert_eq!(paths.len(), 12, "six services and their timers");
+    assert_eq!(paths.len(), 14, "seven services and their timers");
     assert_valid(&names);
     if Command::new("systemd-analyze")
         .arg("--version")
@@ -108,7 +108,7 @@ fn the_systemd_units_verify_and_run_shipped_runbooks() {
 fn the_crontab_and_the_cronjob_run_shipped_runbooks() {
     let crontab = std::fs::read_to_string(deploy("cron/runbook.crontab")).expect("crontab");
     let names = scheduled(&crontab);
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names.len(), 7, "{names:?}");
     assert_valid(&names);
     for line in crontab.lines().filter(|line| line.contains("runbook run ")) {
         let fields: Vec<&str> = line.split_whitespace().collect();
