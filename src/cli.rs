@@ -50,7 +50,7 @@ pub struct GlobalArgs {
     /// Log what the tool does internally to stderr (repeat for more detail)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// Print only results and errors
+    /// Print only results and errors (`run`: a step's output only if it fails)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 }

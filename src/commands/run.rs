@@ -170,13 +170,20 @@ fn start(
         }
     }
     if !run.dry_run {
-        ui.message(&ui::summary::banner(
+        let banner = ui::summary::banner(
             &ui,
             runbook,
             &identity.id,
             &library.root().loaded.source.display_name(),
             prior.map(|prior| prior.run_id.as_str()),
-        ));
+        );
+        // `-q` prints nothing on success: the banner goes to the log only, and a
+        // failure's summary names the run.
+        if settings.quiet {
+            ui.output.log_note(&console::strip_ansi_codes(&banner));
+        } else {
+            ui.message(&banner);
+        }
     }
 
     let options = run.options(

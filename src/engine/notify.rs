@@ -44,6 +44,7 @@ impl Engine<'_> {
                     timeout: Some(Duration::from_secs(60)),
                     capture: false,
                     on_spawn: None,
+                    hold: None,
                 },
             )
             .await;

@@ -59,6 +59,8 @@ pub(crate) struct Script<'s> {
     pub timeout: Option<Duration>,
     pub capture: bool,
     pub on_spawn: Option<&'s dyn Fn(u32)>,
+    /// `-q`: hold the output back under this id (the step's).
+    pub hold: Option<u64>,
 }
 
 /// A member of the target, connected (or not).
@@ -299,6 +301,7 @@ impl Engine<'_> {
             grace: self.options.grace,
             on_spawn: script.on_spawn,
             prefix,
+            hold: script.hold,
         }
     }
 

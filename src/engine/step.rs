@@ -153,7 +153,13 @@ impl Engine<'_> {
         }
 
         let line = self.show_start(frame, counter, &id, &name);
-        let outcome = self.guarded(frame, step, context, &id, counter).await;
+        // `-q`: the step's output is held back, and shown only if it fails.
+        let hold =
+            matches!(self.ui.progress, crate::ui::progress::Progress::Quiet).then_some(started.3);
+        if let Some(hold) = hold {
+            self.ui.output.hold(hold);
+        }
+        let outcome = self.guarded(frame, step, context, &id, counter, hold).await;
         self.finish(frame, step, context, outcome, started, Some(line))
     }
 
@@ -185,9 +191,13 @@ impl Engine<'_> {
         context: &mut Context,
         id: &str,
         counter: &str,
+        hold: Option<u64>,
     ) -> Outcome {
         for guard in &step.require {
-            if let Some(outcome) = self.check_guard(frame, step, guard, context, id).await {
+            if let Some(outcome) = self
+                .check_guard(frame, step, guard, context, id, hold)
+                .await
+            {
                 return outcome;
             }
         }
@@ -209,7 +219,7 @@ impl Engine<'_> {
         }
         match &step.action {
             Action::Run { .. } => {
-                self.run_command(frame, step, context, id, command.unwrap_or_default())
+                self.run_command(frame, step, context, id, command.unwrap_or_default(), hold)
                     .await
             }
             Action::Manual {
@@ -231,6 +241,7 @@ impl Engine<'_> {
         guard: &crate::runbook::Guard,
         context: &Context,
         id: &str,
+        hold: Option<u64>,
     ) -> Option<Outcome> {
         let message = guard.message.as_ref().map(|message| {
             self.render(message, context)
@@ -275,6 +286,7 @@ impl Engine<'_> {
                             timeout: step.timeout.map(|timeout| timeout.0),
                             capture: false,
                             on_spawn: None,
+                            hold,
                         },
                     )
                     .await;
@@ -341,6 +353,18 @@ impl Engine<'_> {
         // apart; the step's duration is the work.
         let waited = self.ui.waited().saturating_sub(started.1);
         let duration = started.0.elapsed().saturating_sub(waited);
+        // `-q`: a failed step's output, held back until now, comes before its line.
+        match outcome.status {
+            StepStatus::Ok | StepStatus::Skipped => self.ui.output.discard(started.3),
+            StepStatus::Failed
+            | StepStatus::Declined
+            | StepStatus::Interrupted
+            | StepStatus::NotRun => self.ui.output.release(
+                started.3,
+                &id,
+                &format!("==> {id}: its output (held back by -q)\n"),
+            ),
+        }
         if let Some(error) = &outcome.error {
             self.report(frame.entry, Some(&id), error);
         }

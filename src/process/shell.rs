@@ -47,6 +47,8 @@ pub struct ShellCommand<'a> {
     pub on_spawn: Option<&'a dyn Fn(u32)>,
     /// Put before every line of output: the member of a group of hosts.
     pub prefix: Option<&'a str>,
+    /// `-q`: the output is held back under this id (shown only if the step fails).
+    pub hold: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,8 +160,8 @@ pub async fn run(
     let reading = async {
         let capture = command.capture.then_some(&capture);
         tokio::join!(
-            pump(stdout, Stream::Stdout, output, capture, command.prefix),
-            pump(stderr, Stream::Stderr, output, None, command.prefix)
+            pump(stdout, Stream::Stdout, output, capture, command),
+            pump(stderr, Stream::Stderr, output, None, command)
         )
     };
     let mut reading = std::pin::pin!(reading);
@@ -245,8 +247,9 @@ async fn pump(
     stream: Stream,
     output: &Output,
     capture: Option<&RefCell<Capture>>,
-    prefix: Option<&str>,
+    command: &ShellCommand<'_>,
 ) {
+    let prefix = command.prefix;
     let Some(mut reader) = reader else {
         return;
     };
@@ -275,7 +278,7 @@ async fn pump(
             None => bytes,
         };
         let log = logged < LOG_LIMIT;
-        output.child(stream, bytes, log);
+        output.child(stream, bytes, log, command.hold);
         if log {
             logged += bytes.len();
         } else {

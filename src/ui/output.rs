@@ -31,7 +31,21 @@ pub struct Output {
     next_mark: std::cell::Cell<u64>,
     /// With `--format json`, stdout carries only the JSON: child stdout goes to stderr.
     child_stdout_to_stderr: std::cell::Cell<bool>,
+    /// `-q`: the output of running steps, held back by step until the step ends; shown
+    /// only if it failed (what `chronic` does for cron).
+    held: RefCell<std::collections::BTreeMap<u64, Held>>,
 }
+
+/// A step's output held back by `-q`: its last `HELD_LIMIT` bytes, by stream.
+#[derive(Default)]
+struct Held {
+    chunks: std::collections::VecDeque<(Stream, Vec<u8>)>,
+    bytes: usize,
+    dropped: u64,
+}
+
+/// How much of a step's output `-q` keeps to show on failure; the rest is in the log.
+const HELD_LIMIT: usize = 1024 * 1024;
 
 impl Output {
     pub fn new(
@@ -51,6 +65,37 @@ impl Output {
             marks: RefCell::new(std::collections::BTreeMap::new()),
             next_mark: std::cell::Cell::new(0),
             child_stdout_to_stderr: std::cell::Cell::new(false),
+            held: RefCell::new(std::collections::BTreeMap::new()),
+        }
+    }
+
+    /// Starts holding back the output of the commands run with `hold` = `id`.
+    pub fn hold(&self, id: u64) {
+        self.held.borrow_mut().insert(id, Held::default());
+    }
+
+    /// Forgets what was held for `id` (the step succeeded).
+    pub fn discard(&self, id: u64) {
+        self.held.borrow_mut().remove(&id);
+    }
+
+    /// Shows what was held for `id` (the step `step_id`, which failed), after `header`.
+    pub fn release(&self, id: u64, step_id: &str, header: &str) {
+        let Some(held) = self.held.borrow_mut().remove(&id) else {
+            return;
+        };
+        if held.chunks.is_empty() {
+            return;
+        }
+        self.to_stderr(header);
+        if held.dropped > 0 {
+            self.to_stderr(&format!(
+                "[{} earlier bytes are in the run's log: runbook audit show RUN_ID --output {step_id} (RUN_ID: in the summary below)]\n",
+                held.dropped
+            ));
+        }
+        for (stream, bytes) in held.chunks {
+            self.write_child(stream, &bytes);
         }
     }
 
@@ -156,10 +201,36 @@ impl Output {
     }
 
     /// Writes complete lines (or a forced partial chunk) of child output; `log` says
-    /// whether they also go to the run's log file.
-    pub fn child(&self, stream: Stream, bytes: &[u8], log: bool) {
+    /// whether they also go to the run's log file. With `hold`, the output is held back
+    /// instead of shown (`-q`), and still logged.
+    pub fn child(&self, stream: Stream, bytes: &[u8], log: bool, hold: Option<u64>) {
         let masker = self.masker.masker();
         let masked = masker.mask_bytes(bytes);
+        let held = hold.is_some_and(|id| {
+            let mut all = self.held.borrow_mut();
+            let Some(held) = all.get_mut(&id) else {
+                return false;
+            };
+            held.bytes += masked.len();
+            held.chunks.push_back((stream, masked.to_vec()));
+            while held.bytes > HELD_LIMIT && held.chunks.len() > 1 {
+                if let Some((_, front)) = held.chunks.pop_front() {
+                    held.bytes -= front.len();
+                    held.dropped += front.len() as u64;
+                }
+            }
+            true
+        });
+        if !held {
+            self.write_child(stream, &masked);
+        }
+        if log {
+            self.write_log(&masked);
+        }
+    }
+
+    /// Child output (masked already) to its stream, bars suspended around it.
+    fn write_child(&self, stream: Stream, masked: &[u8]) {
         let write = || {
             let target = match stream {
                 Stream::Stdout if !self.child_stdout_to_stderr.get() => &self.stdout,
@@ -168,7 +239,7 @@ impl Output {
             let mut writer = target.borrow_mut();
             // A closed stdout (`| head`) must not kill the run: the step goes on and
             // its output is still in the log.
-            let _ = writer.write_all(&masked);
+            let _ = writer.write_all(masked);
             let _ = writer.flush();
         };
         match &self.bars {
@@ -176,9 +247,6 @@ impl Output {
                 bars.suspend(write)
             }
             _ => write(),
-        }
-        if log {
-            self.write_log(&masked);
         }
     }
 

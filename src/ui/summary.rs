@@ -76,12 +76,39 @@ pub fn finish(
             text.push('\n');
             ui.output.result(&text);
         }
-        OutputFormat::Text if settings.quiet && result.status == RunStatus::Success => {}
-        OutputFormat::Text => ui.message(&table(ui, runbook, result)),
+        // `-q`: one line, on stdout, so `-q >/dev/null` is silent on success while a
+        // failure (held output, step lines, the table) still reaches stderr.
+        OutputFormat::Text if settings.quiet && result.status == RunStatus::Success => {
+            let count = |status: StepStatus| {
+                result
+                    .summary
+                    .iter()
+                    .filter(|row| row.status == status && !row.id.contains('/'))
+                    .count()
+            };
+            let skipped = match count(StepStatus::Skipped) {
+                0 => String::new(),
+                skipped => format!(", {skipped} skipped"),
+            };
+            ui.output.result(&format!(
+                "{} success in {}: {} steps ok{skipped}\n",
+                runbook.name,
+                short(result.duration),
+                count(StepStatus::Ok)
+            ));
+        }
+        OutputFormat::Text => ui.message(&table(
+            ui,
+            runbook,
+            settings.quiet.then_some(run_id),
+            result,
+        )),
     }
 }
 
-fn table(ui: &Ui, runbook: &Runbook, result: &RunResult) -> String {
+/// The summary table; `run_id` goes into its first line (with `-q`, where no banner
+/// named the run).
+fn table(ui: &Ui, runbook: &Runbook, run_id: Option<&str>, result: &RunResult) -> String {
     let styles = &ui.styles;
     let status = match result.status {
         RunStatus::Success => styles.ok.apply_to(result.status.as_str()),
@@ -100,6 +127,12 @@ fn table(ui: &Ui, runbook: &Runbook, result: &RunResult) -> String {
     if let Some(rto) = runbook.rto {
         let used = result.duration.as_secs_f64() / rto.0.as_secs_f64().max(1.0) * 100.0;
         text.push_str(&format!(" (RTO {rto}: {used:.1}% used)"));
+    }
+    if let Some(run_id) = run_id {
+        text.push_str(&format!(
+            " {}",
+            styles.dim.apply_to(format!("(run {run_id})"))
+        ));
     }
     text.push('\n');
     let width = result

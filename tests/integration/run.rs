@@ -962,3 +962,70 @@ fn a_huge_runbook_without_aliases_is_not_blamed_on_aliases() {
     );
     assert!(!outcome.stderr.contains("aliases"), "{}", outcome.stderr);
 }
+
+#[test]
+fn quiet_holds_back_the_output_of_steps_that_succeed_and_shows_that_of_a_failed_one() {
+    let body = "params:\n  fail: {type: boolean, default: false}\n  big: {type: boolean, default: false}\nsteps:\n  - id: a\n    run: echo a-out; echo a-err >&2\n  - id: b\n    when: \"false\"\n    run: echo b\n  - id: c\n    run: |\n      echo c-out\n      echo c-err >&2\n      if {{ big }}; then seq 1 200000 >&2; fi\n      echo c-last >&2\n      if {{ fail }}; then exit 3; fi\nfinally:\n  - id: z\n    run: echo cleanup\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let state = test.path().join("state").display().to_string();
+    let run = |args: &[&str], code: i32| {
+        Test::new()
+            .current_dir(test.path())
+            .env("XDG_STATE_HOME", &state)
+            .args(args.iter().copied())
+            .status(code)
+    };
+    // Success: one line on stdout, nothing on stderr (cron mails nothing with
+    // `>/dev/null`), and everything still in the run's log.
+    let ok = run(&["run", "-q", "t"], 0);
+    assert!(
+        ok.stdout.starts_with("t success in ") && ok.stdout.ends_with(": 3 steps ok, 1 skipped\n"),
+        "{}",
+        ok.stdout
+    );
+    assert_eq!(ok.stdout.lines().count(), 1, "{}", ok.stdout);
+    assert_eq!(ok.stderr, "", "{}", ok.stderr);
+
+    // Failure: the failed step's output, on its own streams, before its line; the
+    // summary names the run; a step that succeeded stays quiet.
+    let failed = run(&["run", "-q", "t", "-p", "fail=true"], 1);
+    assert!(
+        failed.stdout.contains("c-out") && !failed.stdout.contains("a-out"),
+        "{}",
+        failed.stdout
+    );
+    let held = failed
+        .stderr
+        .find("==> c: its output (held back by -q)")
+        .expect("header");
+    let line = failed
+        .stderr
+        .find("c failed: exit code 3")
+        .expect("failure line");
+    assert!(held < line, "{}", failed.stderr);
+    assert!(failed.stderr.contains("c-last\n"), "{}", failed.stderr);
+    assert!(!failed.stderr.contains("a-err"), "{}", failed.stderr);
+    assert!(!failed.stderr.contains("cleanup"), "{}", failed.stderr);
+    // Only the last megabyte is held; the rest is in the log, where it says.
+    let failed = run(&["run", "-q", "t", "-p", "fail=true", "-p", "big=true"], 1);
+    assert!(failed.stderr.contains("199999\n200000\nc-last\n"));
+    assert!(
+        failed
+            .stderr
+            .contains("earlier bytes are in the run's log: runbook audit show RUN_ID --output c"),
+        "{}",
+        failed.stderr
+    );
+    let run_id = failed
+        .stderr
+        .split("(run ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the summary names the run");
+    let shown = run(&["audit", "show", run_id, "--output", "c"], 0);
+    assert!(
+        shown.stdout.contains("c-out") && shown.stdout.contains("\n1\n2\n3\n"),
+        "{}",
+        &shown.stdout[..shown.stdout.len().min(300)]
+    );
+}

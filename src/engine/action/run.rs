@@ -20,6 +20,7 @@ impl Engine<'_> {
         context: &mut Context,
         id: &str,
         command: String,
+        hold: Option<u64>,
     ) -> Outcome {
         let env = match self.step_env(frame, step, context) {
             Ok(env) => env,
@@ -78,6 +79,7 @@ impl Engine<'_> {
                         timeout: step.timeout.map(|timeout| timeout.0),
                         capture: step.capture.is_some(),
                         on_spawn: Some(&record_spawn),
+                        hold,
                     },
                 )
                 .await;
