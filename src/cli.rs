@@ -171,6 +171,9 @@ pub struct RunFlags {
     /// Never prompt; a needed confirmation or value without a flag stops the run (implied when stdin is not a terminal)
     #[arg(long)]
     pub non_interactive: bool,
+    /// With --dry-run: show the plan even though required params are missing, and exit 0 (without it, the missing ones are listed and the exit is 2)
+    #[arg(long, requires = "dry_run")]
+    pub allow_missing: bool,
     /// Format of the plan (--dry-run) and of the final summary
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

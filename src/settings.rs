@@ -97,6 +97,8 @@ pub struct RunSettings {
     /// `-p` arguments that are not `NAME=VALUE`, reported with every other problem.
     pub malformed: Vec<ParamProblem>,
     pub yes: bool,
+    /// `--allow-missing`: a dry-run with required params missing still exits 0.
+    pub allow_missing: bool,
     pub approve: Vec<String>,
     pub step_mode: bool,
     pub grace: Duration,
@@ -135,6 +137,7 @@ impl RunSettings {
             given,
             malformed,
             yes: flags.yes,
+            allow_missing: flags.allow_missing,
             approve: flags.approve.clone(),
             step_mode: flags.step,
             grace: flags.kill_grace.0,

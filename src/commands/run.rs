@@ -223,6 +223,27 @@ fn start(
         options.since_first_start,
     );
     ui::summary::finish(settings, &ui, runbook, &identity.id, &result, run.format);
+    // A preview with required params missing is not a preview of what would run: the
+    // plan shows them as placeholders, and the exit says it is incomplete.
+    if run.dry_run && !run.allow_missing {
+        let missing: Vec<&str> = resolved
+            .iter()
+            .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            ui.message(&ui.styles.error_message(
+                &format!(
+                    "required param{} not given: {} — give {} with `-p NAME=VALUE` (or preview anyway with --allow-missing)",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", "),
+                    if missing.len() == 1 { "it" } else { "them" },
+                ),
+                None,
+            ));
+            return Ok(Exit::Invalid);
+        }
+    }
     // Sealed once finished and everything it printed is in its log (docs/audit.md,
     // "Sealed records"), when sealing is on.
     if let Some(audit) = writer.0.path().parent()

@@ -293,6 +293,7 @@ fn list_and_show_read_the_records() {
             "XDG_STATE_HOME",
             &test.path().join("state").display().to_string(),
         )
+        .env("DB_PASSWORD", "x")
         .args(["run", "t", "--dry-run"])
         .status(0);
     let listed = Test::new()

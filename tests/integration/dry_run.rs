@@ -97,12 +97,52 @@ fn probe_runs_read_only_steps_so_later_steps_render_real_values() {
 }
 
 #[test]
-fn missing_params_are_placeholders_in_a_dry_run() {
-    let body = "params:\n  backup_file: {type: path}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
-    let outcome = Test::new()
-        .runbook("t", &runbook(body))
-        .args(["run", "t", "--dry-run"])
-        .status(0);
+fn missing_params_are_listed_after_the_plan_and_exit_2_unless_allowed() {
+    let body = "params:\n  backup_file: {type: path}\n  db: {}\n  mode: {default: swap}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let run = |args: &[&str], code: i32| {
+        Test::new()
+            .current_dir(test.path())
+            .args(args.iter().copied())
+            .status(code)
+    };
+    // The plan is shown, and the run says it is incomplete: exit 2, naming them.
+    let incomplete = run(&["run", "t", "--dry-run"], 2);
+    assert!(
+        incomplete
+            .stdout
+            .contains("$ pg_restore <param backup_file>")
+    );
+    assert!(
+        incomplete.stderr.contains(
+            "required params not given: backup_file, db — give them with `-p NAME=VALUE` (or preview anyway with --allow-missing)"
+        ),
+        "{}",
+        incomplete.stderr
+    );
+    let one = run(&["run", "t", "--dry-run", "-p", "db=x"], 2);
+    assert!(
+        one.stderr
+            .contains("required param not given: backup_file — give it"),
+        "{}",
+        one.stderr
+    );
+    run(
+        &[
+            "run",
+            "t",
+            "--dry-run",
+            "-p",
+            "db=x",
+            "-p",
+            "backup_file=/b",
+        ],
+        0,
+    );
+    // --allow-missing only makes sense for a preview.
+    let refused = run(&["run", "t", "--allow-missing"], 2);
+    assert!(refused.stderr.contains("--dry-run"), "{}", refused.stderr);
+    let outcome = run(&["run", "t", "--dry-run", "--allow-missing"], 0);
     assert!(
         outcome.stdout.contains("$ pg_restore <param backup_file>"),
         "{}",
@@ -119,22 +159,24 @@ fn missing_params_are_placeholders_in_a_dry_run() {
 
 #[test]
 fn every_shipped_runbook_has_a_complete_dry_run() {
-    let names = [
-        "backup-postgres",
-        "backup-postgres-base",
-        "backup-redis",
-        "restore-postgres",
-        "restore-postgres-pitr",
-        "restore-redis",
-        "verify-restore",
-        "nightly-restore-test",
-        "prune-backups",
-        "backup-health-check",
-        "disaster-recovery",
-        "demo",
-    ];
-    for name in names {
-        let outcome = Test::new().args(["run", name, "--dry-run"]).run();
+    let mut names: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks"))
+            .expect("runbooks")
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.strip_suffix(".yaml"))
+                    .map(str::to_owned)
+            })
+            .collect();
+    names.sort();
+    assert!(names.len() >= 19, "{names:?}");
+    for name in &names {
+        let outcome = Test::new()
+            .args(["run", name, "--dry-run", "--allow-missing"])
+            .run();
         assert_eq!(outcome.code, 0, "{name}\n{}", outcome.stderr);
         assert!(
             outcome.stdout.starts_with(&format!("Plan for {name} — ")),
