@@ -319,6 +319,15 @@ fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean
     put("chatcard-20250102T020000Z.dump.sha256", "sum 2");
     put(".chatcard-20250103T020000Z.dump.partial", "half a copy");
     put("notes; touch pwned", "a name no backup of ours has");
+    // A name with a newline must not pose as a newer backup.
+    put("base-x\nbase-20990101T000000Z", "not a base backup");
+    // Modes from the backup host are not kept: no setuid, nothing group- or world-wide.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        offsite.path().join("chatcard-20250102T020000Z.dump"),
+        std::fs::Permissions::from_mode(0o4777),
+    )
+    .expect("chmod");
 
     // The newest base backup only.
     let dest = temp_dir();
@@ -410,7 +419,10 @@ fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean
         outcome.stderr
     );
     assert!(
-        outcome.stderr.contains("skipping 'notes; touch pwned'"),
+        outcome.stderr.contains(r"skipping notes\;\ touch\ pwned")
+            && outcome
+                .stderr
+                .contains(r"skipping $'base-x\nbase-20990101T000000Z'"),
         "{}",
         outcome.stderr
     );
@@ -419,8 +431,13 @@ fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean
     let mut expected = tree(offsite.path());
     expected.retain(|(file, _)| {
         let name = file.to_string_lossy();
-        !name.starts_with('.') && !name.starts_with("notes")
+        !name.starts_with('.') && !name.starts_with("notes") && !name.contains('\n')
     });
+    let mode = std::fs::metadata(all.join("chatcard-20250102T020000Z.dump"))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7077, 0, "{mode:o}");
     assert_eq!(tree(&all), expected);
     // Given to the server's OS user, whose WAL and base backups these are.
     use std::os::unix::fs::MetadataExt;
@@ -450,6 +467,37 @@ fn fetch_offsite_brings_back_the_chosen_backups_verified_and_retries_start_clean
         std::fs::read_to_string(all.join("chatcard-20250102T020000Z.dump")).expect("read"),
         "mine"
     );
+    // A WAL archive holds more names than fit on a command line.
+    let wal = offsite.path().join("wal");
+    std::fs::create_dir(&wal).expect("wal");
+    for index in 0..6000u32 {
+        std::fs::write(
+            wal.join(format!("0000000100000000{index:08X}")),
+            index.to_string(),
+        )
+        .expect("segment");
+    }
+    let fetched_wal = dest.path().join("wal");
+    let outcome = fetch(
+        &backup,
+        &wal,
+        &fetched_wal,
+        &["-p", "from=000000010000000000000064"],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("fetched 5900 and found 0 already here"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(fetched_wal.join("00000001000000000000176F")).expect("last"),
+        "5999"
+    );
+    assert!(!fetched_wal.join("000000010000000000000063").exists());
+
     // Nothing there: a clear failure, not an empty success.
     let outcome = fetch(&backup, offsite.path(), &all, &["-p", "pattern=redis-*"]);
     assert_eq!(outcome.code, 1, "{}", outcome.stderr);
