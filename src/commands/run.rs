@@ -244,6 +244,21 @@ fn start(
             return Ok(Exit::Invalid);
         }
     }
+    // A probe that failed is where the real run would stop: the preview says so, and
+    // exits as that run would.
+    if let Some(plan) = &result.plan
+        && !plan.probes_failed.is_empty()
+    {
+        ui.message(&ui.styles.error_message(
+            &format!(
+                "probe step{} failed: {} — a real run would stop there; the plan after it shows what would have run",
+                if plan.probes_failed.len() == 1 { "" } else { "s" },
+                plan.probes_failed.join(", "),
+            ),
+            None,
+        ));
+        return Ok(Exit::Failure);
+    }
     // Sealed once finished and everything it printed is in its log (docs/audit.md,
     // "Sealed records"), when sealing is on.
     if let Some(audit) = writer.0.path().parent()

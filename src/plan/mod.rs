@@ -22,6 +22,9 @@ pub struct Plan {
     pub fidelity: Fidelity,
     /// How many probe steps ran for real (`--probe`).
     pub probed: usize,
+    /// The probe steps that ran and did not succeed: the run would stop there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes_failed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -154,6 +157,17 @@ impl Plan {
                 .sum()
         }
         self.probed = probed(&self.steps) + probed(&self.on_failure) + probed(&self.finally_steps);
+        fn failed(steps: &[PlanStep], into: &mut Vec<String>) {
+            for step in steps {
+                if step.probed.as_deref().is_some_and(|status| status != "ok") {
+                    into.push(step.id.clone());
+                }
+                failed(&step.children, into);
+            }
+        }
+        let mut probes_failed = Vec::new();
+        failed(&self.steps, &mut probes_failed);
+        self.probes_failed = probes_failed;
         let mut fidelity = Fidelity::default();
         fidelity.count(&self.steps);
         fidelity.count(&self.on_failure);

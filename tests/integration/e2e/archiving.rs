@@ -112,6 +112,31 @@ fn configure_postgres_archiving_archives_locally_and_off_host_after_the_restart_
     );
     assert_eq!(setup.pg.sql("postgres", "SHOW archive_mode"), "off");
 
+    // A server it cannot read is an error, never "nothing to change".
+    let wrong = crate::test::Test::new()
+        .env("ADMIN_URL", "postgresql://nobody@127.0.0.1:1/postgres")
+        .env("WAL_ARCHIVE_DIR", path(&setup.archive))
+        .args([
+            "run",
+            "configure-postgres-archiving",
+            "--dry-run",
+            "--probe",
+            "-p",
+            &format!(
+                "archive_script={}",
+                path(&setup.pg.dir().join("bin/archive-wal"))
+            ),
+        ])
+        .run();
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("probe step failed: current — a real run would stop there"),
+        "{}",
+        wrong.stderr
+    );
+
     // Unattended, the restart is not done without its approval.
     let declined = configure(&setup, &[]);
     assert_eq!(declined.code, 3, "{}", declined.stderr);

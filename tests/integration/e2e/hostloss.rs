@@ -352,6 +352,46 @@ fn dr_drill_restores_from_the_off_host_copies_onto_scratch_servers_and_reports_r
         0
     );
 
+    // A snapshot that does not load (its checksum made to match) fails the drill.
+    let rdb = std::fs::read_dir(&setup.offsite_redis)
+        .expect("redis copies")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|file| file.extension().is_some_and(|extension| extension == "rdb"))
+        .expect("an RDB copy");
+    let original = std::fs::read(&rdb).expect("rdb");
+    std::fs::write(&rdb, b"REDIS0011 this is not a snapshot").expect("corrupt");
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&rdb)
+        .output()
+        .expect("sha256sum");
+    let digest = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .expect("digest")
+        .to_owned();
+    let name = rdb
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let sha_file = setup.offsite_redis.join(format!("{name}.sha256"));
+    let original_sha = std::fs::read(&sha_file).expect("sha");
+    std::fs::write(&sha_file, format!("{digest}  {name}\n")).expect("sha");
+    let outcome = drill(&setup, "dr-drill", scratch.path(), &[]);
+    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("does not load into Redis"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(scratch.path()).expect("scratch").count(),
+        0
+    );
+    std::fs::write(&rdb, original).expect("restore");
+    std::fs::write(&sha_file, original_sha).expect("restore");
+
     // A snapshot that does not match what its backup recorded fails the drill, and the
     // scratch servers are still removed.
     for entry in std::fs::read_dir(&setup.offsite_redis).expect("redis copies") {

@@ -262,6 +262,43 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
         outcome.stderr
     );
     assert_eq!(stanza.users("row-D@example.com"), "1");
+
+    // The archive's newest segments hold no commit (a checkpoint and switches, as after
+    // a backup): a target between two earlier commits is still reachable.
+    stanza.insert("row-G@example.com");
+    let between = pitr::now_then_wait(Duration::from_millis(300));
+    stanza.insert("row-H@example.com");
+    stanza.archive_current_wal();
+    stanza.pg.sql("postgres", "CHECKPOINT");
+    stanza.archive_current_wal();
+    let outcome = stanza.restore(&between, &[]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert_eq!(stanza.users("row-G@example.com"), "1");
+    assert_eq!(stanza.users("row-H@example.com"), "0");
+}
+
+#[test]
+fn restore_pgbackrest_recovers_onto_a_host_whose_data_directory_is_gone() {
+    let mut stanza = stanza();
+    stanza.backup("full");
+    stanza.insert("after-the-backup@example.com");
+    let at_loss = stanza.pg.fingerprint("chatcard");
+    stanza.archive_current_wal();
+    // The replacement host: no data directory at all (nothing for pgBackRest's
+    // archive-get to read its system id from).
+    stanza.pg.stop();
+    std::fs::remove_dir_all(stanza.pg.data_dir()).expect("lose the data directory");
+    let outcome = stanza.restore("latest", &[]);
+    assert_eq!(
+        outcome.code, 0,
+        "--- stdout\n{}\n--- stderr\n{}",
+        outcome.stdout, outcome.stderr
+    );
+    assert_eq!(stanza.pg.fingerprint("chatcard"), at_loss);
 }
 
 #[test]
