@@ -9,6 +9,9 @@ use crate::engine::step::{Decision, Outcome};
 use crate::runbook::{Confirm, ConfirmPolicy, Step};
 use crate::ui::prompt::NoAnswer;
 
+/// How often a typed confirmation may be typed before it counts as declined.
+const TYPED_TRIES: usize = 3;
+
 impl Engine<'_> {
     /// Asks for (or finds on the command line) approval of a step's confirmation.
     pub(crate) async fn confirm(
@@ -49,25 +52,37 @@ impl Engine<'_> {
                 text.push_str(&format!("{}\n", engine.mask(&message)));
                 match &typed {
                     Some(typed) => {
+                        // The text on a line of its own: no quotes to wonder about.
                         text.push_str(&format!(
-                            "Type {} to confirm (anything else declines): ",
+                            "To confirm, type the text on the next line exactly ({TYPED_TRIES} tries; an empty answer or `abort` declines):\n    {}\n> ",
                             styles.strong.apply_to(engine.mask(typed))
                         ));
-                        engine
-                            .ui
-                            .ask(&text, &engine.interrupts, false)
-                            .await
-                            .map(|answer| {
-                                let matches = answer.trim() == typed.as_str();
-                                if !matches {
+                        let mut question = text;
+                        for left in (0..TYPED_TRIES).rev() {
+                            let answer = engine
+                                .ui
+                                .ask(&question, &engine.interrupts, false)
+                                .await?;
+                            let answer = answer.trim();
+                            if answer == typed.as_str() {
+                                return Ok(true);
+                            }
+                            if answer.is_empty() || answer == "abort" || left == 0 {
+                                if left == 0 {
                                     engine.ui.message(&format!(
-                                        "you typed `{}`, not `{}`: declined, the step was not run\n",
-                                        engine.mask(answer.trim()),
-                                        engine.mask(typed)
+                                        "{TYPED_TRIES} answers did not match: declined, the step was not run\n"
                                     ));
                                 }
-                                matches
-                            })
+                                return Ok(false);
+                            }
+                            engine.ui.message(&format!(
+                                "you typed `{}`, which is not the text above ({left} {} left)\n",
+                                engine.mask(answer),
+                                if left == 1 { "try" } else { "tries" }
+                            ));
+                            question = "> ".to_owned();
+                        }
+                        Ok(false)
                     }
                     None => {
                         text.push_str("Run this step? [y/N] ");
@@ -176,6 +191,7 @@ impl Engine<'_> {
             Ok(false) => Decision::Declined,
             Err(NoAnswer::Interrupted) => Decision::Interrupted,
             Err(NoAnswer::Closed) => Decision::Impossible(format!("--approve {id}")),
+            Err(NoAnswer::Aborted) => Decision::Declined,
         }
     }
 }

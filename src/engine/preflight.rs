@@ -380,6 +380,7 @@ pub fn ask_missing(
                             Some(Signal::Interrupt) | None => Exit::Interrupted,
                         },
                         ui::prompt::NoAnswer::Closed => Exit::Invalid,
+                        ui::prompt::NoAnswer::Aborted => Exit::Declined,
                     },
                 });
             }

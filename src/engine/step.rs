@@ -461,7 +461,9 @@ impl Engine<'_> {
                     _ => continue,
                 },
                 Err(NoAnswer::Interrupted) => return StepChoice::Abort(self.interrupted_status()),
-                Err(NoAnswer::Closed) => return StepChoice::Abort(RunStatus::Aborted),
+                Err(NoAnswer::Closed | NoAnswer::Aborted) => {
+                    return StepChoice::Abort(RunStatus::Aborted);
+                }
             }
         }
     }

@@ -128,6 +128,10 @@ pub async fn ask_param(
             .unwrap_or_default();
         let text = format!("  {} ({}){default}: ", question, param.expectation());
         let answer = ui.ask(&text, interrupts, param.secret).await?;
+        // `abort` stops the run at every prompt (a value `abort` itself goes with -p).
+        if answer.trim() == "abort" {
+            return Err(NoAnswer::Aborted);
+        }
         let answer = match (&param.default, answer.is_empty()) {
             (Some(default), true) => default.clone(),
             _ => answer,

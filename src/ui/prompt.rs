@@ -21,6 +21,8 @@ pub enum NoAnswer {
     Closed,
     /// A signal arrived while waiting.
     Interrupted,
+    /// The operator answered `abort`.
+    Aborted,
 }
 
 impl Prompter {

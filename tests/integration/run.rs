@@ -1029,3 +1029,42 @@ fn quiet_holds_back_the_output_of_steps_that_succeed_and_shows_that_of_a_failed_
         &shown.stdout[..shown.stdout.len().min(300)]
     );
 }
+
+#[test]
+fn unattended_inputs_take_their_defaults_and_say_so() {
+    let body = "steps:\n  - id: ask\n    manual: Choose.\n    input:\n      source: {type: string, choices: [rdb, aof], default: rdb}\n      who: {type: string}\n  - id: use\n    run: echo source={{ source }} who={{ who }} > used\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let plan = Test::new()
+        .current_dir(test.path())
+        .args(["run", "t", "--dry-run"])
+        .status(0);
+    assert!(
+        plan.stdout.contains("source (") && plan.stdout.contains("`rdb` without a terminal"),
+        "{}",
+        plan.stdout
+    );
+    // No default and no -p: refused before anything runs, naming the flag.
+    let stopped = Test::new()
+        .current_dir(test.path())
+        .args(["run", "t", "--approve", "ask"])
+        .status(2);
+    assert!(
+        stopped.stderr.contains("pass -p who=VALUE"),
+        "{}",
+        stopped.stderr
+    );
+    let ran = Test::new()
+        .current_dir(test.path())
+        .args(["run", "t", "--approve", "ask", "-p", "who=alice"])
+        .status(0);
+    assert!(
+        ran.stderr
+            .contains("source = rdb (its default: no terminal to ask)"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(test.path().join("used")).expect("used"),
+        "source=rdb who=alice\n"
+    );
+}

@@ -34,29 +34,68 @@ fn a_typed_confirmation_is_accepted() {
         .exp_string("Drop database chatcard?")
         .expect("shows the message");
     session
-        .exp_string("Type chatcard to confirm")
+        .exp_string("To confirm, type the text on the next line exactly (3 tries")
         .expect("asks to type");
+    session.exp_string("    chatcard").expect("the text, alone");
     session.send_line("chatcard").expect("answer");
     assert_eq!(exit_code(&mut session), 0);
     assert!(test.path().join("dropped").exists());
 }
 
 #[test]
-fn a_typed_confirmation_is_rejected_on_anything_else() {
+fn a_typed_confirmation_allows_three_tries() {
     let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
     let mut session = start(&test);
+    session.exp_string("    chatcard").expect("asks to type");
+    session.send_line("chatcrad").expect("a typo");
     session
-        .exp_string("Type chatcard to confirm")
-        .expect("asks to type");
-    session.send_line("y").expect("answer");
-    session
-        .exp_string("you typed `y`, not `chatcard`")
+        .exp_string("you typed `chatcrad`, which is not the text above (2 tries left)")
         .expect("says what was typed");
+    session.send_line("chatcard").expect("answer");
+    assert_eq!(exit_code(&mut session), 0);
+    assert!(test.path().join("dropped").exists());
+}
+
+#[test]
+fn a_typed_confirmation_is_declined_after_three_wrong_answers_or_an_empty_one() {
+    let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("    chatcard").expect("asks to type");
+    for typo in ["y", "yes", "\"chatcard\""] {
+        session.send_line(typo).expect("answer");
+    }
+    session
+        .exp_string("3 answers did not match: declined")
+        .expect("says why");
     session
         .exp_string("confirmation declined")
         .expect("says why");
     assert_eq!(exit_code(&mut session), 3);
     assert!(!test.path().join("dropped").exists());
+
+    let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("    chatcard").expect("asks to type");
+    session.send_line("").expect("nothing");
+    session
+        .exp_string("confirmation declined")
+        .expect("an empty answer declines at once");
+    assert_eq!(exit_code(&mut session), 3);
+    assert!(!test.path().join("dropped").exists());
+}
+
+#[test]
+fn abort_at_an_input_prompt_stops_the_run() {
+    let body = "steps:\n  - id: ask\n    manual: Look.\n    input:\n      who: {type: string, prompt: Who}\n  - id: after\n    run: touch after\n";
+    let test = Test::new().runbook("t", &runbook(body)).args(["run", "t"]);
+    let mut session = start(&test);
+    session.exp_string("Who").expect("asks");
+    session.send_line("abort").expect("abort");
+    session
+        .exp_string("aborted by the operator")
+        .expect("says why");
+    assert_eq!(exit_code(&mut session), 3);
+    assert!(!test.path().join("after").exists());
 }
 
 #[test]
@@ -157,7 +196,7 @@ fn ctrl_c_at_a_prompt_interrupts_and_still_runs_finally() {
     let test = Test::new().runbook("t", &runbook(&body)).args(["run", "t"]);
     let mut session = start(&test);
     session
-        .exp_string("Type chatcard to confirm")
+        .exp_string("To confirm, type the text on the next line exactly")
         .expect("asks to type");
     session.send_control('c').expect("ctrl-c");
     assert_eq!(exit_code(&mut session), 130);
@@ -206,7 +245,7 @@ fn waiting_for_a_confirmation_is_not_the_steps_duration() {
     let test = Test::new().runbook("t", &runbook(DROP)).args(["run", "t"]);
     let mut session = start(&test);
     session
-        .exp_string("Type chatcard to confirm")
+        .exp_string("To confirm, type the text on the next line exactly")
         .expect("asks to type");
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     session.send_line("chatcard").expect("answer");

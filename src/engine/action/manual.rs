@@ -64,7 +64,38 @@ impl Engine<'_> {
                             format!("no answer for input `{}`", param.name),
                         );
                     }
+                    Err(NoAnswer::Aborted) => {
+                        return Outcome::stopped(
+                            StepStatus::Declined,
+                            RunStatus::Aborted,
+                            "aborted by the operator",
+                        );
+                    }
                 },
+                // Unattended, an input with a default takes it, and says so.
+                None if param.default.is_some() => {
+                    let default = param.default.clone().unwrap_or_default();
+                    match param.check(&default) {
+                        Ok(typed) => {
+                            self.ui.message(&format!(
+                                "  {} = {} (its default: no terminal to ask)\n",
+                                param.name,
+                                if param.secret {
+                                    crate::mask::MASK.to_owned()
+                                } else {
+                                    default.clone()
+                                }
+                            ));
+                            (default, typed)
+                        }
+                        Err(error) => {
+                            return Outcome::failed(format!(
+                                "input `{}`: its default {error}",
+                                param.name
+                            ));
+                        }
+                    }
+                }
                 None => {
                     return Outcome::stopped(
                         StepStatus::Declined,
@@ -146,8 +177,13 @@ impl Engine<'_> {
                     }
                 }
                 _ => {
+                    let default = match &param.default {
+                        Some(_) if param.secret => "; its default without a terminal".to_owned(),
+                        Some(default) => format!("; `{default}` without a terminal"),
+                        None => String::new(),
+                    };
                     plan.inputs.push(format!(
-                        "{} ({}) — asked at run time",
+                        "{} ({}) — asked at run time{default}",
                         param.name,
                         param.expectation()
                     ));
