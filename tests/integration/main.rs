@@ -19,6 +19,7 @@ mod list;
 mod locks;
 mod lookup;
 mod metrics;
+mod readme;
 mod remote;
 mod replay;
 mod repository;
