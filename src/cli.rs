@@ -13,8 +13,7 @@ use std::path::PathBuf;
         Runbooks are found by NAME in each --dir, then RUNBOOK_PATH, then ./runbooks, then the runbooks \
         built into this binary. A path to a .yaml file is loaded directly.",
     after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid runbook or usage, 3 declined, \
-        4 lock held, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).",
-    disable_help_subcommand = true
+        4 lock held, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -118,6 +117,12 @@ pub enum Command {
     Completions {
         /// The shell to generate completions for
         shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one per command into a directory
+    Man {
+        /// Write runbook.1 and runbook-COMMAND.1 pages into this directory instead
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -237,4 +242,14 @@ pub enum AuditCommand {
 fn parse_duration(text: &str) -> Result<crate::runbook::Duration, String> {
     crate::runbook::Duration::parse(text)
         .ok_or_else(|| format!("`{text}` is not a duration such as 500ms, 10s, 1m"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (unique flags, valid defaults), for every command.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

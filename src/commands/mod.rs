@@ -36,5 +36,33 @@ pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
             clap_complete::generate(*shell, &mut command, "runbook", &mut std::io::stdout());
             Ok(Exit::Success)
         }
+        Command::Man { out_dir } => man(out_dir.as_deref()),
     }
+}
+
+/// `runbook man`: the manual page on stdout, or a page per command in `dir` (for
+/// packagers: `runbook man --out-dir debian/man`).
+fn man(dir: Option<&std::path::Path>) -> Result<Exit, Error> {
+    use clap::CommandFactory;
+    let command = crate::cli::Cli::command();
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+        return Ok(Exit::Success);
+    };
+    std::fs::create_dir_all(dir)?;
+    let write = |name: &str, command: clap::Command| -> std::io::Result<()> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.1")), page)
+    };
+    write("runbook", command.clone())?;
+    for sub in command
+        .get_subcommands()
+        .filter(|sub| sub.get_name() != "help")
+    {
+        let name = format!("runbook-{}", sub.get_name());
+        let bin = format!("runbook {}", sub.get_name());
+        write(&name, sub.clone().display_name(name.clone()).bin_name(bin))?;
+    }
+    Ok(Exit::Success)
 }
