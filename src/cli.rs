@@ -43,7 +43,7 @@ pub struct GlobalArgs {
     /// shared bastion config) [default: ssh's own, ~/.ssh/config]
     #[arg(long, value_name = "FILE", env = "RUNBOOK_SSH_CONFIG", global = true)]
     pub ssh_config: Option<PathBuf>,
-    /// When to use colour (NO_COLOR is honoured by `auto`)
+    /// When to use colour (`auto` honours NO_COLOR, CLICOLOR_FORCE, CLICOLOR and TERM=dumb)
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
     /// Log what the tool does internally to stderr (repeat for more detail)

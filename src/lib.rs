@@ -23,7 +23,6 @@ pub mod settings;
 pub mod template;
 pub mod ui;
 
-use clap::Parser;
 use exit::Exit;
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,7 +30,20 @@ use std::process::ExitCode;
 /// The whole program: parse the command line, run the command, map the outcome to an
 /// exit code. Errors are printed here, once, in one format.
 pub fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // clap's help (stdout) and errors (stderr) follow `--color`; with `auto` clap decides
+    // per stream by the same rules as `settings::colour` (anstream's).
+    let clap_colour = match settings::colour_argument(&args) {
+        cli::ColorChoice::Always => clap::ColorChoice::Always,
+        cli::ColorChoice::Never => clap::ColorChoice::Never,
+        cli::ColorChoice::Auto => clap::ColorChoice::Auto,
+    };
+    let parsed = cli::Cli::command()
+        .color(clap_colour)
+        .try_get_matches_from(&args)
+        .and_then(|mut matches| cli::Cli::from_arg_matches_mut(&mut matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             let exit = if error.use_stderr() {
@@ -44,7 +56,7 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = settings::Settings::resolve(&cli.global);
-    init_tracing(settings.verbose);
+    init_tracing(settings.verbose, settings.stderr_colour);
     match commands::dispatch(&cli.command, &settings) {
         Ok(exit) => exit.into(),
         Err(error) => {
@@ -68,7 +80,7 @@ pub fn main() -> ExitCode {
 
 /// Tracing is for developers and is off unless `-v` or `RUST_LOG` asks for it; user
 /// messages never go through it.
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, colour: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = match verbose {
         0 => match EnvFilter::try_from_default_env() {
@@ -81,7 +93,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour)
         .without_time()
         .try_init();
 }

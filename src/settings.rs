@@ -28,6 +28,8 @@ pub struct Settings {
     /// Styles for stdout (results) and stderr (conversation), decided separately.
     pub stdout_styles: Styles,
     pub stderr_styles: Styles,
+    /// Whether stderr is coloured (tracing follows it).
+    pub stderr_colour: bool,
     pub quiet: bool,
     pub verbose: u8,
 }
@@ -47,12 +49,7 @@ impl Settings {
                 .extend(std::env::split_paths(&path).filter(|path| !path.as_os_str().is_empty()));
         }
         directories.push(PathBuf::from("runbooks"));
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-        let enabled = |is_terminal: bool| match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => is_terminal && !no_color,
-        };
+        let enabled = |is_terminal: bool| colour(args.color, is_terminal);
         Settings {
             catalog: Catalog::new(directories, true),
             audit_directory: match &args.audit_dir {
@@ -66,10 +63,60 @@ impl Settings {
             ssh_config: args.ssh_config.clone(),
             stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
             stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
+            stderr_colour: enabled(std::io::stderr().is_terminal()),
             quiet: args.quiet,
             verbose: args.verbose,
         }
     }
+}
+
+/// The one colour decision, for our output, clap's help and errors, and tracing:
+/// `--color always|never` first; with `auto`, `NO_COLOR` (set and not empty) turns colour
+/// off, then `CLICOLOR_FORCE` (not `0`) on, then `CLICOLOR=0` or `TERM=dumb` off, and
+/// otherwise a terminal gets colour (the order anstream and clap use).
+pub fn colour(choice: ColorChoice, is_terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("NO_COLOR").is_some() {
+                false
+            } else if set("CLICOLOR_FORCE").is_some_and(|value| value != "0") {
+                true
+            } else if set("CLICOLOR").is_some_and(|value| value == "0")
+                || std::env::var_os("TERM").is_some_and(|term| term == "dumb")
+            {
+                false
+            } else {
+                is_terminal
+            }
+        }
+    }
+}
+
+/// `--color` as given on the command line, found before clap parses it, so that clap's
+/// own help and errors follow it too.
+pub fn colour_argument(args: &[std::ffi::OsString]) -> ColorChoice {
+    let mut choice = ColorChoice::Auto;
+    let mut words = args.iter().skip(1).filter_map(|arg| arg.to_str());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        choice = match value {
+            Some("always") => ColorChoice::Always,
+            Some("never") => ColorChoice::Never,
+            Some("auto") => ColorChoice::Auto,
+            _ => choice,
+        };
+    }
+    choice
 }
 
 /// How progress is shown on stderr.

@@ -263,3 +263,54 @@ fn waiting_for_a_confirmation_is_not_the_steps_duration() {
     assert!(wait >= 1_400, "{finished}");
     assert!(duration < 1_000, "the wait was counted as work: {finished}");
 }
+
+/// Everything a command prints on a terminal until it ends.
+fn printed_on_terminal(test: &Test) -> String {
+    let mut session = start(test);
+    let text = session.exp_eof().expect("runbook ends");
+    let _ = session.process().wait();
+    text
+}
+
+#[test]
+fn one_colour_decision_for_our_output_clap_and_tracing() {
+    const ESCAPE: &str = "\u{1b}[";
+    let bad = |env: &[(&str, &str)], args: &[&str]| {
+        let mut test = Test::new().file("bad.yaml", "name: bad\n").auto_color();
+        for (name, value) in env {
+            test = test.env(name, value);
+        }
+        test.args(args.iter().copied())
+    };
+    // A colour terminal: our diagnostics and clap's errors are coloured.
+    let term = [("TERM", "xterm-256color")];
+    assert!(printed_on_terminal(&bad(&term, &["validate", "bad.yaml"])).contains(ESCAPE));
+    assert!(printed_on_terminal(&bad(&term, &["no-such-command"])).contains(ESCAPE));
+    // TERM=dumb, NO_COLOR, CLICOLOR=0: none, on the same terminal.
+    for env in [
+        [("TERM", "dumb"), ("X", "")],
+        [("TERM", "xterm-256color"), ("NO_COLOR", "1")],
+        [("TERM", "xterm-256color"), ("CLICOLOR", "0")],
+    ] {
+        let text = printed_on_terminal(&bad(&env, &["validate", "bad.yaml"]));
+        assert!(!text.contains(ESCAPE), "{env:?}: {text}");
+    }
+    // --color never reaches clap's errors and help, and -v tracing.
+    for args in [
+        &["--color", "never", "no-such-command"][..],
+        &["--color=never", "--help"][..],
+        &["--color", "never", "-v", "validate", "bad.yaml"][..],
+    ] {
+        let text = printed_on_terminal(&bad(&term, args));
+        assert!(!text.contains(ESCAPE), "{args:?}: {text}");
+    }
+    // CLICOLOR_FORCE colours even into a pipe; NO_COLOR still wins over it.
+    let forced = bad(&[("CLICOLOR_FORCE", "1")], &["validate", "bad.yaml"]).status(2);
+    assert!(forced.stderr.contains(ESCAPE), "{}", forced.stderr);
+    let both = bad(
+        &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")],
+        &["validate", "bad.yaml"],
+    )
+    .status(2);
+    assert!(!both.stderr.contains(ESCAPE), "{}", both.stderr);
+}
