@@ -24,6 +24,10 @@ pub mod template;
 pub mod ui;
 
 use exit::Exit;
+
+/// The `version` of every JSON document the tool prints (docs/json.md): raised when a
+/// field changes meaning or goes away, not when one is added.
+pub const JSON_VERSION: u32 = 1;
 use std::io::Write;
 use std::process::ExitCode;
 

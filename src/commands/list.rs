@@ -56,8 +56,12 @@ pub fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
     let mut stdout = std::io::stdout().lock();
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut stdout, &entries).map_err(std::io::Error::other)?;
-            writeln!(stdout)?;
+            // Written whole, so a closed pipe (`| head`) stays a broken pipe, not an error.
+            let text = serde_json::to_string_pretty(
+                &serde_json::json!({"version": crate::JSON_VERSION, "runbooks": entries}),
+            )
+            .map_err(std::io::Error::other)?;
+            writeln!(stdout, "{text}")?;
         }
         OutputFormat::Text => {
             let styles = &config.stdout_styles;

@@ -16,6 +16,8 @@ use std::io::Write;
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
     severity: Severity,
+    /// Stable per kind of problem (docs/json.md, "Diagnostic codes").
+    code: &'static str,
     message: String,
     file: &'a str,
     line: Option<usize>,
@@ -143,6 +145,7 @@ pub fn validate(
                     .iter()
                     .map(|diagnostic| JsonDiagnostic {
                         severity: promoted(diagnostic, strict).severity,
+                        code: diagnostic.problem.code(),
                         message: diagnostic.problem.to_string(),
                         file: &diagnostic.file,
                         line: diagnostic.span.map(|span| span.line),
@@ -160,8 +163,12 @@ pub fn validate(
         stderr.write_all(text.as_bytes())?;
     }
     if format == OutputFormat::Json {
-        serde_json::to_writer_pretty(&mut stdout, &json).map_err(std::io::Error::other)?;
-        writeln!(stdout)?;
+        // Written whole, so a closed pipe (`| head`) stays a broken pipe, not an error.
+        let text = serde_json::to_string_pretty(
+            &serde_json::json!({"version": crate::JSON_VERSION, "runbooks": json}),
+        )
+        .map_err(std::io::Error::other)?;
+        writeln!(stdout, "{text}")?;
     }
     if results.is_empty() {
         writeln!(

@@ -52,7 +52,16 @@ impl Diagnostic {
             Severity::Error => styles.error.apply_to("error"),
             Severity::Warning => styles.warning.apply_to("warning"),
         };
-        let _ = writeln!(out, "{label}: {}", styles.strong.apply_to(&self.problem));
+        let code = self.problem.code();
+        let _ = writeln!(
+            out,
+            "{label}{}: {}",
+            match self.severity {
+                Severity::Error => styles.error.apply_to(format!("[{code}]")),
+                Severity::Warning => styles.warning.apply_to(format!("[{code}]")),
+            },
+            styles.strong.apply_to(&self.problem)
+        );
         let gutter = self
             .span
             .map(|span| span.line.to_string().len())

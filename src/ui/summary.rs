@@ -54,7 +54,13 @@ pub fn finish(
         match format {
             OutputFormat::Text => ui.output.result(&plan.text(&settings.stdout_styles)),
             OutputFormat::Json => {
-                let mut text = serde_json::to_string_pretty(plan).unwrap_or_default();
+                let mut object = serde_json::Map::new();
+                object.insert("version".to_owned(), json!(crate::JSON_VERSION));
+                object.insert("kind".to_owned(), json!("plan"));
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(plan) {
+                    object.extend(fields);
+                }
+                let mut text = serde_json::to_string_pretty(&object).unwrap_or_default();
                 text.push('\n');
                 ui.output.result(&text);
             }
@@ -64,6 +70,8 @@ pub fn finish(
     match format {
         OutputFormat::Json => {
             let summary = json!({
+                "version": crate::JSON_VERSION,
+                "kind": "summary",
                 "runbook": runbook.name,
                 "run_id": run_id,
                 "status": result.status,

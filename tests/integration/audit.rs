@@ -303,7 +303,9 @@ fn list_and_show_read_the_records() {
         )
         .args(["audit", "list", "--format", "json"])
         .status(0);
-    let rows: serde_json::Value = serde_json::from_str(&listed.stdout).expect("json");
+    let listing: serde_json::Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(listing["version"], 1);
+    let rows = &listing["runs"];
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
     assert_eq!(rows[0]["status"], "success");
     assert_eq!(rows[0]["operator"], "bob");

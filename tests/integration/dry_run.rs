@@ -55,6 +55,8 @@ fn dry_run_as_json() {
         .args(["run", "t", "--dry-run", "--format", "json"])
         .status(0);
     let plan: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("json");
+    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["kind"], "plan");
     assert_eq!(plan["runbook"], "t");
     assert_eq!(plan["steps"][1]["markers"][0], "destructive");
     assert_eq!(

@@ -25,7 +25,7 @@ fn invalid_fixtures_report_located_helpful_diagnostics() {
             outcome.transcript()
         );
         if expected_code == 2 {
-            assert!(outcome.stderr.contains("error: "), "{name}: no error line");
+            assert!(outcome.stderr.contains("error[RB"), "{name}: no error line");
             assert!(
                 outcome.stderr.contains(&format!("--> {name}")),
                 "{name}: no location"
@@ -49,7 +49,7 @@ fn warnings_fail_with_strict() {
         .args(["validate", "--strict", "warning-secret-in-command.yaml"])
         .status(2);
     assert!(
-        outcome.stderr.contains("error: secret `database_url`"),
+        outcome.stderr.contains("]: secret `database_url`"),
         "{}",
         outcome.stderr
     );
@@ -67,8 +67,8 @@ fn all_problems_of_a_file_are_reported_at_once() {
             .current_dir(&directory)
             .args(["validate", name])
             .status(2);
-        let errors = outcome.stderr.matches("\nerror: ").count()
-            + usize::from(outcome.stderr.starts_with("error: "));
+        let errors = outcome.stderr.matches("\nerror[RB").count()
+            + usize::from(outcome.stderr.starts_with("error[RB"));
         assert!(
             errors >= at_least,
             "{name}: {errors} errors\n{}",

@@ -34,8 +34,9 @@ fn lists_local_and_embedded_runbooks_with_their_origin() {
 #[test]
 fn json_listing() {
     let outcome = Test::new().args(["list", "--format", "json"]).status(0);
-    let entries: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("JSON");
-    let names: Vec<&str> = entries
+    let listing: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("JSON");
+    assert_eq!(listing["version"], 1);
+    let names: Vec<&str> = listing["runbooks"]
         .as_array()
         .expect("array")
         .iter()

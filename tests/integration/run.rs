@@ -85,6 +85,8 @@ fn retries_count_attempts() {
         outcome.stderr
     );
     let summary: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("json");
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["kind"], "summary");
     assert_eq!(summary["status"], "success");
 
     let test = Test::new()
@@ -651,7 +653,7 @@ fn a_render_error_at_run_time_says_where_and_shows_the_values_involved() {
         .status(1);
     let expected = crate::test::unindent(
         "
-        error: cannot render steps[1].run: undefined value: `info.port` is undefined
+        error[RB024]: cannot render steps[1].run: undefined value: `info.port` is undefined
           --> runbooks/t.yaml:13:15 (at steps[1].run, step `use`)
            |
         13 |       echo {{ info.port }} {{ token | length }}
@@ -680,7 +682,7 @@ fn an_expression_error_at_run_time_is_located_in_the_included_file() {
     assert!(
         outcome
             .stderr
-            .contains("error: cannot evaluate steps[1].when `n.size > 2`"),
+            .contains("error[RB024]: cannot evaluate steps[1].when `n.size > 2`"),
         "{}",
         outcome.stderr
     );
@@ -795,7 +797,7 @@ fn a_step_env_that_cannot_be_rendered_fails_the_step_instead_of_passing_the_temp
     assert!(
         outcome
             .stderr
-            .contains("error: cannot render steps[1].env.FOO: undefined value"),
+            .contains("error[RB024]: cannot render steps[1].env.FOO: undefined value"),
         "{}",
         outcome.stderr
     );

@@ -73,8 +73,10 @@ fn json_output_lists_diagnostics_with_locations() {
         .args(["validate", "--format", "json", "bad.yaml"])
         .status(2);
     let json: serde_json::Value = serde_json::from_str(&outcome.stdout).expect("valid JSON");
-    let diagnostic = &json[0]["diagnostics"][0];
+    assert_eq!(json["version"], 1);
+    let diagnostic = &json["runbooks"][0]["diagnostics"][0];
     assert_eq!(diagnostic["message"], "unknown key `comfirm` in step");
+    assert_eq!(diagnostic["code"], "RB002");
     assert_eq!(diagnostic["line"], 6);
     assert_eq!(diagnostic["column"], 5);
     assert_eq!(diagnostic["step_id"], "a");
@@ -176,8 +178,8 @@ fn semantic_rules() {
                 outcome.stderr
             );
             assert_eq!(
-                outcome.stderr.matches("\nerror: ").count()
-                    + usize::from(outcome.stderr.starts_with("error: ")),
+                outcome.stderr.matches("\nerror[RB").count()
+                    + usize::from(outcome.stderr.starts_with("error[RB")),
                 1,
                 "{body}\n{}",
                 outcome.stderr
@@ -227,4 +229,29 @@ fn verbose_logs_go_to_stderr_and_only_when_asked() {
         verbose.stderr
     );
     assert!(!verbose.stdout.contains("loading runbook"));
+}
+
+#[test]
+fn every_diagnostic_code_is_documented_once() {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/load/problem.rs"))
+            .expect("problem.rs");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
+        .expect("docs/json.md");
+    let codes: Vec<&str> = source
+        .match_indices("=> \"RB")
+        .map(|(at, _)| &source[at + 4..at + 9])
+        .collect();
+    assert!(codes.len() >= 40, "{codes:?}");
+    let mut unique = codes.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), codes.len(), "a code is used twice");
+    for code in codes {
+        assert_eq!(
+            docs.matches(&format!("| `{code}` |")).count(),
+            1,
+            "{code} in docs/json.md"
+        );
+    }
 }
