@@ -112,7 +112,21 @@ pub enum Command {
         command: AuditCommand,
     },
     /// Print the JSON Schema of the runbook format (the same as schemas/runbook.schema.json)
-    Schema,
+    Schema {
+        /// Write runbook.schema.json into this directory instead (next to your runbooks)
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
+    },
+    /// Start a runbook: writes runbooks/NAME.yaml (params, a guarded destructive step,
+    /// capture and expect, finally) and the schema next to it, for editors
+    Init {
+        /// Directory to create `runbooks/` in
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Name of the starter runbook
+        #[arg(long, default_value = "my-runbook", value_name = "NAME")]
+        name: String,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell to generate completions for

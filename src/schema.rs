@@ -12,6 +12,7 @@ pub fn schema() -> Value {
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "urn:runbook:schema:runbook:1",
         "title": "runbook",
         "description": "A declarative runbook executed by the `runbook` tool. Reference: docs/runbook-format.md.",
         "$ref": "#/$defs/runbook",
@@ -41,6 +42,16 @@ fn object_schema(object: &Object) -> Value {
         let mut property = type_schema(field.value);
         if let Value::Object(map) = &mut property {
             map.insert("description".into(), Value::from(field.doc));
+            // yaml-language-server renders this one as markdown (the docs use `code`).
+            map.insert("markdownDescription".into(), Value::from(field.doc));
+            // A non-empty procedure: `steps: []` is refused by `validate` too.
+            if field.key == "steps" {
+                map.insert("minItems".into(), json!(1));
+            }
+            // A param's `pattern` is a regular expression.
+            if field.key == "pattern" {
+                map.insert("format".into(), json!("regex"));
+            }
         }
         properties.insert(field.key.into(), property);
     }
@@ -53,6 +64,7 @@ fn object_schema(object: &Object) -> Value {
     let mut schema = Map::new();
     schema.insert("type".into(), json!("object"));
     schema.insert("description".into(), json!(object.doc));
+    schema.insert("markdownDescription".into(), json!(object.doc));
     schema.insert("additionalProperties".into(), json!(false));
     if !required.is_empty() {
         schema.insert("required".into(), json!(required));
@@ -99,9 +111,15 @@ fn type_schema(value_type: &Type) -> Value {
         Type::Duration => json!({
             "type": "string",
             "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
-            "minLength": 2
+            "minLength": 2,
+            "patternErrorMessage": "a duration such as 500ms, 30s, 10m, 4h or 1h30m",
+            "examples": ["30s", "10m", "4h"]
         }),
-        Type::Name(rule) => json!({ "type": "string", "pattern": rule.pattern() }),
+        Type::Name(rule) => json!({
+            "type": "string",
+            "pattern": rule.pattern(),
+            "patternErrorMessage": rule.describe()
+        }),
         Type::Choice(choices) => json!({ "enum": choices }),
         Type::List(item) => json!({ "type": "array", "items": type_schema(item) }),
         Type::Map(rule, item) => json!({

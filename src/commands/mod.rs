@@ -2,6 +2,7 @@
 //! the conversation to stderr, and return how the process should exit.
 
 mod audit;
+mod init;
 mod list;
 mod run;
 mod show;
@@ -25,11 +26,19 @@ pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
         Command::Run(args) => run::run(config, args),
         Command::Resume(args) => run::resume(config, args),
         Command::Audit { command } => audit::audit(config, command),
-        Command::Schema => {
+        Command::Schema { write: None } => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(crate::schema::schema_json().as_bytes())?;
             Ok(Exit::Success)
         }
+        Command::Schema { write: Some(dir) } => {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join("runbook.schema.json");
+            std::fs::write(&path, crate::schema::schema_json())?;
+            eprintln!("wrote {}", path.display());
+            Ok(Exit::Success)
+        }
+        Command::Init { dir, name } => init::init(dir, name),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut command = crate::cli::Cli::command();

@@ -46,3 +46,62 @@ fn completions_are_generated() {
         assert!(outcome.stdout.contains("validate"), "{shell}");
     }
 }
+
+#[test]
+fn init_writes_a_starter_that_validates_previews_and_runs_with_the_schema_next_to_it() {
+    let test = Test::new();
+    let dir = test.path().join("ops");
+    let dir_arg = dir.to_str().expect("utf-8");
+    Test::new().args(["init", dir_arg]).status(0);
+    let runbook = dir.join("runbooks/my-runbook.yaml");
+    let text = std::fs::read_to_string(&runbook).expect("starter");
+    assert!(text.starts_with("# yaml-language-server: $schema=runbook.schema.json"));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runbooks/runbook.schema.json")).expect("schema"),
+        Test::new().args(["schema"]).status(0).stdout
+    );
+    let in_dir = |args: &[&str], code: i32| {
+        Test::new()
+            .current_dir(&dir)
+            .args(args.iter().copied())
+            .status(code)
+    };
+    in_dir(&["validate", "--strict", "my-runbook"], 0);
+    in_dir(&["run", "my-runbook", "--dry-run"], 0);
+    let logs = test.path().join("logs");
+    let logs_param = format!("dir={}", logs.display());
+    // Unattended, the destructive step is not run without its approval.
+    in_dir(&["run", "my-runbook", "-p", &logs_param], 3);
+    in_dir(
+        &[
+            "run",
+            "my-runbook",
+            "-p",
+            &logs_param,
+            "--approve",
+            "archive",
+        ],
+        0,
+    );
+    assert!(std::fs::read_dir(&logs).expect("logs").next().is_none());
+    // Never over an existing file.
+    let again = Test::new().args(["init", dir_arg]).status(2);
+    assert!(again.stderr.contains("exists already"), "{}", again.stderr);
+    let bad = Test::new()
+        .args(["init", dir_arg, "--name", "Bad Name"])
+        .status(2);
+    assert!(
+        bad.stderr.contains("is not a runbook name"),
+        "{}",
+        bad.stderr
+    );
+    // `schema --write DIR` is the same schema, for a directory of your own.
+    let other = test.path().join("elsewhere");
+    Test::new()
+        .args(["schema", "--write", other.to_str().expect("utf-8")])
+        .status(0);
+    assert_eq!(
+        std::fs::read_to_string(other.join("runbook.schema.json")).expect("written"),
+        Test::new().args(["schema"]).status(0).stdout
+    );
+}
