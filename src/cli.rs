@@ -1,7 +1,9 @@
 //! The command line, as clap sees it: definitions and help texts only. Resolving flags and
 //! environment into settings happens in `config`.
 
+use crate::commands::complete;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCompleter;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -84,7 +86,7 @@ pub enum Command {
     /// Show a runbook as a readable, printable procedure
     Show {
         /// Runbook name or path to a .yaml file
-        #[arg(value_name = "NAME|PATH")]
+        #[arg(value_name = "NAME|PATH", add = ArgValueCompleter::new(complete::runbooks))]
         runbook: String,
         /// `markdown` gives a document to follow by hand if the tool is unavailable
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
@@ -93,7 +95,7 @@ pub enum Command {
     /// Check runbooks for errors without running anything (all of them when none given)
     Validate {
         /// Runbook names or paths
-        #[arg(value_name = "NAME|PATH")]
+        #[arg(value_name = "NAME|PATH", add = ArgValueCompleter::new(complete::runbooks))]
         runbooks: Vec<String>,
         /// Treat warnings as errors
         #[arg(long)]
@@ -143,7 +145,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Runbook name or path to a .yaml file
-    #[arg(value_name = "NAME|PATH")]
+    #[arg(value_name = "NAME|PATH", add = ArgValueCompleter::new(complete::runbooks))]
     pub runbook: String,
     /// Execute nothing: print the plan, fully rendered, secrets masked
     #[arg(long)]
@@ -158,6 +160,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     /// The run to continue (`runbook audit list` shows run ids)
+    #[arg(add = ArgValueCompleter::new(complete::runs))]
     pub run_id: String,
     /// Resume even though the runbook changed since that run
     #[arg(long)]
@@ -176,13 +179,18 @@ pub struct ResumeArgs {
 #[derive(Debug, Args)]
 pub struct RunFlags {
     /// Set a parameter, or answer a manual step's input (repeatable)
-    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    #[arg(
+        short = 'p',
+        long = "param",
+        value_name = "NAME=VALUE",
+        add = ArgValueCompleter::new(complete::params)
+    )]
     pub params: Vec<String>,
     /// Approve confirmations whose policy allows it (`auto: allow`, the default)
     #[arg(long)]
     pub yes: bool,
     /// Approve this step's confirmation or manual acknowledgement, whatever its policy (repeatable; `include-step/step` for a step of an included runbook)
-    #[arg(long, value_name = "STEP_ID")]
+    #[arg(long, value_name = "STEP_ID", add = ArgValueCompleter::new(complete::steps))]
     pub approve: Vec<String>,
     /// Ask before every step: run, skip or abort
     #[arg(long)]
@@ -230,6 +238,7 @@ pub enum AuditCommand {
     /// Show one run's record as a timeline
     Show {
         /// The run id
+        #[arg(add = ArgValueCompleter::new(complete::runs))]
         run_id: String,
         /// Print this step's output from the run's log (masked) instead of the timeline
         #[arg(long, value_name = "STEP_ID")]

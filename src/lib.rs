@@ -35,6 +35,11 @@ use std::process::ExitCode;
 /// exit code. Errors are printed here, once, in one format.
 pub fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
+    // A shell asking for completions (`RUNBOOK_COMPLETE=bash runbook -- …`): answer and
+    // exit; otherwise this does nothing.
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command)
+        .var(commands::complete::VAR)
+        .complete();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // clap's help (stdout) and errors (stderr) follow `--color`; with `auto` clap decides
     // per stream by the same rules as `settings::colour` (anstream's).

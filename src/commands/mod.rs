@@ -2,6 +2,7 @@
 //! the conversation to stderr, and return how the process should exit.
 
 mod audit;
+pub mod complete;
 mod init;
 mod list;
 mod run;
@@ -40,9 +41,7 @@ pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
         }
         Command::Init { dir, name } => init::init(dir, name),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut command = crate::cli::Cli::command();
-            clap_complete::generate(*shell, &mut command, "runbook", &mut std::io::stdout());
+            std::io::stdout().write_all(&complete::registration(*shell)?)?;
             Ok(Exit::Success)
         }
         Command::Man { out_dir } => man(out_dir.as_deref()),

@@ -40,11 +40,31 @@ fn every_shipped_runbook_points_at_the_schema() {
 }
 
 #[test]
-fn completions_are_generated() {
+fn completion_scripts_call_back_for_dynamic_values() {
+    // Each script asks the binary (RUNBOOK_COMPLETE=SHELL) instead of carrying a fixed
+    // list, so runbook names, params, step ids and run ids are always current. The
+    // bash one is exercised in a real interactive bash (terminal.rs).
     for shell in ["bash", "zsh", "fish"] {
         let outcome = Test::new().args(["completions", shell]).status(0);
-        assert!(outcome.stdout.contains("validate"), "{shell}");
+        assert!(
+            outcome.stdout.contains("RUNBOOK_COMPLETE") && outcome.stdout.contains("runbook"),
+            "{shell}: {}",
+            outcome.stdout
+        );
     }
+    // The callback itself: the runbook names here, with a prefix.
+    let test = Test::new().runbook(
+        "alpha-one",
+        "name: alpha-one\ntitle: T\nkind: test\nsteps:\n  - id: a\n    run: 'true'\n",
+    );
+    let completed = Test::new()
+        .current_dir(test.path())
+        .env("RUNBOOK_COMPLETE", "bash")
+        .env("_CLAP_COMPLETE_INDEX", "2")
+        .env("_CLAP_IFS", "\n")
+        .args(["--", "runbook", "run", "alpha"])
+        .status(0);
+    assert_eq!(completed.stdout.trim(), "alpha-one");
 }
 
 #[test]

@@ -314,3 +314,86 @@ fn one_colour_decision_for_our_output_clap_and_tracing() {
     .status(2);
     assert!(!both.stderr.contains(ESCAPE), "{}", both.stderr);
 }
+
+#[test]
+fn completion_in_a_real_interactive_bash_knows_runbooks_params_steps_and_runs() {
+    let body = "params:\n  target: {default: x}\n  mode: {default: y}\nsteps:\n  - id: restore-one\n    run: 'true'\n  - id: verify\n    run: 'true'\n";
+    let test = Test::new()
+        .runbook(
+            "t-alpha",
+            &format!("name: t-alpha\ntitle: Test\nkind: test\n{body}"),
+        )
+        .runbook(
+            "other",
+            &format!("name: other\ntitle: Test\nkind: test\n{body}"),
+        );
+    // One recorded run, so there is a run id to complete.
+    let ran = Test::new()
+        .current_dir(test.path())
+        .env(
+            "XDG_STATE_HOME",
+            &test.path().join("state").display().to_string(),
+        )
+        .args(["run", "t-alpha"])
+        .status(0);
+    let run_id = ran
+        .stderr
+        .split("(run ")
+        .nth(1)
+        .and_then(|rest| rest.get(..12))
+        .expect("run id")
+        .to_owned();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_runbook"))
+        .parent()
+        .expect("bin dir")
+        .display()
+        .to_string();
+    let mut bash = std::process::Command::new("bash");
+    bash.args(["--norc", "--noprofile", "-i"])
+        .current_dir(test.path())
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .env("HOME", test.path())
+        .env("XDG_STATE_HOME", test.path().join("state"))
+        .env("TERM", "dumb")
+        .env("PS1", "READY> ");
+    // rexpect turns the pty's echo off; readline then echoes nothing, so it is turned
+    // back on (`stty echo`) to see what completion inserts.
+    let mut session = spawn_command(bash, Some(20_000)).expect("bash in a pty");
+    session.exp_string("READY> ").expect("prompt");
+    session
+        .send_line("stty echo; source <(runbook completions bash) && echo LOA''DED")
+        .expect("load");
+    session.exp_string("LOADED").expect("loaded");
+    session.exp_string("READY> ").expect("prompt");
+    // A runbook name, a param as NAME=, a step id, then a run id.
+    session.send("runbook run t-al\t").expect("tab");
+    session.flush().expect("flush");
+    session
+        .exp_string("pha ")
+        .expect("completes the runbook name");
+    session.send("-p tar\t").expect("tab");
+    session.flush().expect("flush");
+    session
+        .exp_string("get=")
+        .expect("completes a param as NAME=");
+    session.send("v --approve rest\t").expect("tab");
+    session.flush().expect("flush");
+    session.exp_string("ore-one ").expect("completes a step id");
+    session.send("\u{15}").expect("clear the line");
+    session.flush().expect("flush");
+    session
+        .send(&format!("runbook audit show {}\t", &run_id[..4]))
+        .expect("tab");
+    session.flush().expect("flush");
+    session
+        .exp_string(&run_id[4..])
+        .expect("completes a run id");
+    session.send("\u{15}").expect("clear the line");
+    session.flush().expect("flush");
+    session.send_line("exit").expect("exit");
+    session.exp_eof().expect("bash ends");
+}
