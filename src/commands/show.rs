@@ -269,10 +269,20 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
          When typing a command by hand, put the value in single quotes if it contains anything \
          but letters, digits and `_@%+=:,./-`."
     );
+    // Point only at sections this document has.
+    let after_failure = match (
+        runbook.on_failure.is_empty(),
+        runbook.finally_steps.is_empty(),
+    ) {
+        (false, false) => ": go to *If something fails* below, then *Always, at the end*",
+        (false, true) => ": go to *If something fails* below",
+        (true, false) => ": go to *Always, at the end* below",
+        (true, true) => "",
+    };
     let _ = writeln!(
         out,
-        "- Run each command in `bash` with `set -euo pipefail`, and stop at the first failure: \
-         go to *If something fails* below."
+        "- Run each command in `bash` with `set -euo pipefail`, and stop at the first \
+         failure{after_failure}."
     );
     for env in runbook
         .params

@@ -93,3 +93,31 @@ fn show_and_dry_run_print_a_step_the_same_way() {
         "{plan}"
     );
 }
+
+#[test]
+fn the_markdown_points_only_at_sections_it_has() {
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks")).expect("runbooks")
+    {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("name")
+            .to_owned();
+        let markdown = Test::new()
+            .args(["show", "--format", "markdown", &name])
+            .status(0)
+            .stdout;
+        for section in ["If something fails", "Always, at the end"] {
+            let pointed = markdown.contains(&format!("*{section}*"));
+            let present = markdown
+                .lines()
+                .any(|line| line.starts_with('#') && line.contains(section));
+            assert!(
+                !pointed || present,
+                "{name}: points at *{section}*, which it does not have"
+            );
+        }
+    }
+}
