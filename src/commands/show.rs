@@ -338,16 +338,22 @@ fn markdown_runbook(out: &mut String, runbook: &Runbook, heading: &str, includes
         let _ = writeln!(out, "{sub} Notify\n");
         for notify in &runbook.notify {
             let on: Vec<&str> = notify.on.iter().map(|event| notify_event(*event)).collect();
+            let on = match on.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => on.join(""),
+            };
             let when = notify
                 .when
                 .as_ref()
-                .map(|when| format!(" and `{}`", when.text.trim()))
+                .map(|when| format!(" (when `{}`)", when.text.trim()))
                 .unwrap_or_default();
+            // The hook's command is a template over the run's outcome, which a person
+            // following this by hand does not have: say what it is for instead.
             let _ = writeln!(
                 out,
-                "- On {}{when}:\n\n  ```bash\n  {}\n  ```\n",
-                on.join(", "),
-                notify.run.text.trim().replace('\n', "\n  ")
+                "- On {on}{when}: tell the team how the run ended — what was done, what failed and \
+                 where things stand (the tool posts this itself; `runbook show {}` prints its command).\n",
+                runbook.name
             );
         }
     }
