@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod build;
 pub mod check;
+pub mod codes;
 pub mod diagnostic;
 pub mod graph;
 pub mod library;

@@ -233,9 +233,8 @@ fn verbose_logs_go_to_stderr_and_only_when_asked() {
 
 #[test]
 fn every_diagnostic_code_is_documented_once() {
-    let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/load/problem.rs"))
-            .expect("problem.rs");
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/load/codes.rs"))
+        .expect("codes.rs");
     let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
         .expect("docs/json.md");
     let codes: Vec<&str> = source
