@@ -66,22 +66,34 @@ fn with_runbook_on_line<T>(
     let at = words
         .iter()
         .position(|word| word == "run" || word == "show")?;
+    // Flags that take a value skip it: which ones, clap's definition of the command
+    // says (globals included), so this never falls behind a new flag.
+    let command = {
+        use clap::CommandFactory;
+        let mut command = crate::cli::Cli::command();
+        command.build();
+        command
+    };
+    let takes_value = |flag: &str| {
+        command
+            .find_subcommand(&words[at])
+            .into_iter()
+            .flat_map(|sub| sub.get_arguments())
+            .any(|arg| {
+                arg.get_action().takes_values()
+                    && (arg
+                        .get_long()
+                        .is_some_and(|long| flag == format!("--{long}"))
+                        || arg
+                            .get_short()
+                            .is_some_and(|short| flag == format!("-{short}")))
+            })
+    };
     let mut rest = words[at + 1..].iter();
     let mut name = None;
     while let Some(word) = rest.next() {
         if word.starts_with('-') {
-            // Flags that take a value skip it.
-            if matches!(
-                word.as_str(),
-                "-p" | "--param"
-                    | "--approve"
-                    | "--format"
-                    | "--kill-grace"
-                    | "--metrics-file"
-                    | "--operator"
-                    | "--reason"
-                    | "--dir"
-            ) {
+            if !word.contains('=') && takes_value(word) {
                 rest.next();
             }
             continue;
