@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{path, pitr, run};
+use super::{path, pitr, run, run_expecting};
 use crate::e2e::failed_step;
 use crate::servers::{PgOptions, Postgres, chown};
 use crate::test::Outcome;
@@ -68,16 +68,10 @@ fn unconfigured(options: PgOptions) -> Stanza {
 
 impl Stanza {
     fn backup(&self, kind: &str) -> Outcome {
-        let outcome = self.try_backup(kind);
-        assert_eq!(
-            outcome.code, 0,
-            "--- stdout\n{}\n--- stderr\n{}",
-            outcome.stdout, outcome.stderr
-        );
-        outcome
+        self.backup_expecting(0, kind)
     }
 
-    fn try_backup(&self, kind: &str) -> Outcome {
+    fn backup_expecting(&self, code: i32, kind: &str) -> Outcome {
         let args: Vec<String> = [
             format!("pg_data={}", path(&self.pg.data_dir())),
             format!("pg_port={}", self.pg.port),
@@ -93,7 +87,7 @@ impl Stanza {
         .flat_map(|param| ["-p".to_owned(), param])
         .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("backup-pgbackrest", &args, &[])
+        run_expecting(code, "backup-pgbackrest", &args, &[])
     }
 
     fn info(&self) -> String {
@@ -107,7 +101,8 @@ impl Stanza {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    fn restore(&self, target: &str, extra: &[&str]) -> Outcome {
+    /// restore-pgbackrest to `target`, which must exit with `code`.
+    fn restore(&self, code: i32, target: &str, extra: &[&str]) -> Outcome {
         let admin_url = self.pg.admin_url();
         let mut args: Vec<String> = [
             format!("pg_data={}", path(&self.pg.data_dir())),
@@ -121,7 +116,12 @@ impl Stanza {
         args.extend(["--approve".to_owned(), "stop".to_owned()]);
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("restore-pgbackrest", &args, &[("ADMIN_URL", &admin_url)])
+        run_expecting(
+            code,
+            "restore-pgbackrest",
+            &args,
+            &[("ADMIN_URL", &admin_url)],
+        )
     }
 
     /// Closes the current WAL segment and waits until pgBackRest has archived it.
@@ -200,12 +200,7 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
     stanza.archive_current_wal();
 
     // To T, from the off-host repository alone.
-    let outcome = stanza.restore(&target, &["-p", "repo=2"]);
-    assert_eq!(
-        outcome.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        outcome.stdout, outcome.stderr
-    );
+    let outcome = stanza.restore(0, &target, &["-p", "repo=2"]);
     assert!(
         outcome.stderr.contains("from repository 2"),
         "{}",
@@ -220,12 +215,7 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
     stanza.insert("row-C@example.com");
     let at_latest = stanza.pg.fingerprint("chatcard");
     stanza.archive_current_wal();
-    let outcome = stanza.restore("latest", &[]);
-    assert_eq!(
-        outcome.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        outcome.stdout, outcome.stderr
-    );
+    stanza.restore(0, "latest", &[]);
     assert_eq!(stanza.pg.fingerprint("chatcard"), at_latest);
     assert_eq!(stanza.users("row-C@example.com"), "1");
     assert_eq!(stanza.users("row-B@example.com"), "0");
@@ -235,20 +225,14 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
     let lsn = stanza.pg.sql("postgres", "SELECT pg_current_wal_lsn()");
     stanza.insert("row-F@example.com");
     stanza.archive_current_wal();
-    let outcome = stanza.restore(&format!("lsn:{lsn}"), &[]);
-    assert_eq!(
-        outcome.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        outcome.stdout, outcome.stderr
-    );
+    stanza.restore(0, &format!("lsn:{lsn}"), &[]);
     assert_eq!(stanza.users("row-E@example.com"), "1");
     assert_eq!(stanza.users("row-F@example.com"), "0");
 
     // A time after everything the archive holds: refused before the server is touched.
     stanza.insert("row-D@example.com");
     let beyond = pitr::now_then_wait(Duration::from_millis(100));
-    let outcome = stanza.restore(&beyond, &[]);
-    assert_eq!(outcome.code, 1, "{}", outcome.stderr);
+    let outcome = stanza.restore(1, &beyond, &[]);
     assert!(
         outcome
             .stderr
@@ -271,12 +255,7 @@ fn restore_pgbackrest_recovers_to_a_time_to_latest_and_to_an_lsn_and_refuses_a_t
     stanza.archive_current_wal();
     stanza.pg.sql("postgres", "CHECKPOINT");
     stanza.archive_current_wal();
-    let outcome = stanza.restore(&between, &[]);
-    assert_eq!(
-        outcome.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        outcome.stdout, outcome.stderr
-    );
+    stanza.restore(0, &between, &[]);
     assert_eq!(stanza.users("row-G@example.com"), "1");
     assert_eq!(stanza.users("row-H@example.com"), "0");
 }
@@ -292,12 +271,7 @@ fn restore_pgbackrest_recovers_onto_a_host_whose_data_directory_is_gone() {
     // archive-get to read its system id from).
     stanza.pg.stop();
     std::fs::remove_dir_all(stanza.pg.data_dir()).expect("lose the data directory");
-    let outcome = stanza.restore("latest", &[]);
-    assert_eq!(
-        outcome.code, 0,
-        "--- stdout\n{}\n--- stderr\n{}",
-        outcome.stdout, outcome.stderr
-    );
+    stanza.restore(0, "latest", &[]);
     assert_eq!(stanza.pg.fingerprint("chatcard"), at_loss);
 }
 
@@ -363,8 +337,7 @@ fn a_first_backup_points_at_configure_postgres_archiving_which_sends_wal_through
     let stanza = unconfigured(PgOptions::default());
     // The first run writes the configuration and stops at `check`: WAL does not go
     // through pgBackRest yet, and it says how to fix that.
-    let first = stanza.try_backup("full");
-    assert_eq!(first.code, 1, "{}", first.stderr);
+    let first = stanza.backup_expecting(1, "full");
     assert!(failed_step(&first, "stanza"), "{}", first.stderr);
     assert!(
         first
