@@ -91,6 +91,14 @@ pub enum Command {
         /// `markdown` gives a document to follow by hand if the tool is unavailable
         #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
         format: ShowFormat,
+        /// Fill a parameter's value into the procedure (repeatable); defaults are then filled in too, secrets never
+        #[arg(
+            short = 'p',
+            long = "param",
+            value_name = "NAME=VALUE",
+            add = ArgValueCompleter::new(complete::params)
+        )]
+        params: Vec<String>,
     },
     /// Check runbooks for errors without running anything (all of them when none given)
     Validate {

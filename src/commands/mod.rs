@@ -18,7 +18,11 @@ use std::io::Write;
 pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
     match command {
         Command::List { format } => list::list(config, *format),
-        Command::Show { runbook, format } => show::show(config, runbook, *format),
+        Command::Show {
+            runbook,
+            format,
+            params,
+        } => show::show(config, runbook, *format, params),
         Command::Validate {
             runbooks,
             strict,

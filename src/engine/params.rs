@@ -24,6 +24,18 @@ pub enum ValueSource {
     Prompted,
 }
 
+impl ValueSource {
+    /// How the plan and `show` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueSource::Given => "given",
+            ValueSource::Environment => "environment",
+            ValueSource::Default => "default",
+            ValueSource::Prompted => "prompted",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum ParamProblem {
     Unknown {

@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::engine::context::{self, Context, Shared};
 use crate::engine::error::RunError;
 use crate::engine::event::RunStatus;
-use crate::engine::params::{Resolution, ValueSource};
+use crate::engine::params::Resolution;
 use crate::plan::PlanParam;
 use crate::runbook::Runbook;
 use crate::settings::RunIdentity;
@@ -173,12 +173,7 @@ pub fn plan_params(runbook: &Runbook, resolved: &[(String, Resolution)]) -> Vec<
                     } else {
                         value.text.clone()
                     },
-                    source: match value.source {
-                        ValueSource::Given => "given",
-                        ValueSource::Environment => "environment",
-                        ValueSource::Default => "default",
-                        ValueSource::Prompted => "prompted",
-                    },
+                    source: value.source.as_str(),
                 },
                 Resolution::Missing => PlanParam {
                     name: name.clone(),

@@ -4,6 +4,7 @@
 //! saying how much of it is exact; `show` fills it from the runbook as written
 //! (`outline.rs`). Both print through the same code, so they cannot drift apart.
 
+pub mod fill;
 pub mod outline;
 pub mod text;
 

@@ -1,12 +1,14 @@
 //! A step's outline as written, for `show`: the same `PlanStep` a dry-run fills with
 //! rendered values, filled here with the templates themselves.
 
+use crate::plan::fill::Filler;
 use crate::plan::{PlanStep, PlanWhen};
 use crate::runbook::param::Param;
 use crate::runbook::{Action, ConfirmPolicy, GuardCheck, Step};
 
-/// The outline of `step`, numbered `number`, with its parallel children.
-pub fn outline(step: &Step, number: &str) -> PlanStep {
+/// The outline of `step`, numbered `number`, with its parallel children, and what
+/// `fill` knows filled in (`show -p`).
+pub fn outline(step: &Step, number: &str, fill: &Filler) -> PlanStep {
     let mut plan = PlanStep {
         number: number.to_owned(),
         id: step.id.clone(),
@@ -19,9 +21,18 @@ pub fn outline(step: &Step, number: &str) -> PlanStep {
             .description
             .as_ref()
             .map(|description| description.text.clone()),
-        when: step.when.as_ref().map(|when| PlanWhen::Written {
-            expression: when.text.trim().to_owned(),
-        }),
+        when: step
+            .when
+            .as_ref()
+            .map(|when| match fill.condition(&when.text) {
+                Some(value) => PlanWhen::Now {
+                    expression: when.text.trim().to_owned(),
+                    value,
+                },
+                None => PlanWhen::Written {
+                    expression: when.text.trim().to_owned(),
+                },
+            }),
         host: step
             .host
             .as_ref()
@@ -32,21 +43,21 @@ pub fn outline(step: &Step, number: &str) -> PlanStep {
     };
     for guard in &step.require {
         let mut check = match &guard.check {
-            GuardCheck::Command(command) => format!("$ {}", command.text.trim()),
+            GuardCheck::Command(command) => format!("$ {}", fill.fill(command).trim()),
             GuardCheck::Expr(expr) => expr.text.trim().to_owned(),
         };
         if let Some(host) = &guard.host {
             check.push_str(&format!("  (on {})", host.name));
         }
         plan.guards.push(match &guard.message {
-            Some(message) => format!("{check}  ({})", message.text.trim()),
+            Some(message) => format!("{check}  ({})", fill.fill(message).trim()),
             None => check,
         });
     }
     if let Some(confirm) = &step.confirm {
-        let mut text = confirm.message.text.trim().to_owned();
+        let mut text = fill.fill(&confirm.message).trim().to_owned();
         if let Some(typed) = &confirm.typed {
-            text.push_str(&format!(" — type {:?}", typed.text));
+            text.push_str(&format!(" — type {:?}", fill.fill(typed)));
         }
         if confirm.auto == ConfirmPolicy::Deny {
             text.push_str(&format!(" (only a person or --approve {})", step.id));
@@ -54,12 +65,12 @@ pub fn outline(step: &Step, number: &str) -> PlanStep {
         plan.confirmation = Some(text);
     }
     match &step.action {
-        Action::Run { command } => plan.command = Some(command.text.clone()),
+        Action::Run { command } => plan.command = Some(fill.fill(command)),
         Action::Manual {
             instructions,
             input,
         } => {
-            plan.manual = Some(instructions.text.clone());
+            plan.manual = Some(fill.fill(instructions));
             plan.inputs = input
                 .iter()
                 .map(|param| format!("{}: {}", param.name, summary(param)))
@@ -69,14 +80,14 @@ pub fn outline(step: &Step, number: &str) -> PlanStep {
             plan.include = Some(runbook.clone());
             plan.with = with
                 .iter()
-                .map(|(name, value)| format!("{name}={}", value.text))
+                .map(|(name, value)| format!("{name}={}", fill.fill(value)))
                 .collect();
         }
         Action::Parallel(children) => {
             plan.children = children
                 .iter()
                 .enumerate()
-                .map(|(index, child)| outline(child, &format!("{number}.{}", index + 1)))
+                .map(|(index, child)| outline(child, &format!("{number}.{}", index + 1), fill))
                 .collect();
         }
     }

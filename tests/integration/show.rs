@@ -16,7 +16,7 @@ fn disaster_recovery_as_markdown_reads_as_a_procedure() {
         "### 1. ",
         "**RTO:** 4h",
         "**RPO:** 1h",
-        "# Appendix: included procedures",
+        "\n## Appendix: included procedures\n",
         "- [ ] Done at",
     ] {
         assert!(text.contains(expected), "missing {expected:?}");
@@ -120,4 +120,276 @@ fn the_markdown_points_only_at_sections_it_has() {
             );
         }
     }
+}
+
+/// A runbook that exercises every kind of value `show -p` fills or leaves: a hostile
+/// given value, a default, a secret, a param read from the environment, a var derived
+/// from a param and one from the clock, a step's output, a `when`, and an include.
+const FILLED: &str = "
+name: fill
+title: Fill
+kind: maintenance
+params:
+  target: {description: where}
+  mode: {default: swap, choices: [swap, copy]}
+  token: {secret: true, default: hunter2}
+  dir: {env: FILL_DIR, default: /from/default}
+vars:
+  label: \"{{ target }}-{{ mode }}\"
+  stamp: \"{{ now() }}\"
+steps:
+  - id: copy
+    when: mode == 'swap'
+    confirm: {message: \"Copy to {{ target }}?\", type: \"{{ mode }}\"}
+    run: cp -a {{ dir }} {{ target }} && echo {{ label }} {{ token }} {{ stamp }}
+    capture: copied
+  - id: later
+    when: copied != ''
+    run: echo {{ copied }} {{ target }}
+  - id: child
+    include: child
+    with: {where: \"{{ target }}\", what: \"{{ copied }}\"}
+";
+
+const CHILD: &str = "
+name: child
+title: Child
+kind: maintenance
+params:
+  where: {}
+  what: {default: nothing}
+  how: {default: gently}
+steps:
+  - id: say
+    run: echo {{ where }} {{ what }} {{ how }}
+";
+
+fn filled_test() -> Test {
+    Test::new()
+        .runbook("fill", &crate::test::unindent(FILLED))
+        .runbook("child", &crate::test::unindent(CHILD))
+}
+
+#[test]
+fn show_fills_given_values_and_defaults_quoted_as_a_run_quotes_them() {
+    let hostile = "it's $(touch /tmp/x) `id`";
+    let test = filled_test();
+    let dry = Test::new()
+        .current_dir(test.path())
+        .args([
+            "run",
+            "fill",
+            "--dry-run",
+            "-p",
+            &format!("target={hostile}"),
+        ])
+        .status(0)
+        .stdout;
+    for format in ["text", "markdown"] {
+        let shown = Test::new()
+            .current_dir(test.path())
+            .env("FILL_DIR", "/from/environment")
+            .args(["show", "fill", "--format", format])
+            .args(["-p", &format!("target={hostile}")])
+            .status(0)
+            .stdout;
+        // The given value, quoted exactly as the dry-run renders it for the shell.
+        let quoted = "'it'\\''s $(touch /tmp/x) `id`'";
+        assert!(dry.contains(quoted), "{dry}");
+        assert!(shown.contains(&format!(" {quoted} ")), "{format}:\n{shown}");
+        // The var built from it and a default are filled in; the secret, the param
+        // read from the environment (only the run has it), the clock and the step's
+        // output are left as written.
+        assert!(
+            shown.contains("'it'\\''s $(touch /tmp/x) `id`-swap'"),
+            "{format}:\n{shown}"
+        );
+        for kept in ["{{ token }}", "{{ dir }}", "{{ stamp }}", "{{ copied }}"] {
+            assert!(shown.contains(kept), "{format} lost {kept}:\n{shown}");
+        }
+        assert!(!shown.contains("hunter2"), "{format}:\n{shown}");
+        assert!(!shown.contains("/from/environment"), "{format}:\n{shown}");
+        assert!(shown.contains("cp -a {{ dir }} "), "{format}:\n{shown}");
+        assert!(!shown.contains("{{ target }}"), "{format}:\n{shown}");
+        // The confirmation's typed text is filled in too.
+        assert!(shown.contains("swap"), "{format}:\n{shown}");
+    }
+    let markdown = Test::new()
+        .current_dir(test.path())
+        .args([
+            "show",
+            "fill",
+            "--format",
+            "markdown",
+            "-p",
+            "target=/srv/new",
+        ])
+        .status(0)
+        .stdout;
+    // Decided where every name is known, left to the reader where one is not.
+    assert!(
+        markdown.contains("**Only if** `mode == 'swap'`: with the values above it is true"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**Only if** `copied != ''`; otherwise skip this step."),
+        "{markdown}"
+    );
+    // The include's known values reach the appendix; its unknown one stays unfilled
+    // (not replaced by its default), and its own default is filled in.
+    assert!(markdown.contains("- `where` = `/srv/new`"), "{markdown}");
+    assert!(
+        markdown.contains("echo /srv/new {{ what }} gently"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| `target` | string | `/srv/new` (given) |"),
+        "{markdown}"
+    );
+    let text = Test::new()
+        .current_dir(test.path())
+        .args(["show", "fill", "-p", "target=/srv/new", "-p", "mode=copy"])
+        .status(0)
+        .stdout;
+    assert!(text.contains("when: mode == 'swap'  → false"), "{text}");
+    assert!(text.contains("target = /srv/new  (given)"), "{text}");
+    // Without -p, nothing is filled in.
+    let plain = Test::new()
+        .current_dir(test.path())
+        .args(["show", "fill", "--format", "markdown"])
+        .status(0)
+        .stdout;
+    assert!(plain.contains("cp -a {{ dir }} {{ target }}"), "{plain}");
+    assert!(
+        plain.contains("| `mode` | string, one of `swap` `copy` | `swap` |"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn show_refuses_unknown_and_invalid_values_as_a_run_does() {
+    let test = filled_test();
+    for (argument, expected) in [
+        (
+            "targte=/srv",
+            "unknown parameter `targte` (did you mean `target`?)",
+        ),
+        ("mode=move", "`mode`"),
+        ("novalue", "NAME=VALUE"),
+    ] {
+        let stderr = Test::new()
+            .current_dir(test.path())
+            .args(["show", "fill", "-p", argument])
+            .status(2)
+            .stderr;
+        assert!(stderr.contains(expected), "{argument}: {stderr}");
+    }
+    // A secret given is accepted and never printed.
+    let shown = Test::new()
+        .current_dir(test.path())
+        .args([
+            "show",
+            "fill",
+            "--format",
+            "markdown",
+            "-p",
+            "token=s3cr3t-given",
+        ])
+        .status(0)
+        .stdout;
+    assert!(!shown.contains("s3cr3t-given"), "{shown}");
+}
+
+/// markdownlint-cli2 with tests/markdownlint.jsonc (line length off: commands are
+/// printed exactly as they run) on `documents`, named by file name.
+fn markdownlint(documents: &[(String, String)]) {
+    let directory = tempfile::tempdir().expect("tempdir");
+    for (name, text) in documents {
+        std::fs::write(directory.path().join(name), text).expect("write");
+    }
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/markdownlint.jsonc");
+    let output = std::process::Command::new("markdownlint-cli2")
+        .arg("--config")
+        .arg(config)
+        .args(documents.iter().map(|(name, _)| name))
+        .current_dir(directory.path())
+        .output()
+        .expect("markdownlint-cli2 (scripts/test installs it: npm install -g markdownlint-cli2)");
+    assert!(
+        output.status.success(),
+        "markdownlint:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn every_shipped_runbooks_markdown_passes_markdownlint() {
+    let mut documents = Vec::new();
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks")).expect("runbooks")
+    {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("name")
+            .to_owned();
+        let markdown = Test::new()
+            .args(["show", "--format", "markdown", &name])
+            .status(0)
+            .stdout;
+        documents.push((format!("{name}.md"), markdown));
+    }
+    assert!(documents.len() >= 15, "{}", documents.len());
+    // Filled in, too.
+    let filled = Test::new()
+        .args(["show", "--format", "markdown", "disaster-recovery"])
+        .args(["-p", "incident_id=INC-7", "-p", "restore_point=latest"])
+        .args([
+            "-p",
+            "approved_by=Al Lead",
+            "-p",
+            "postgres_ssh=postgres@db1",
+        ])
+        .status(0)
+        .stdout;
+    documents.push(("disaster-recovery-filled.md".to_owned(), filled));
+    markdownlint(&documents);
+}
+
+#[test]
+fn markdown_survives_values_that_look_like_markdown() {
+    // Pipes in a table cell, backticks in a code span and a fence in a command.
+    let runbook = crate::test::unindent(
+        "
+        name: md
+        title: Markdown edge cases
+        kind: maintenance
+        params:
+          pick: {default: 'a|b', description: 'one | two, `x`'}
+          tick: {default: '`'}
+        steps:
+          - id: fenced
+            run: |
+              cat <<'EOF'
+              ```
+              EOF
+              echo {{ pick }} {{ tick }}
+        ",
+    );
+    let test = Test::new().runbook("md", &runbook);
+    let mut documents = Vec::new();
+    for filled in [false, true] {
+        let mut show = Test::new()
+            .current_dir(test.path())
+            .args(["show", "md", "--format", "markdown"]);
+        if filled {
+            show = show.args(["-p", "pick=x|`y`"]);
+        }
+        let markdown = show.status(0).stdout;
+        assert!(markdown.contains("````bash"), "{markdown}");
+        documents.push((format!("md-{filled}.md"), markdown));
+    }
+    markdownlint(&documents);
 }

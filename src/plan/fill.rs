@@ -1,0 +1,239 @@
+//! `show -p NAME=VALUE`: the procedure with the values a person already knows filled
+//! in, and everything else left as written. A `{{ … }}` is filled only when every name
+//! it reads has a value here: a param given with `-p`, a param's default (unless the
+//! param is read from the environment, which only the run has), a manual step's input
+//! given with `-p`, a var computed from those, `runbook.*`, or `run.dry_run` (false:
+//! a person following the procedure is not rehearsing it). Secrets are
+//! never filled in, nor is anything that reads the clock (`now()`): a printed procedure
+//! must not carry the time it was printed as the time it will run. Commands are filled
+//! with the same quoting a run uses (docs/runbook-format.md, "Where a value may go").
+
+use crate::engine::params::{self, ParamProblem, Resolution, ValueSource};
+use crate::load::shell_lint::interpolations;
+use crate::runbook::{Located, Runbook};
+use crate::template::Templates;
+use chrono::Utc;
+use minijinja::value::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Fills what can be filled in a runbook's templates; `as_written` fills nothing.
+pub struct Filler {
+    /// `None`: nothing is filled (no `-p` given).
+    state: Option<State>,
+}
+
+struct State {
+    templates: Templates,
+    /// Set when a template read the clock: its rendering is not used.
+    clock_read: Arc<AtomicBool>,
+    values: BTreeMap<String, Value>,
+}
+
+/// A value filled in, as `show` lists it: where it came from.
+pub struct Filled {
+    pub name: String,
+    pub value: String,
+    pub source: &'static str,
+}
+
+impl Filler {
+    pub fn as_written() -> Filler {
+        Filler { state: None }
+    }
+
+    /// Whether anything is filled in.
+    pub fn is_filling(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// The filler of `runbook` with `given` values (params by name, and manual-step
+    /// inputs of any runbook by name). Params named in `unknown` have a value only at
+    /// run time (an include's `with:` that reads a step's output): they are not filled,
+    /// not even with their default. Returns the problems of the given values (an
+    /// invalid value is not filled in) and the params filled in.
+    pub fn new(
+        runbook: &Runbook,
+        given: &BTreeMap<String, String>,
+        unknown: &BTreeSet<String>,
+        inputs: &[&crate::runbook::Param],
+    ) -> (Filler, Vec<Filled>, Vec<ParamProblem>) {
+        let clock_read = Arc::new(AtomicBool::new(false));
+        let flag = clock_read.clone();
+        let templates = Templates::new(Arc::new(move || {
+            flag.store(true, Ordering::Relaxed);
+            Utc::now()
+        }));
+        let mut values = BTreeMap::new();
+        let mut filled = Vec::new();
+        let (resolved, problems) = params::resolve(&runbook.params, given, &|_| None);
+        for (name, resolution) in resolved {
+            let Some(param) = runbook.param(&name) else {
+                continue;
+            };
+            let Resolution::Value(value) = resolution else {
+                continue;
+            };
+            // A param read from the environment gets its value where it runs: only a
+            // value given here is filled in.
+            let from_environment = param.env.is_some() && value.source != ValueSource::Given;
+            if param.secret || unknown.contains(&name) || from_environment {
+                continue;
+            }
+            filled.push(Filled {
+                name: name.clone(),
+                value: value.text.clone(),
+                source: value.source.as_str(),
+            });
+            values.insert(name, value.typed.to_template_value());
+        }
+        for input in inputs {
+            if input.secret || values.contains_key(&input.name) {
+                continue;
+            }
+            if let Some(text) = given.get(&input.name)
+                && let Ok(typed) = input.check(text)
+            {
+                values.insert(input.name.clone(), typed.to_template_value());
+            }
+        }
+        values.insert(
+            "runbook".to_owned(),
+            Value::from(BTreeMap::from([
+                ("name", Value::from(runbook.name.as_str())),
+                ("title", Value::from(runbook.title.as_str())),
+                ("kind", Value::from(runbook.kind.as_str())),
+                (
+                    "rto",
+                    runbook
+                        .rto
+                        .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
+                ),
+                (
+                    "rpo",
+                    runbook
+                        .rpo
+                        .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
+                ),
+            ])),
+        );
+        // Followed by hand, nothing is a dry-run; the rest of `run.*` (who, when, the
+        // run's id) is known only at run time.
+        values.insert(
+            "run".to_owned(),
+            Value::from(BTreeMap::from([("dry_run", Value::from(false))])),
+        );
+        let mut state = State {
+            templates,
+            clock_read,
+            values,
+        };
+        // Vars in order: each one known when everything it reads is.
+        for var in &runbook.vars {
+            if let Some(value) = state.render_whole(&var.value) {
+                state.values.insert(var.name.clone(), Value::from(value));
+            }
+        }
+        (Filler { state: Some(state) }, filled, problems)
+    }
+
+    /// `located` with what can be filled filled in (commands quoted as a run quotes
+    /// them), the rest as written.
+    pub fn fill(&self, located: &Located) -> String {
+        match &self.state {
+            Some(state) => state.fill(located),
+            None => located.text.clone(),
+        }
+    }
+
+    /// `located` rendered, when everything it reads is known here (an include's
+    /// `with:` value passed on to the included runbook).
+    pub fn complete(&self, located: &Located) -> Option<String> {
+        self.state.as_ref()?.render_whole(located)
+    }
+
+    /// A var's value, when it is known here.
+    pub fn var(&self, name: &str) -> Option<String> {
+        let value = self.state.as_ref()?.values.get(name)?;
+        Some(value.to_string())
+    }
+
+    /// The value of a `when:` expression, when everything it reads is known here.
+    pub fn condition(&self, expression: &str) -> Option<bool> {
+        let state = self.state.as_ref()?;
+        let names = state.templates.expression_variables(expression).ok()?;
+        if !state.knows(&names) {
+            return None;
+        }
+        state.clock_read.store(false, Ordering::Relaxed);
+        let value = state
+            .templates
+            .eval(expression, &Value::from(state.values.clone()))
+            .ok()?;
+        (!state.clock_read.load(Ordering::Relaxed)).then(|| value.is_true())
+    }
+}
+
+impl State {
+    fn knows(&self, names: &std::collections::HashSet<String>) -> bool {
+        names.iter().all(|name| {
+            let root = name.split('.').next().unwrap_or(name);
+            self.values.contains_key(root)
+        })
+    }
+
+    fn context(&self) -> Value {
+        Value::from(self.values.clone())
+    }
+
+    /// The whole template rendered, when everything it reads is known and it does not
+    /// read the clock.
+    fn render_whole(&self, located: &Located) -> Option<String> {
+        let names = self
+            .templates
+            .template_variables(&located.path, &located.text)
+            .ok()?;
+        if !self.knows(&names) {
+            return None;
+        }
+        self.clock_read.store(false, Ordering::Relaxed);
+        let rendered = self
+            .templates
+            .render(&located.path, &located.text, &self.context())
+            .ok()?;
+        (!self.clock_read.load(Ordering::Relaxed)).then_some(rendered)
+    }
+
+    fn fill(&self, located: &Located) -> String {
+        let text = &located.text;
+        if !text.contains("{{") && !text.contains("{%") {
+            return text.clone();
+        }
+        if let Some(whole) = self.render_whole(located) {
+            return whole;
+        }
+        // Tags and whitespace control shape the text around them: all or nothing.
+        if text.contains("{%") || text.contains("{{-") || text.contains("-}}") {
+            return text.clone();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for interpolation in interpolations(text) {
+            let piece = Located {
+                text: format!("{{{{ {} }}}}", interpolation.expression),
+                path: located.path.clone(),
+                ..located.clone()
+            };
+            out.push_str(&text[at..interpolation.offset]);
+            let end = interpolation.offset + interpolation.len;
+            match self.render_whole(&piece) {
+                Some(value) => out.push_str(&value),
+                None => out.push_str(&text[interpolation.offset..end]),
+            }
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+}
