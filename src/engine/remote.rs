@@ -85,6 +85,16 @@ impl MemberResult {
         self.ended() == Some(Ended::Exited(0))
     }
 
+    /// The member's destination as written (`deploy@app1`): its key in a group's
+    /// capture and in the record. The host's `port:` is the same for every member and
+    /// recorded apart.
+    pub(crate) fn destination(&self) -> String {
+        self.endpoint.as_ref().map_or_else(
+            || "this machine".to_owned(),
+            |endpoint| endpoint.destination.clone(),
+        )
+    }
+
     /// The member's name in messages.
     pub(crate) fn label(&self) -> String {
         self.endpoint

@@ -88,6 +88,7 @@ pub async fn run(
         Program::Ssh { shell, .. } => Some(crate::process::remote::request(
             command.env,
             command.grace,
+            crate::process::remote::heartbeat(),
             command.workdir,
             shell,
             command.script,
@@ -352,7 +353,9 @@ async fn stop(
 }
 
 /// Starts the task that owns a remote command's stdin: it writes the request, then
-/// each control line sent on the returned channel. Dropping the sender closes stdin.
+/// each control line sent on the returned channel, and an empty line every heartbeat so
+/// that the remote side can tell a quiet network from a quiet step. Dropping the sender
+/// closes stdin.
 fn control_channel(
     mut stdin: tokio::process::ChildStdin,
     request: Vec<u8>,
@@ -364,7 +367,17 @@ fn control_channel(
             return;
         }
         let _ = stdin.flush().await;
-        while let Some(line) = receiver.recv().await {
+        let beat = crate::process::remote::heartbeat();
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let line = tokio::select! {
+                line = receiver.recv() => match line {
+                    Some(line) => line,
+                    None => return,
+                },
+                _ = heartbeat.tick() => "\n",
+            };
             if stdin.write_all(line.as_bytes()).await.is_err() {
                 return;
             }

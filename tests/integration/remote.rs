@@ -772,3 +772,112 @@ fn a_runbook_killed_with_sigkill_mid_step_leaves_no_remote_process() {
         Vec::<String>::new()
     );
 }
+
+/// The pids of live processes whose command line holds every one of `words`.
+fn pids_with(words: &[&str]) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            words
+                .iter()
+                .all(|word| cmdline.contains(word))
+                .then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_network_gone_quiet_mid_step_ends_the_remote_processes_within_the_silence_limit() {
+    // A partition closes nothing: no FIN, no RST, and sshd's ClientAliveInterval is off
+    // by default. Stopping the run's master connection (SIGSTOP) is one on loopback: the
+    // session stays open and nothing arrives, not even the heartbeat.
+    let sshd = Sshd::start("db");
+    let marker = "1000.7373";
+    let body = format!(
+        "hosts:\n  db: {{ssh: db}}\nsteps:\n  - id: long\n    host: db\n    run: echo started; trap '' TERM HUP PIPE; (sleep {marker}) & sleep {marker}\n"
+    );
+    let test = test_with(&[&sshd], &body)
+        .env("RUNBOOK_SSH_HEARTBEAT", "1")
+        .args(["run", "t", "--kill-grace", "1s"]);
+    let (child, _stdout) = spawn_until_started(&test);
+    let config = test.path().join("ssh_config");
+    let config = config.to_str().expect("utf-8");
+    let masters = pids_with(&["ControlMaster=yes", config]);
+    assert_eq!(masters.len(), 1, "one master connection: {masters:?}");
+    let master = Pid::from_raw(masters[0]);
+    kill(master, Signal::SIGSTOP).expect("stop the master");
+    // Four missed heartbeats of 1 s, then TERM, the 1 s grace, and KILL for what
+    // ignores TERM.
+    let left = gone_within(marker, Duration::from_secs(15));
+    let _ = kill(master, Signal::SIGCONT);
+    let _ = kill(master, Signal::SIGKILL);
+    let (code, stderr) = finish(child);
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "remote processes outlived the silence"
+    );
+    assert_ne!(code, 0, "{stderr}");
+}
+
+#[test]
+fn steps_on_one_host_share_one_connection_which_is_gone_after_the_run() {
+    let sshd = Sshd::start("db");
+    let body = "hosts:\n  db: {ssh: db}\nsteps:\n  - id: a\n    host: db\n    run: echo \"via ${SSH_CONNECTION% * *}\"\n  - id: b\n    host: db\n    run: echo \"via ${SSH_CONNECTION% * *}\"\n  - id: c\n    host: db\n    run: echo \"via ${SSH_CONNECTION% * *}\"\n";
+    let test = Test::new().runbook("t", &runbook(body));
+    let config = ssh_config(test.path(), &[&sshd]);
+    let runtime = test.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    // `--ssh-config` itself, not only RUNBOOK_SSH_CONFIG.
+    let test = test
+        .env("XDG_RUNTIME_DIR", runtime.to_str().expect("utf-8"))
+        .args(["run", "t", "--ssh-config", config.to_str().expect("utf-8")]);
+    let outcome = test.status(0);
+    // The client's address and port: one TCP connection carried all three sessions.
+    let mut sources: Vec<&str> = outcome
+        .stdout
+        .lines()
+        .filter_map(|line| line.split_once("via ").map(|(_, source)| source))
+        .collect();
+    assert_eq!(sources.len(), 3, "{}", outcome.stdout);
+    sources.dedup();
+    assert_eq!(sources.len(), 1, "{}", outcome.stdout);
+    // Closed at the end: no master left, its private directory removed.
+    assert_eq!(
+        pids_with(&["ControlMaster=yes", config.to_str().expect("utf-8")]),
+        Vec::<i32>::new()
+    );
+    let left: Vec<_> = std::fs::read_dir(&runtime)
+        .expect("runtime dir")
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_group_member_is_keyed_by_its_destination_even_with_a_port() {
+    let sshd = Sshd::start("db");
+    let body = format!(
+        "hosts:\n  pool: {{ssh: [db], port: {}}}\nsteps:\n  - id: where\n    host: pool\n    capture: where\n    run: echo \"${{SSH_CONNECTION##* }}\"\n  - id: show\n    run: echo port={{{{ where.db }}}}\n",
+        sshd.port
+    );
+    let test = test_with(&[&sshd], &body).args(["run", "t"]);
+    let outcome = test.status(0);
+    assert!(
+        outcome.stdout.contains(&format!("port={}", sshd.port)),
+        "{}",
+        outcome.stdout
+    );
+    let members: Vec<serde_json::Value> = audit_events(&test)
+        .into_iter()
+        .filter(|event| event["event"] == "step_finished" && event["step_id"] == "where")
+        .flat_map(|event| event["members"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["destination"], "db", "{members:?}");
+}

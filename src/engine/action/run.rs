@@ -173,7 +173,7 @@ impl Engine<'_> {
             Target::Remote(_) => results
                 .iter()
                 .map(|result| MemberExit {
-                    destination: result.label(),
+                    destination: result.destination(),
                     exit_code: match result.ended() {
                         Some(Ended::Exited(code)) => Some(code),
                         _ => None,
@@ -251,7 +251,7 @@ impl Engine<'_> {
                     ));
                 }
                 let text = String::from_utf8_lossy(&finished.stdout).trim().to_owned();
-                texts.push((result.label(), text));
+                texts.push((result.destination(), text));
             }
             if group {
                 if let Some(metric) = &step.metric {

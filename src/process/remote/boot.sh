@@ -3,14 +3,17 @@
 # comment lines are dropped and newlines become spaces (every command ends with `;`, `&`
 # or a keyword after which a newline is a space), and it holds no single quote and no
 # backslash. It reads from stdin, NUL separated: NAME=VALUE exports ending with an empty
-# record, the grace period in milliseconds, the working directory (empty: the login
-# directory), the shell's words ending with an empty record, and the script; then
-# control lines: TERM (stop: SIGTERM, the grace period, SIGKILL) and KILL (at once). The
-# end of stdin (the connection or the local side is gone) stops the command too.
+# record, the grace period in milliseconds, the silence limit in seconds, the working
+# directory (empty: the login directory), the shell's words ending with an empty record,
+# and the script; then control lines: TERM (stop: SIGTERM, the grace period, SIGKILL),
+# KILL (at once) and empty lines (the local side's heartbeat). The end of stdin (the
+# connection or the local side is gone) stops the command too, and so does a silence
+# longer than the limit (a network that went quiet without closing the connection).
 set -u;
 e=(); c=();
 while IFS= read -r -d "" w && [ -n "$w" ]; do e+=("$w"); done;
 IFS= read -r -d "" g || exit 125;
+IFS= read -r -d "" h || exit 125;
 IFS= read -r -d "" d || exit 125;
 while IFS= read -r -d "" w && [ -n "$w" ]; do c+=("$w"); done;
 IFS= read -r -d "" s || { echo "runbook: the request was cut short" >&2; exit 125; };
@@ -89,7 +92,8 @@ set -m;
   shift; exec "$@" </dev/null; ) & p=$!;
 P="$p:$(a "$p")";
 ( trap "" INT HUP;
-  while IFS= read -r l; do
+  while IFS= read -r -t "$h" l; do
+    if [ -z "$l" ]; then continue; fi;
     if [ "$l" = KILL ]; then u; k KILL;
     elif [ -z "$K" ]; then v; j & fi;
   done;

@@ -49,10 +49,29 @@ pub fn shell_words(shell: &str) -> Vec<&str> {
     words
 }
 
+/// How often the local side writes a heartbeat line on a remote command's control
+/// channel: `RUNBOOK_SSH_HEARTBEAT` seconds (default 15, as `ServerAliveInterval`).
+pub fn heartbeat() -> Duration {
+    static HEARTBEAT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *HEARTBEAT.get_or_init(|| {
+        let seconds = std::env::var("RUNBOOK_SSH_HEARTBEAT")
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .filter(|seconds| (1..=3600).contains(seconds))
+            .unwrap_or(15);
+        Duration::from_secs(seconds)
+    })
+}
+
+/// Heartbeats the remote side may miss before it takes the local side for gone and
+/// stops the command (as `ServerAliveCountMax` does for the connection).
+pub const MISSED_HEARTBEATS: u64 = 4;
+
 /// The request written to the session's stdin before the control lines.
 pub fn request(
     env: &[(String, String)],
     grace: Duration,
+    heartbeat: Duration,
     workdir: Option<&Path>,
     shell: &str,
     script: &str,
@@ -75,6 +94,9 @@ pub fn request(
     }
     out.push(0);
     out.extend_from_slice(grace.as_millis().to_string().as_bytes());
+    out.push(0);
+    let silence = heartbeat.as_secs().max(1) * MISSED_HEARTBEATS;
+    out.extend_from_slice(silence.to_string().as_bytes());
     out.push(0);
     if let Some(workdir) = workdir {
         let text = workdir.display().to_string();
@@ -135,17 +157,19 @@ mod tests {
     #[test]
     fn a_request_refuses_nul_bytes() {
         let grace = Duration::from_secs(5);
-        assert!(request(&[], grace, None, "bash", "echo \0").is_err());
+        let beat = Duration::from_secs(15);
+        assert!(request(&[], grace, beat, None, "bash", "echo \0").is_err());
         let env = [("A".to_owned(), "x\0y".to_owned())];
-        assert!(request(&env, grace, None, "bash", "true").is_err());
+        assert!(request(&env, grace, beat, None, "bash", "true").is_err());
         let ok = request(
             &[("A".to_owned(), "1".to_owned())],
             grace,
+            beat,
             None,
             "bash",
             "true",
         )
         .expect("request");
-        assert_eq!(ok, b"A=1\0\x005000\0\0bash\0-euo\0pipefail\0\0true\0");
+        assert_eq!(ok, b"A=1\0\x005000\x0060\0\0bash\0-euo\0pipefail\0\0true\0");
     }
 }

@@ -7,11 +7,14 @@
 //! (`bootstrap`): the environment, the working directory and the script follow on the
 //! session's stdin, which then stays open as a control channel. The bootstrap runs the
 //! script in its own process group and ends it — SIGTERM, the grace period, SIGKILL —
-//! when told to (`TERM`, `KILL`) or when its stdin closes because the connection or
-//! this process went away, so no remote process outlives its step.
+//! when told to (`TERM`, `KILL`), when its stdin closes because the connection or
+//! this process went away, or when the local side's heartbeat stops arriving (a network
+//! gone quiet), so no remote process outlives its step.
 
 mod bootstrap;
 mod connections;
 
-pub use bootstrap::{boot, check_destination, remote_command, request, shell_words};
+pub use bootstrap::{
+    MISSED_HEARTBEATS, boot, check_destination, heartbeat, remote_command, request, shell_words,
+};
 pub use connections::{ConnectError, Connection, Connections, Endpoint};
