@@ -125,3 +125,132 @@ fn init_writes_a_starter_that_validates_previews_and_runs_with_the_schema_next_t
         Test::new().args(["schema"]).status(0).stdout
     );
 }
+
+/// tests/tools/schema_check.py: the committed schema applied by an independent JSON
+/// Schema implementation (python3-jsonschema, draft 2020-12). One line per item.
+fn schema_check(args: &[&str]) -> Vec<String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let output = std::process::Command::new("python3")
+        .arg(format!("{root}/tests/tools/schema_check.py"))
+        .arg(format!("{root}/schemas/runbook.schema.json"))
+        .args(args)
+        .output()
+        .expect("python3 (scripts/test installs python3-jsonschema and python3-yaml)");
+    assert!(
+        output.status.success(),
+        "schema_check.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_shipped_runbook_and_the_starter_satisfy_the_schema() {
+    let test = Test::new();
+    let dir = test.path().join("ops");
+    Test::new()
+        .args(["init", dir.to_str().expect("utf-8")])
+        .status(0);
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/runbooks"))
+            .expect("runbooks")
+            .map(|entry| entry.expect("entry").path().display().to_string())
+            .collect();
+    files.push(dir.join("runbooks/my-runbook.yaml").display().to_string());
+    let mut args = vec!["files"];
+    args.extend(files.iter().map(String::as_str));
+    let results = schema_check(&args);
+    assert_eq!(results.len(), files.len(), "{results:?}");
+    let invalid: Vec<&String> = results
+        .iter()
+        .filter(|line| !line.starts_with("ok "))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:#?}");
+}
+
+#[test]
+fn every_snippet_the_schema_offers_is_a_valid_fragment() {
+    let results = schema_check(&["snippets"]);
+    // A snippet for a whole runbook, the step kinds, params, hosts, guards and hooks.
+    for expected in [
+        "ok runbook: ",
+        "ok step: run a command",
+        "ok step: destructive step",
+        "ok step: manual step",
+        "ok step: include",
+        "ok step: parallel",
+        "ok param: ",
+        "ok host: ",
+        "ok guard: ",
+        "ok notify: ",
+    ] {
+        assert!(
+            results.iter().any(|line| line.starts_with(expected)),
+            "no {expected:?} in {results:#?}"
+        );
+    }
+    let invalid: Vec<&String> = results
+        .iter()
+        .filter(|line| !line.starts_with("ok "))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:#?}");
+}
+
+#[test]
+fn the_schema_and_validate_agree_on_each_param_types_default() {
+    // (type, default as written in YAML, valid)
+    let cases = [
+        ("integer", "5432", true),
+        ("integer", "\"5432\"", true),
+        ("integer", "-1", true),
+        ("integer", "four", false),
+        ("integer", "1.5", false),
+        ("number", "0.5", true),
+        ("number", "\"1e3\"", true),
+        ("number", "half", false),
+        ("boolean", "true", true),
+        ("boolean", "\"yes\"", true),
+        ("boolean", "\"No\"", true),
+        ("boolean", "maybe", false),
+        ("path", "/var/lib/redis", true),
+        ("path", "\"\"", false),
+        ("duration", "10m", true),
+        ("duration", "1h30m", true),
+        ("duration", "ten minutes", false),
+        ("datetime", "\"2025-01-15T14:30:00Z\"", true),
+        ("datetime", "\"2025-01-15 09:30:00-05:00\"", true),
+        ("datetime", "\"2025-01-15 14:30:00\"", false),
+        ("datetime", "yesterday", false),
+        ("string", "anything at all", true),
+    ];
+    let test = Test::new();
+    let mut files = Vec::new();
+    for (index, (kind, default, _)) in cases.iter().enumerate() {
+        let path = test.path().join(format!("case-{index}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name: case-{index}\ntitle: Case\nkind: test\nparams:\n  value: {{type: {kind}, default: {default}}}\nsteps:\n  - id: s\n    run: echo {{{{ value }}}}\n"
+            ),
+        )
+        .expect("write");
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["files"];
+    args.extend(files.iter().map(String::as_str));
+    let schema = schema_check(&args);
+    for (index, (kind, default, valid)) in cases.iter().enumerate() {
+        let by_schema = schema[index].starts_with("ok ");
+        let by_validate = Test::new().args(["validate", &files[index]]).run().code == 0;
+        assert_eq!(
+            (by_schema, by_validate),
+            (*valid, *valid),
+            "type {kind}, default {default}: schema says {}, validate {}",
+            schema[index],
+            if by_validate { "ok" } else { "invalid" }
+        );
+    }
+}
