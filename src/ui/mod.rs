@@ -36,7 +36,7 @@ impl Ui {
             ProgressStyle::Quiet => Progress::Quiet,
             ProgressStyle::Plain => Progress::Plain,
             ProgressStyle::Bars => Progress::Bars(indicatif::MultiProgress::with_draw_target(
-                indicatif::ProgressDrawTarget::stderr_with_hz(10),
+                progress::draw_target(),
             )),
         };
         let output = Output::new(

@@ -48,6 +48,64 @@ pub fn short(duration: Duration) -> String {
     }
 }
 
+/// The spinners' stderr, two columns narrower than the terminal. indicatif pads each
+/// line to the full width and leaves the cursor at the right edge; the `^C` a terminal
+/// echoes there wraps to a new line, the clear that follows erases only that line, and
+/// the frame above it stays on screen for good. With two columns to spare, the echo
+/// lands on the spinner's own line and is cleared with it.
+#[derive(Debug)]
+struct Margin(console::Term);
+
+/// Columns left free at the right of a spinner line: the width of an echoed `^C`.
+const MARGIN: u16 = 2;
+
+impl indicatif::TermLike for Margin {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(MARGIN).max(1)
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Where the spinners are drawn: stderr, ten frames a second, with a margin.
+pub fn draw_target() -> indicatif::ProgressDrawTarget {
+    indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(Margin(console::Term::stderr())), 10)
+}
+
 impl Progress {
     pub fn bars(&self) -> Option<MultiProgress> {
         match self {

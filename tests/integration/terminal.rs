@@ -397,3 +397,48 @@ fn completion_in_a_real_interactive_bash_knows_runbooks_params_steps_and_runs() 
     session.send_line("exit").expect("exit");
     session.exp_eof().expect("bash ends");
 }
+
+#[test]
+fn ctrl_c_leaves_no_spinner_frame_in_the_scrollback() {
+    // The terminal echoes `^C` where the cursor is. A spinner line drawn to the last
+    // column leaves the cursor there, the echo wraps to a new line, and clearing that
+    // line leaves the frame above it on screen for good.
+    use crate::test::{TERMINAL_COLUMNS, TERMINAL_ROWS};
+    use std::io::{Read, Write};
+    let body = "steps:\n  - id: first\n    run: echo one\n  - id: long\n    run: echo started; sleep 30\nfinally:\n  - id: cleanup\n    run: echo cleaned\n";
+    let test = Test::new()
+        .runbook("t", &runbook(body))
+        .env("TERM", "xterm-256color")
+        .args(["run", "t"]);
+    let (mut child, mut master) = test.spawn_on_terminal();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let started = std::time::Instant::now();
+    // A few frames of the running spinner, then Ctrl-C.
+    while started.elapsed() < std::time::Duration::from_millis(1500)
+        || !String::from_utf8_lossy(&seen).contains("started")
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15));
+        let read = master.read(&mut buffer).expect("read the pty");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    master.write_all(b"\x03").expect("Ctrl-C");
+    loop {
+        match master.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => seen.extend_from_slice(&buffer[..read]),
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let size = |value: u16| std::num::NonZero::new(value).expect("a size");
+    let mut terminal = vt100::Parser::new(size(TERMINAL_ROWS), size(TERMINAL_COLUMNS), 0);
+    terminal.process(&seen);
+    let screen = terminal.screen().contents();
+    assert!(screen.contains("long interrupted"), "{screen}");
+    assert!(screen.contains("cleanup ok"), "{screen}");
+    // Every spinner frame was replaced by its step's status line.
+    let spinner = |line: &str| line.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c));
+    let stale: Vec<&str> = screen.lines().filter(|line| spinner(line)).collect();
+    assert!(stale.is_empty(), "stale frames {stale:?} in\n{screen}");
+}

@@ -16,6 +16,10 @@ pub struct Test {
     auto_color: bool,
 }
 
+/// The size of the terminal `spawn_on_terminal` opens.
+pub const TERMINAL_COLUMNS: u16 = 80;
+pub const TERMINAL_ROWS: u16 = 24;
+
 pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
@@ -127,11 +131,18 @@ impl Test {
             .expect("runbook binary starts")
     }
 
-    /// Starts the binary as the session leader of a new pseudo-terminal (`setsid
+    /// Starts the binary as the session leader of a new pseudo-terminal (80×24, `setsid
     /// --ctty`), stdin, stdout and stderr on it; returns the child and the terminal's
     /// master side, held only by this process (closing it hangs the terminal up).
     pub fn spawn_on_terminal(&self) -> (std::process::Child, std::fs::File) {
-        let pty = nix::pty::openpty(None, None).expect("openpty");
+        // 80 columns by 24 rows, as a terminal emulator opens.
+        let size = nix::pty::Winsize {
+            ws_row: TERMINAL_ROWS,
+            ws_col: TERMINAL_COLUMNS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
         nix::fcntl::fcntl(
             &pty.master,
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
