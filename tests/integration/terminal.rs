@@ -315,8 +315,10 @@ fn one_colour_decision_for_our_output_clap_and_tracing() {
     assert!(!both.stderr.contains(ESCAPE), "{}", both.stderr);
 }
 
-#[test]
-fn completion_in_a_real_interactive_bash_knows_runbooks_params_steps_and_runs() {
+/// Two runbooks (`t-alpha`, `other`) with params and steps, one recorded run of
+/// `t-alpha`: what completion offers. Returns the test, the run id and the binary's
+/// directory (for PATH).
+fn completion_fixture() -> (Test, String, String) {
     let body = "params:\n  target: {default: x}\n  mode: {default: y}\nsteps:\n  - id: restore-one\n    run: 'true'\n  - id: verify\n    run: 'true'\n";
     let test = Test::new()
         .runbook(
@@ -348,6 +350,12 @@ fn completion_in_a_real_interactive_bash_knows_runbooks_params_steps_and_runs() 
         .expect("bin dir")
         .display()
         .to_string();
+    (test, run_id, bin)
+}
+
+#[test]
+fn completion_in_a_real_interactive_bash_knows_runbooks_params_steps_and_runs() {
+    let (test, run_id, bin) = completion_fixture();
     let mut bash = std::process::Command::new("bash");
     bash.args(["--norc", "--noprofile", "-i"])
         .current_dir(test.path())
@@ -441,4 +449,78 @@ fn ctrl_c_leaves_no_spinner_frame_in_the_scrollback() {
     let spinner = |line: &str| line.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c));
     let stale: Vec<&str> = screen.lines().filter(|line| spinner(line)).collect();
     assert!(stale.is_empty(), "stale frames {stale:?} in\n{screen}");
+}
+
+/// Completion typed into `shell` (zsh or fish) on a pty, after `setup` loaded it: a
+/// runbook name, a param as NAME=, a step id after `--approve`, a run id.
+fn completion_in(shell: &str, args: &[&str], setup: &str) {
+    let (test, run_id, bin) = completion_fixture();
+    let mut command = std::process::Command::new(shell);
+    command
+        .args(args)
+        .current_dir(test.path())
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .env("HOME", test.path())
+        .env("XDG_STATE_HOME", test.path().join("state"))
+        .env("XDG_CONFIG_HOME", test.path().join("config"))
+        .env("XDG_DATA_HOME", test.path().join("data"))
+        .env("TERM", "xterm")
+        .env("PS1", "READY> ");
+    let mut session = spawn_command(command, Some(20_000)).expect("shell in a pty");
+    session
+        .send_line(&format!("{setup}; echo LOA''DED"))
+        .expect("load");
+    session.exp_string("LOADED").expect("completion loaded");
+    let tab = |session: &mut PtySession, keys: &str, expected: &str, what: &str| {
+        session.send(keys).expect("keys");
+        session.flush().expect("flush");
+        session
+            .exp_string(expected)
+            .unwrap_or_else(|error| panic!("{shell}: {what}: {error}"));
+    };
+    tab(
+        &mut session,
+        "runbook run t-al\t",
+        "t-alpha",
+        "a runbook name",
+    );
+    tab(&mut session, " -p tar\t", "target=", "a param as NAME=");
+    tab(
+        &mut session,
+        "v --approve rest\t",
+        "restore-one",
+        "a step id",
+    );
+    tab(&mut session, "\u{15}", "", "clear the line");
+    tab(
+        &mut session,
+        &format!("runbook audit show {}\t", &run_id[..4]),
+        &run_id,
+        "a run id",
+    );
+    session.send("\u{15}").expect("clear the line");
+    session.send_line("exit").expect("exit");
+    session.exp_eof().expect("the shell ends");
+}
+
+#[test]
+fn completion_in_a_real_interactive_zsh_knows_runbooks_params_steps_and_runs() {
+    completion_in(
+        "zsh",
+        &["-f", "-i"],
+        "autoload -U compinit && compinit -u && source <(runbook completions zsh)",
+    );
+}
+
+#[test]
+fn completion_in_a_real_interactive_fish_knows_runbooks_params_steps_and_runs() {
+    completion_in(
+        "fish",
+        &["--no-config", "-i"],
+        "runbook completions fish | source",
+    );
 }
