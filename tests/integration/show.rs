@@ -1,6 +1,6 @@
 //! `runbook show`: the procedure as text and as a Markdown document to follow by hand.
 
-use crate::test::Test;
+use crate::test::{Outcome, Test};
 
 #[test]
 fn disaster_recovery_as_markdown_reads_as_a_procedure() {
@@ -391,5 +391,263 @@ fn markdown_survives_values_that_look_like_markdown() {
         assert!(markdown.contains("````bash"), "{markdown}");
         documents.push((format!("md-{filled}.md"), markdown));
     }
+    markdownlint(&documents);
+}
+
+/// `show` with `-p` on a runbook and the runbooks it includes, as markdown.
+fn shown(files: &[(&str, &str)], root: &str, params: &[&str]) -> Outcome {
+    let mut test = Test::new();
+    for (name, text) in files {
+        test = test.runbook(name, &crate::test::unindent(text));
+    }
+    let mut test = test.args(["show", root, "--format", "markdown"]);
+    for param in params {
+        test = test.args(["-p", param]);
+    }
+    test.status(0)
+}
+
+#[test]
+fn show_fills_an_input_only_into_the_runbook_that_asks_for_it() {
+    // A secret param of the root and a plain input of the same name in an include.
+    let leak = shown(
+        &[
+            (
+                "root",
+                "
+                name: root
+                title: Root
+                kind: maintenance
+                params:
+                  token: {secret: true}
+                steps:
+                  - id: use
+                    manual: 'Log in with {{ token }}'
+                  - id: child
+                    include: child
+                ",
+            ),
+            (
+                "child",
+                "
+                name: child
+                title: Child
+                kind: maintenance
+                params:
+                  pw: {default: nothing}
+                steps:
+                  - id: ask
+                    manual: Type the token
+                    input:
+                      token: {type: string}
+                  - id: echo
+                    run: echo {{ token }} {{ pw }}
+                ",
+            ),
+        ],
+        "root",
+        &["token=SUPERSECRET"],
+    )
+    .stdout;
+    assert!(!leak.contains("SUPERSECRET"), "{leak}");
+    // An input given for a manual step of the root is not the include's param of the
+    // same name (the run gives that one its default), and a captured name stays a
+    // capture.
+    let pooled = shown(
+        &[
+            (
+                "root",
+                "
+                name: root
+                title: Root
+                kind: maintenance
+                steps:
+                  - id: ask
+                    manual: Which version?
+                    input:
+                      pw: {type: string}
+                  - id: get
+                    capture: version
+                    run: cat /etc/version
+                  - id: use
+                    run: echo deploying {{ version }} {{ pw }}
+                  - id: child
+                    include: child
+                ",
+            ),
+            (
+                "child",
+                "
+                name: child
+                title: Child
+                kind: maintenance
+                params:
+                  pw: {default: nothing}
+                steps:
+                  - id: ask
+                    manual: Which version did you see?
+                    input:
+                      version: {type: string}
+                  - id: echo
+                    run: echo {{ pw }}
+                ",
+            ),
+        ],
+        "root",
+        &["pw=given-pw", "version=9.9"],
+    )
+    .stdout;
+    assert!(
+        pooled.contains("echo deploying {{ version }} given-pw"),
+        "{pooled}"
+    );
+    assert!(pooled.contains("echo nothing"), "{pooled}");
+}
+
+#[test]
+fn show_leaves_what_the_run_would_refuse_or_only_the_run_knows() {
+    let out = shown(
+        &[(
+            "t",
+            "
+            name: t
+            title: T
+            kind: maintenance
+            params:
+              a: {default: x}
+              cmd: {default: 'sh -c'}
+            vars:
+              who: \"{{ run.user | default('nobody') }}\"
+            hosts:
+              db: {ssh: '{{ a }}'}
+            env:
+              GREETING: '{{ a }}'
+            steps:
+              - id: refused
+                run: '{{ cmd | safe }} {{ a }}'
+              - id: who
+                when: run.user is undefined
+                run: echo {{ who }} {{ run.id | default('none') }}
+              - id: there
+                host: db
+                run: echo there
+            ",
+        )],
+        "t",
+        &["a=-oProxyCommand=id; rm -rf ~"],
+    )
+    .stdout;
+    // The run refuses a value that lands in `sh -c`'s script: not shown as if it ran.
+    assert!(out.contains("{{ cmd | safe }} {{ a }}"), "{out}");
+    // `run.*` other than `run.dry_run` is known only at run time.
+    assert!(
+        out.contains("`who` = `{{ run.user | default('nobody') }}`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("**Only if** `run.user is undefined`; otherwise"),
+        "{out}"
+    );
+    assert!(out.contains("{{ run.id | default('none') }}"), "{out}");
+    // A destination ssh would read as an option stays as written.
+    assert!(out.contains("`ssh {{ a }}`"), "{out}");
+    // An environment value is quoted as the run exports it.
+    assert!(
+        out.contains("`export GREETING='-oProxyCommand=id; rm -rf ~'`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn show_fills_a_deep_fan_of_includes_in_linear_time() {
+    // r0 includes r1 twice, r1 includes r2 twice, …: 2^20 paths, 21 runbooks.
+    let mut files = Vec::new();
+    for level in 0..=20 {
+        let mut text = format!(
+            "name: r{level}\ntitle: R{level}\nkind: maintenance\nparams:\n  a: {{default: x}}\nsteps:\n"
+        );
+        if level < 20 {
+            for site in 0..2 {
+                text.push_str(&format!(
+                    "  - id: s{site}\n    include: r{}\n    with: {{a: \"{{{{ a }}}}\"}}\n",
+                    level + 1
+                ));
+            }
+        } else {
+            text.push_str("  - id: leaf\n    run: echo {{ a }}\n");
+        }
+        files.push((format!("r{level}"), text));
+    }
+    let mut test = Test::new();
+    for (name, text) in &files {
+        test = test.runbook(name, text);
+    }
+    let outcome = test
+        .args(["show", "r0", "--format", "markdown", "-p", "a=given"])
+        .status(0);
+    assert!(
+        outcome.elapsed < std::time::Duration::from_secs(20),
+        "{:?}",
+        outcome.elapsed
+    );
+    assert!(
+        outcome.stdout.contains("shown as written"),
+        "{}",
+        outcome.stdout
+    );
+}
+
+#[test]
+fn values_that_look_like_markdown_stay_values() {
+    let runbook = "
+        name: md
+        title: Markdown
+        kind: maintenance
+        params:
+          a: {default: x, description: 'a | b `c'}
+        vars:
+          v: '{{ a }}'
+        steps:
+          - id: s1
+            run: echo {{ a }}
+          - id: s2
+            manual: 'Check {{ a }}'
+            input:
+              n: {type: integer, prompt: \"Number | count?\\n# hmm\"}
+          - id: s3
+            confirm: 'Go on with {{ a }}?'
+            run: 'true'
+        ";
+    let mut documents = Vec::new();
+    for (index, value) in [
+        " lead",
+        "trail ",
+        "x\n# h",
+        "x\n```",
+        "<b>bold</b>",
+        "",
+        "a|b`c",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let markdown = shown(&[("md", runbook)], "md", &[&format!("a={value}")]).stdout;
+        documents.push((format!("value-{index}.md"), markdown));
+    }
+    assert!(
+        documents[0].1.contains("`' lead'` (given)"),
+        "{}",
+        documents[0].1
+    );
+    assert!(
+        documents[2].1.contains("`$'x\\n# h'` (given)"),
+        "{}",
+        documents[2].1
+    );
+    assert!(
+        documents[5].1.contains("*(empty)* (given)"),
+        "{}",
+        documents[5].1
+    );
     markdownlint(&documents);
 }

@@ -4,7 +4,9 @@
 
 use super::Fillers;
 use crate::plan::fill::{Filled, Filler};
+use crate::process::remote::check_destination;
 use crate::runbook::{Action, ConfirmPolicy, GuardCheck, HostRef, Param, Runbook, Step};
+use crate::template::shell_quote;
 use std::fmt::Write as _;
 
 pub(super) fn markdown(runbook: &Runbook, includes: &[Runbook], fillers: &Fillers) -> String {
@@ -47,7 +49,12 @@ impl Document<'_> {
         filled: Option<&[Filled]>,
     ) {
         let sub = format!("{heading}#");
-        let _ = writeln!(out, "{heading} {} (`{}`)\n", runbook.title, runbook.name);
+        let _ = writeln!(
+            out,
+            "{heading} {} (`{}`)\n",
+            inline(&runbook.title),
+            runbook.name
+        );
         let mut facts = vec![format!("**Kind:** {}", runbook.kind.as_str())];
         if let Some(rto) = runbook.rto {
             facts.push(format!("**RTO:** {rto}"));
@@ -68,10 +75,10 @@ impl Document<'_> {
         if let Some(description) = &runbook.description {
             let _ = writeln!(out, "{}\n", description.trim_end());
         }
-        if fill.is_filling() && filled.is_none() && self.fillers.include_sites(&runbook.name) > 1 {
+        if filled.is_none() && self.fillers.shown_as_written(&runbook.name) {
             let _ = writeln!(
                 out,
-                "*Included more than once, with different values: shown as written.*\n"
+                "*Reached along more than one path of includes, with values that may differ: shown as written.*\n"
             );
         }
         self.params(out, runbook, &sub, fill, filled);
@@ -80,18 +87,20 @@ impl Document<'_> {
             for var in &runbook.vars {
                 let value = fill
                     .var(&var.name)
-                    .map_or_else(|| code(var.value.text.trim()), |value| code(&value));
+                    .map_or_else(|| code(var.value.text.trim()), |value| value_code(&value));
                 let _ = writeln!(out, "- `{}` = {value}", var.name);
             }
             for env in &runbook.env {
+                // Filled in, the value is quoted as the run exports it: it is a value,
+                // not shell code to paste.
+                let value = match fill.complete(&env.value) {
+                    Some(value) => shell_quote(&value).into_owned(),
+                    None => env.value.text.trim().to_owned(),
+                };
                 let _ = writeln!(
                     out,
                     "- environment: {}",
-                    code(&format!(
-                        "export {}={}",
-                        env.name,
-                        fill.fill(&env.value).trim()
-                    ))
+                    code(&format!("export {}={value}", env.name))
                 );
             }
             let _ = writeln!(out);
@@ -184,10 +193,10 @@ impl Document<'_> {
                 .and_then(|filled| filled.iter().find(|filled| filled.name == param.name))
                 .filter(|filled| filled.source == "given");
             let value = match (given, &param.default, param.secret) {
-                (Some(given), _, _) => format!("{} (given)", code(&given.value)),
+                (Some(given), _, _) => format!("{} (given)", value_code(&given.value)),
                 (None, Some(_), true) => "••••••".to_owned(),
                 (None, Some(default), false) if default.is_empty() => "*(empty)*".to_owned(),
-                (None, Some(default), false) => code(default),
+                (None, Some(default), false) => value_code(default),
                 (None, None, _) if param.secret && fill.is_filling() => {
                     "*secret, not shown*".to_owned()
                 }
@@ -293,7 +302,7 @@ impl Document<'_> {
         let _ = writeln!(
             out,
             "{heading}# {number}. {} (`{}`){markers}\n",
-            step.title(),
+            inline(step.title()),
             step.id
         );
         if step.destructive {
@@ -326,7 +335,7 @@ impl Document<'_> {
                 let message = guard
                     .message
                     .as_ref()
-                    .map(|message| format!(" — otherwise: {}", fill.fill(message).trim()))
+                    .map(|message| format!(" — otherwise: {}", prose(fill, message)))
                     .unwrap_or_default();
                 match &guard.check {
                     GuardCheck::Command(command) => {
@@ -350,13 +359,13 @@ impl Document<'_> {
             let _ = write!(
                 out,
                 "**Confirm before running:** {}",
-                fill.fill(&confirm.message).trim()
+                prose(fill, &confirm.message)
             );
             if let Some(typed) = &confirm.typed {
                 let _ = write!(
                     out,
                     " (the tool asks to type {})",
-                    code(fill.fill(typed).trim())
+                    value_code(fill.fill(typed).trim())
                 );
             }
             if confirm.auto == ConfirmPolicy::Deny {
@@ -375,7 +384,11 @@ impl Document<'_> {
                 instructions,
                 input,
             } => {
-                for line in fill.fill(instructions).trim_end().lines() {
+                for line in fill
+                    .fill_escaped(instructions, &escape_prose)
+                    .trim_end()
+                    .lines()
+                {
                     let _ = writeln!(out, "> {line}");
                 }
                 let _ = writeln!(out);
@@ -392,7 +405,7 @@ impl Document<'_> {
                             "- `{}` ({}): {} `____________`",
                             param.name,
                             input_kind(param),
-                            prompt.trim()
+                            inline(prompt)
                         );
                     }
                     let _ = writeln!(out);
@@ -404,6 +417,7 @@ impl Document<'_> {
                     .iter()
                     .find(|included| &included.name == runbook)
                     .map_or(runbook.as_str(), |included| included.title.as_str());
+                let title = inline(title);
                 let _ = writeln!(
                     out,
                     "Follow the procedure **{title}** (`{runbook}`, in the appendix)"
@@ -413,7 +427,11 @@ impl Document<'_> {
                 } else {
                     let _ = writeln!(out, "with these parameters:\n");
                     for (name, value) in with {
-                        let _ = writeln!(out, "- `{name}` = {}", code(fill.fill(value).trim()));
+                        let value = match fill.complete(value) {
+                            Some(value) => value_code(&value),
+                            None => code(value.text.trim()),
+                        };
+                        let _ = writeln!(out, "- `{name}` = {value}");
                     }
                     let _ = writeln!(out);
                 }
@@ -445,7 +463,7 @@ impl Document<'_> {
                 let message = expectation
                     .message
                     .as_ref()
-                    .map(|message| format!(" — otherwise: {}", fill.fill(message).trim()))
+                    .map(|message| format!(" — otherwise: {}", prose(fill, message)))
                     .unwrap_or_default();
                 let _ = writeln!(out, "- [ ] {}{message}", code(expectation.expr.text.trim()));
             }
@@ -483,7 +501,14 @@ fn host(runbook: &Runbook, host: Option<&HostRef>, fill: &Filler) -> Option<Stri
         .map(|host| {
             host.destinations
                 .iter()
-                .map(|destination| fill.fill(destination).trim().to_owned())
+                .map(|destination| {
+                    // A destination the run would refuse is not shown as if it worked.
+                    let filled = fill.fill(destination).trim().to_owned();
+                    match check_destination(&filled) {
+                        Ok(()) => filled,
+                        Err(_) => destination.text.trim().to_owned(),
+                    }
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -522,10 +547,79 @@ fn input_kind(param: &Param) -> String {
     }
     match (&param.default, param.secret) {
         (Some(_), true) => parts.push("default ••••••".into()),
-        (Some(default), false) => parts.push(format!("default {}", code(default))),
+        (Some(default), false) => parts.push(format!("default {}", value_code(default))),
         (None, _) => parts.push("required".into()),
     }
     parts.join(", ")
+}
+
+/// A value as an inline code span, written so that it reads as exactly that value: an
+/// empty one as `*(empty)*`, one with spaces at either end or a line break quoted as
+/// bash would take it (`' lead'`, `$'a\nb'`).
+fn value_code(text: &str) -> String {
+    if text.is_empty() {
+        return "*(empty)*".to_owned();
+    }
+    if text.chars().any(char::is_control) {
+        let mut quoted = String::from("$'");
+        for c in text.chars() {
+            match c {
+                '\n' => quoted.push_str("\\n"),
+                '\t' => quoted.push_str("\\t"),
+                '\r' => quoted.push_str("\\r"),
+                '\\' => quoted.push_str("\\\\"),
+                '\'' => quoted.push_str("\\'"),
+                c if c.is_control() => {
+                    let _ = write!(quoted, "\\x{:02x}", u32::from(c));
+                }
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        return code(&quoted);
+    }
+    if text.trim() != text {
+        return code(&shell_quote(text));
+    }
+    code(text)
+}
+
+/// Text for one line of Markdown (a heading, a list item): line breaks become spaces,
+/// and `<` cannot open HTML.
+fn inline(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(joined.len());
+    let mut escaped = false;
+    for c in joined.chars() {
+        if c == '<' && !escaped {
+            out.push('\\');
+        }
+        escaped = c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
+}
+
+/// A message (a guard's, an expectation's, a confirmation's) filled in as prose on one
+/// line: the values in it escaped so that they read as text, not Markdown.
+fn prose(fill: &Filler, located: &crate::runbook::Located) -> String {
+    inline(fill.fill_escaped(located, &escape_prose).trim())
+}
+
+/// A value filled into prose: Markdown's punctuation escaped, line breaks as spaces.
+fn escape_prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `text` as an inline code span, with enough backticks around it that a backtick

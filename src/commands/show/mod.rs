@@ -14,7 +14,7 @@ use crate::load::library::Library;
 use crate::plan::fill::{Filled, Filler};
 use crate::plan::outline::{outline, summary};
 use crate::plan::text::step_text;
-use crate::runbook::{Action, NotifyEvent, Param, Runbook};
+use crate::runbook::{Action, NotifyEvent, Runbook};
 use crate::settings::Settings;
 use crate::template::{Templates, system_clock};
 use crate::ui::style::Styles;
@@ -57,11 +57,14 @@ pub fn show(
 }
 
 /// What `-p` fills in: the root runbook's filler, and each included runbook's, built
-/// from the `with:` of the step that includes it. A runbook included from more than one
-/// place is shown as written (its values differ from place to place).
+/// from the `with:` of the step that includes it. A runbook reached along more than one
+/// path of includes is shown as written (its values differ from place to place), and so
+/// is everything it includes.
 pub(super) struct Fillers {
     root: Filler,
-    includes: HashMap<String, Vec<Filler>>,
+    includes: HashMap<String, Filler>,
+    /// How many include paths reach each included runbook, counted up to 2.
+    paths: HashMap<String, usize>,
     as_written: Filler,
     filled: Vec<Filled>,
 }
@@ -76,6 +79,7 @@ impl Fillers {
         let mut fillers = Fillers {
             root: Filler::as_written(),
             includes: HashMap::new(),
+            paths: HashMap::new(),
             as_written: Filler::as_written(),
             filled: Vec::new(),
         };
@@ -89,9 +93,11 @@ impl Fillers {
             &known.iter().map(String::as_str).collect::<Vec<_>>(),
         );
         problems.extend(preflight::check_inputs(library, &given));
-        let inputs: Vec<&Param> = std::iter::once(runbook)
-            .chain(includes)
-            .flat_map(inputs)
+        // Names that are not the root's params answer manual steps' inputs.
+        let inputs: BTreeMap<String, String> = given
+            .iter()
+            .filter(|(name, _)| runbook.param(name).is_none())
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         let (root, filled, resolve_problems) =
             Filler::new(runbook, &given, &BTreeSet::new(), &inputs);
@@ -99,24 +105,12 @@ impl Fillers {
         if !problems.is_empty() {
             return Err(Error::Params(problems));
         }
-        // Input values reach every runbook; params only the root.
-        let input_values: BTreeMap<String, String> = given
-            .iter()
-            .filter(|(name, _)| runbook.param(name).is_none())
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
+        let paths = include_paths(runbook, includes);
         let mut sites = HashMap::new();
-        include_sites(
-            runbook,
-            &root,
-            includes,
-            &input_values,
-            &inputs,
-            &mut sites,
-            0,
-        );
+        include_sites(runbook, &root, includes, &inputs, &paths, &mut sites);
         fillers.root = root;
         fillers.includes = sites;
+        fillers.paths = paths;
         fillers.filled = filled;
         Ok(fillers)
     }
@@ -125,48 +119,103 @@ impl Fillers {
         &self.root
     }
 
-    /// The filler of an included runbook: as written unless it is included once.
+    /// The filler of an included runbook: as written unless one path reaches it.
     pub(super) fn include(&self, name: &str) -> &Filler {
-        match self.includes.get(name).map(Vec::as_slice) {
-            Some([one]) => one,
-            _ => &self.as_written,
-        }
+        self.includes.get(name).unwrap_or(&self.as_written)
     }
 
-    /// From how many places a runbook is included (once per place its includer is).
-    pub(super) fn include_sites(&self, name: &str) -> usize {
-        self.includes.get(name).map_or(0, Vec::len)
+    /// Whether `-p` was given but an included runbook is shown as written because more
+    /// than one path of includes reaches it.
+    pub(super) fn shown_as_written(&self, name: &str) -> bool {
+        self.root.is_filling() && self.paths.get(name).is_some_and(|paths| *paths > 1)
     }
 }
 
-/// The fillers of the runbooks `runbook` includes, from its steps' `with:` as `fill`
-/// renders them, and of theirs in turn.
+/// The include steps of a runbook: (included runbook, `with:`).
+fn include_steps(runbook: &Runbook) -> Vec<(&str, &[(String, crate::runbook::Located)])> {
+    runbook
+        .all_steps()
+        .into_iter()
+        .filter_map(|step| match &step.action {
+            Action::Include { runbook, with, .. } => Some((runbook.as_str(), with.as_slice())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// For each included runbook, how many paths of include steps lead to it from `root`,
+/// counted up to 2 (one step of a runbook reached twice is two paths). Linear in the
+/// number of runbooks and include steps, however the includes fan out.
+fn include_paths(root: &Runbook, includes: &[Runbook]) -> HashMap<String, usize> {
+    let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for runbook in std::iter::once(root).chain(includes) {
+        for (child, _) in include_steps(runbook) {
+            parents
+                .entry(child)
+                .or_default()
+                .push(runbook.name.as_str());
+        }
+    }
+    fn count<'a>(
+        name: &'a str,
+        root: &str,
+        parents: &HashMap<&'a str, Vec<&'a str>>,
+        memo: &mut HashMap<&'a str, usize>,
+        visiting: &mut BTreeSet<&'a str>,
+    ) -> usize {
+        if name == root {
+            return 1;
+        }
+        if let Some(paths) = memo.get(name) {
+            return *paths;
+        }
+        // The library refuses include cycles; one would count as many paths here.
+        if !visiting.insert(name) {
+            return 2;
+        }
+        let mut paths = 0;
+        for parent in parents.get(name).into_iter().flatten() {
+            paths = (paths + count(parent, root, parents, memo, visiting)).min(2);
+        }
+        visiting.remove(name);
+        memo.insert(name, paths);
+        paths
+    }
+    let mut memo = HashMap::new();
+    let mut visiting = BTreeSet::new();
+    includes
+        .iter()
+        .map(|included| {
+            let paths = count(
+                included.name.as_str(),
+                root.name.as_str(),
+                &parents,
+                &mut memo,
+                &mut visiting,
+            );
+            (included.name.clone(), paths)
+        })
+        .collect()
+}
+
+/// The fillers of the runbooks `runbook` includes that one path reaches, from its
+/// steps' `with:` as `fill` renders them, and of theirs in turn: each runbook once.
 fn include_sites(
     runbook: &Runbook,
     fill: &Filler,
     includes: &[Runbook],
-    input_values: &BTreeMap<String, String>,
-    inputs: &[&Param],
-    sites: &mut HashMap<String, Vec<Filler>>,
-    depth: usize,
+    inputs: &BTreeMap<String, String>,
+    paths: &HashMap<String, usize>,
+    sites: &mut HashMap<String, Filler>,
 ) {
-    // The library refuses include cycles; this only bounds the walk.
-    if depth > 64 {
-        return;
-    }
-    for step in runbook.all_steps() {
-        let Action::Include {
-            runbook: name,
-            with,
-            ..
-        } = &step.action
-        else {
+    for (name, with) in include_steps(runbook) {
+        if paths.get(name) != Some(&1) || sites.contains_key(name) {
+            continue;
+        }
+        let Some(included) = includes.iter().find(|included| included.name == name) else {
             continue;
         };
-        let Some(included) = includes.iter().find(|included| &included.name == name) else {
-            continue;
-        };
-        let mut given = input_values.clone();
+        let mut given = BTreeMap::new();
         let mut unknown = BTreeSet::new();
         for (param, value) in with {
             match fill.complete(value) {
@@ -179,29 +228,9 @@ fn include_sites(
             }
         }
         let (child, _, _) = Filler::new(included, &given, &unknown, inputs);
-        include_sites(
-            included,
-            &child,
-            includes,
-            input_values,
-            inputs,
-            sites,
-            depth + 1,
-        );
-        sites.entry(name.clone()).or_default().push(child);
+        include_sites(included, &child, includes, inputs, paths, sites);
+        sites.insert(name.to_owned(), child);
     }
-}
-
-/// Manual-step inputs of one runbook.
-fn inputs(runbook: &Runbook) -> Vec<&Param> {
-    runbook
-        .all_steps()
-        .into_iter()
-        .flat_map(|step| match &step.action {
-            Action::Manual { input, .. } => input.iter().collect::<Vec<_>>(),
-            Action::Run { .. } | Action::Include { .. } | Action::Parallel(_) => Vec::new(),
-        })
-        .collect()
 }
 
 /// Prints the diagnostics of an invalid runbook; returns the runbook when it is valid.
