@@ -2,6 +2,7 @@
 //! document an on-call engineer can follow by hand when the tool itself is unavailable,
 //! with every included runbook appended once.
 
+mod escape;
 mod markdown;
 
 use crate::cli::ShowFormat;
