@@ -1,24 +1,20 @@
 //! The semantic checks that need the whole runbook: unique step ids, parameter defaults,
 //! and every template and expression compiled and checked against the variables that
 //! exist at that point of the procedure (a capture used before its step is an error).
+//! Names and templates are checked in `names.rs`, hosts in `hosts.rs`.
+
+mod hosts;
+mod names;
 
 use crate::load::diagnostic::Report;
 use crate::load::problem::Problem;
-use crate::load::shell_lint::lint;
-use crate::load::suggest::suggest;
 use crate::load::yaml::Span;
-use crate::runbook::located::{error_span, name_span, offset_span};
+use crate::runbook::located::offset_span;
 use crate::runbook::param::{ValueError, compile_pattern};
-use crate::runbook::{Action, GuardCheck, Located, Param, Runbook, Step};
-use crate::template::{Templates, is_command};
+use crate::runbook::{Action, GuardCheck, Param, Runbook, Step};
+use crate::template::Templates;
+use names::NAMESPACES;
 use std::collections::{HashMap, HashSet};
-
-/// Attributes of `run` that exist during the run, and the ones only known at its end.
-const RUN_FIELDS: &[&str] = &["id", "started_at", "user", "host", "dry_run"];
-const RUN_END_FIELDS: &[&str] = &["status", "summary", "exit_code", "duration"];
-const RUNBOOK_FIELDS: &[&str] = &["name", "title", "kind", "rto", "rpo"];
-const STEP_FIELDS: &[&str] = &["status", "exit_code", "duration", "attempts"];
-const NAMESPACES: &[&str] = &["env", "run", "runbook", "steps"];
 
 /// What a template may refer to at one point of the procedure.
 #[derive(Clone, Default)]
@@ -364,74 +360,6 @@ impl Analyzer<'_, '_> {
         after
     }
 
-    /// A host under `hosts:`: its destinations are templates over params and vars, on
-    /// `ssh`'s command line (so never secret), and must read as destinations.
-    fn host(&mut self, host: &crate::runbook::Host, scope: &Scope) {
-        if host.name == crate::runbook::host::LOCAL {
-            self.report
-                .error(Problem::ReservedHostName, Some(host.span), &host.path, None);
-        }
-        for destination in &host.destinations {
-            let names = self.template(destination, scope, None);
-            if let Some(secret) = names.iter().find_map(|name| scope.secret(name)) {
-                let problem = Problem::SecretInHost {
-                    name: secret.to_owned(),
-                };
-                self.report
-                    .error(problem, Some(destination.span), &destination.path, None);
-            }
-            if !destination.text.contains("{{")
-                && !destination.text.contains("{%")
-                && let Err(why) = crate::process::remote::check_destination(&destination.text)
-            {
-                let problem = Problem::BadDestination {
-                    value: destination.text.clone(),
-                    why,
-                };
-                self.report
-                    .error(problem, Some(destination.span), &destination.path, None);
-            }
-        }
-        if let Some(port) = host.port
-            && !(1..=65535).contains(&port)
-        {
-            let problem = Problem::BadPort {
-                value: port as usize,
-            };
-            self.report.error(
-                problem,
-                Some(host.span),
-                &format!("{}.port", host.path),
-                None,
-            );
-        }
-        if host.max_parallel == Some(0) {
-            self.report.error(
-                Problem::ZeroParallel,
-                Some(host.span),
-                &format!("{}.max_parallel", host.path),
-                None,
-            );
-        }
-    }
-
-    /// `host:` must name a declared host, or `local`.
-    fn host_ref(&mut self, host: Option<&crate::runbook::HostRef>, step_id: Option<&str>) {
-        let Some(host) = host else {
-            return;
-        };
-        if host.is_local() || self.hosts.contains(&host.name) {
-            return;
-        }
-        let problem = Problem::UnknownHost {
-            name: host.name.clone(),
-            suggestion: suggest(&host.name, self.hosts.iter().map(String::as_str)),
-            known: self.hosts.clone(),
-        };
-        self.report
-            .error(problem, Some(host.span), &host.path, step_id);
-    }
-
     /// An environment variable bash runs as code (`BASH_ENV`, `PS4`, …) must not take a
     /// value from a template.
     fn code_variable(&mut self, env: &crate::runbook::EnvVar, step_id: Option<&str>) {
@@ -451,180 +379,5 @@ impl Analyzer<'_, '_> {
             self.report
                 .error(problem, Some(span), &env.value.path, step_id);
         }
-    }
-
-    /// Checks a template; returns the names it reads.
-    fn template(&mut self, located: &Located, scope: &Scope, step_id: Option<&str>) -> Vec<String> {
-        let names = match self
-            .templates
-            .template_variables(&located.path, &located.text)
-        {
-            Ok(names) => names,
-            Err(error) => {
-                let span = error_span(located, &error);
-                let problem = Problem::TemplateSyntax {
-                    message: error_message(&error),
-                };
-                self.report
-                    .error(problem, Some(span), &located.path, step_id);
-                return Vec::new();
-            }
-        };
-        let mut names: Vec<String> = names.into_iter().collect();
-        names.sort();
-        for name in &names {
-            self.resolve(name, located, scope, step_id);
-        }
-        if is_command(&located.path) {
-            for name in &names {
-                if let Some(secret) = scope.secret(name) {
-                    let problem = Problem::SecretInCommand {
-                        name: secret.to_owned(),
-                    };
-                    let span = name_span(located, secret);
-                    self.report
-                        .warning(problem, Some(span), &located.path, step_id);
-                }
-            }
-            let lint = lint(&located.text, &|name| scope.numbers.contains(name));
-            for refused in lint.refused {
-                let interpolation = refused.interpolation;
-                let span = offset_span(located, interpolation.offset, interpolation.len);
-                let problem = Problem::UnsafeInterpolation {
-                    name: interpolation.name,
-                    expression: interpolation.expression,
-                    context: refused.context,
-                };
-                self.report
-                    .error(problem, Some(span), &located.path, step_id);
-            }
-            if let Some((unparsable, with_values)) = lint.unparsable {
-                let problem = Problem::ShellSyntax {
-                    message: unparsable.to_string(),
-                    with_values,
-                };
-                if with_values {
-                    self.report
-                        .error(problem, Some(located.span), &located.path, step_id);
-                } else {
-                    self.report
-                        .warning(problem, Some(located.span), &located.path, step_id);
-                }
-            }
-        }
-        names
-    }
-
-    fn expression(&mut self, located: &Located, scope: &Scope, step_id: Option<&str>) {
-        match self.templates.expression_variables(&located.text) {
-            Ok(names) => {
-                let mut names: Vec<String> = names.into_iter().collect();
-                names.sort();
-                for name in &names {
-                    self.resolve(name, located, scope, step_id);
-                }
-            }
-            Err(error) => {
-                let problem = Problem::ExpressionSyntax {
-                    message: error_message(&error),
-                };
-                self.report
-                    .error(problem, Some(located.span), &located.path, step_id);
-            }
-        }
-    }
-
-    fn resolve(&mut self, name: &str, located: &Located, scope: &Scope, step_id: Option<&str>) {
-        let mut parts = name.split('.');
-        let first = parts.next().unwrap_or_default();
-        let second = parts.next();
-        let third = parts.next();
-        let known = match first {
-            "env" => true,
-            "run" => second.is_none_or(|field| {
-                RUN_FIELDS.contains(&field) || (scope.at_end && RUN_END_FIELDS.contains(&field))
-            }),
-            "runbook" => second.is_none_or(|field| RUNBOOK_FIELDS.contains(&field)),
-            "steps" => match second {
-                None => true,
-                Some(id) => {
-                    // Ids with `-` are reachable as `steps.count_users` too, since
-                    // `steps.count-users` would be a subtraction.
-                    let known_id =
-                        |candidate: &String| candidate == id || candidate.replace('-', "_") == id;
-                    let visible = scope.step_ids.iter().any(known_id)
-                        || scope.at_end && self.first_ids.keys().any(known_id);
-                    visible && third.is_none_or(|field| STEP_FIELDS.contains(&field))
-                }
-            },
-            _ => scope.names.contains(first),
-        };
-        if known {
-            return;
-        }
-        let span = name_span(located, first);
-        let problem = if NAMESPACES.contains(&first) {
-            let candidates: Vec<String> = match first {
-                "run" if scope.at_end => RUN_FIELDS
-                    .iter()
-                    .chain(RUN_END_FIELDS)
-                    .map(|field| format!("run.{field}"))
-                    .collect(),
-                "run" => RUN_FIELDS
-                    .iter()
-                    .map(|field| format!("run.{field}"))
-                    .collect(),
-                "runbook" => RUNBOOK_FIELDS
-                    .iter()
-                    .map(|field| format!("runbook.{field}"))
-                    .collect(),
-                _ => scope
-                    .step_ids
-                    .iter()
-                    .map(|id| format!("steps.{}", id.replace('-', "_")))
-                    .collect(),
-            };
-            Problem::UndefinedVariable {
-                name: name.to_owned(),
-                suggestion: suggest(name, candidates.iter().map(String::as_str)),
-                defined_later: None,
-                same_step: false,
-            }
-        } else {
-            Problem::UndefinedVariable {
-                name: first.to_owned(),
-                suggestion: suggest(first, scope.names.iter().map(String::as_str)),
-                defined_later: self.later_captures.get(first).cloned(),
-                same_step: self.later_captures.get(first) == Some(&self.current_step),
-            }
-        };
-        self.report
-            .error(problem, Some(span), &located.path, step_id);
-    }
-}
-
-fn root(name: &str) -> &str {
-    name.split('.').next().unwrap_or(name)
-}
-
-impl Scope {
-    /// The secret a template name reads, if any: a secret param, input or var (or an
-    /// attribute of one), or `env.NAME` where a secret param is read from `$NAME`.
-    fn secret<'n>(&self, name: &'n str) -> Option<&'n str> {
-        if self.secrets.contains(root(name)) {
-            return Some(root(name));
-        }
-        let variable = name.strip_prefix("env.")?;
-        let variable = variable.split('.').next().unwrap_or(variable);
-        self.secrets
-            .contains(&format!("env.{variable}"))
-            .then_some(&name[..4 + variable.len()])
-    }
-}
-
-fn error_message(error: &minijinja::Error) -> String {
-    match error.detail() {
-        Some(detail) => detail.to_owned(),
-        None => error.kind().to_string(),
     }
 }
