@@ -217,6 +217,14 @@ impl Outcome {
             self.code, self.stdout, self.stderr
         )
     }
+
+    /// Whether the run's summary (on stderr) lists a step whose id contains `step` as
+    /// skipped.
+    pub fn skipped(&self, step: &str) -> bool {
+        self.stderr
+            .lines()
+            .any(|line| line.trim_start().starts_with("skipped") && line.contains(step))
+    }
 }
 
 /// The one run record (`*.jsonl`) in an audit directory.
