@@ -95,6 +95,8 @@ impl Ui {
         secret: bool,
     ) -> Result<String, NoAnswer> {
         if let Progress::Bars(bars) = &self.progress {
+            // Erased first: hiding alone leaves the last frame above the question.
+            let _ = bars.clear();
             bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         self.output.message(question);
@@ -102,7 +104,7 @@ impl Ui {
         let answer = self.prompter.line(interrupts, secret).await;
         self.waited.set(self.waited.get() + asked.elapsed());
         if let Progress::Bars(bars) = &self.progress {
-            bars.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(10));
+            bars.set_draw_target(progress::draw_target());
         }
         answer
     }

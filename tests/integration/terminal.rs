@@ -413,7 +413,8 @@ fn ctrl_c_leaves_no_spinner_frame_in_the_scrollback() {
     // line leaves the frame above it on screen for good.
     use crate::test::{TERMINAL_COLUMNS, TERMINAL_ROWS};
     use std::io::{Read, Write};
-    let body = "steps:\n  - id: first\n    run: echo one\n  - id: long\n    run: echo started; sleep 30\nfinally:\n  - id: cleanup\n    run: echo cleaned\n";
+    // A confirmation first: the spinners are drawn again after each prompt.
+    let body = "steps:\n  - id: first\n    confirm: Go on?\n    run: echo one\n  - id: long\n    run: echo started; sleep 30\nfinally:\n  - id: cleanup\n    run: echo cleaned\n";
     let test = Test::new()
         .runbook("t", &runbook(body))
         .env("TERM", "xterm-256color")
@@ -422,6 +423,12 @@ fn ctrl_c_leaves_no_spinner_frame_in_the_scrollback() {
     let mut seen = Vec::new();
     let mut buffer = [0u8; 4096];
     let started = std::time::Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("Go on?") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15));
+        let read = master.read(&mut buffer).expect("read the pty");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    master.write_all(b"y\r").expect("answer");
     // A few frames of the running spinner, then Ctrl-C.
     while started.elapsed() < std::time::Duration::from_millis(1500)
         || !String::from_utf8_lossy(&seen).contains("started")
