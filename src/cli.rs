@@ -215,6 +215,15 @@ pub struct RunFlags {
     /// Time between SIGTERM and SIGKILL when a command times out or is interrupted
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub kill_grace: crate::runbook::Duration,
+    /// How often a remote step's host hears from this run; after four silent intervals it ends the step (a network gone quiet)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15s",
+        env = "RUNBOOK_SSH_HEARTBEAT",
+        value_parser = parse_heartbeat
+    )]
+    pub ssh_heartbeat: crate::runbook::Duration,
     /// Write Prometheus text-format metrics of the run to PATH at the end (atomically)
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
@@ -273,6 +282,15 @@ pub enum AuditCommand {
 fn parse_duration(text: &str) -> Result<crate::runbook::Duration, String> {
     crate::runbook::Duration::parse(text)
         .ok_or_else(|| format!("`{text}` is not a duration such as 500ms, 10s, 1m"))
+}
+
+/// A heartbeat interval: from one second to an hour.
+fn parse_heartbeat(text: &str) -> Result<crate::runbook::Duration, String> {
+    let duration = parse_duration(text)?;
+    if !(1..=3600).contains(&duration.0.as_secs()) {
+        return Err(format!("`{text}` is not between 1s and 1h"));
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]

@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub since_first_start: Duration,
     /// `--ssh-config`: the OpenSSH client configuration for remote hosts.
     pub ssh_config: Option<std::path::PathBuf>,
+    /// `--ssh-heartbeat`: how often a remote command's host hears from the run.
+    pub ssh_heartbeat: Duration,
 }
 
 pub use crate::load::library::Library;

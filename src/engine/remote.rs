@@ -268,6 +268,7 @@ impl Engine<'_> {
                 .connections
                 .common(&member.endpoint, &connection.socket),
             destination: member.endpoint.destination.clone(),
+            heartbeat: self.options.ssh_heartbeat,
         };
         let prefix = remote
             .group

@@ -25,6 +25,8 @@ pub struct SshTarget {
     /// Options for `ssh`: the configuration file, the control socket, the port.
     pub options: Vec<String>,
     pub destination: String,
+    /// How often the remote side hears from the run (`--ssh-heartbeat`).
+    pub heartbeat: std::time::Duration,
 }
 
 impl Program<'_> {

@@ -85,14 +85,17 @@ pub async fn run(
 ) -> std::io::Result<Finished> {
     // A remote command gets its environment, directory and script on stdin.
     let request = match command.program {
-        Program::Ssh { shell, .. } => Some(crate::process::remote::request(
-            command.env,
-            command.grace,
-            crate::process::remote::heartbeat(),
-            command.workdir,
-            shell,
-            command.script,
-        )?),
+        Program::Ssh { shell, target } => Some((
+            crate::process::remote::request(
+                command.env,
+                command.grace,
+                target.heartbeat,
+                command.workdir,
+                shell,
+                command.script,
+            )?,
+            target.heartbeat,
+        )),
         Program::Local { .. } => None,
     };
     let mut process = command.program.command(command.script);
@@ -136,7 +139,9 @@ pub async fn run(
     // The remote side's control channel: the request, then `TERM`/`KILL` lines. It is
     // closed (which the remote side also takes as `TERM`) when this function returns.
     let control = match (request, child.stdin.take()) {
-        (Some(request), Some(stdin)) => Some(control_channel(stdin, request)),
+        (Some((request, heartbeat)), Some(stdin)) => {
+            Some(control_channel(stdin, request, heartbeat))
+        }
         _ => None,
     };
     let group = (!command.interactive)
@@ -359,6 +364,7 @@ async fn stop(
 fn control_channel(
     mut stdin: tokio::process::ChildStdin,
     request: Vec<u8>,
+    beat: Duration,
 ) -> tokio::sync::mpsc::UnboundedSender<&'static str> {
     use tokio::io::AsyncWriteExt;
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
@@ -367,7 +373,8 @@ fn control_channel(
             return;
         }
         let _ = stdin.flush().await;
-        let beat = crate::process::remote::heartbeat();
+        // `--ssh-heartbeat` is at least a second; a zero would make the timer panic.
+        let beat = beat.max(Duration::from_secs(1));
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -801,7 +801,7 @@ fn a_network_gone_quiet_mid_step_ends_the_remote_processes_within_the_silence_li
         "hosts:\n  db: {{ssh: db}}\nsteps:\n  - id: long\n    host: db\n    run: echo started; trap '' TERM HUP PIPE; (sleep {marker}) & sleep {marker}\n"
     );
     let test = test_with(&[&sshd], &body)
-        .env("RUNBOOK_SSH_HEARTBEAT", "1")
+        .env("RUNBOOK_SSH_HEARTBEAT", "1s")
         .args(["run", "t", "--kill-grace", "1s"]);
     let (child, _stdout) = spawn_until_started(&test);
     let config = test.path().join("ssh_config");
@@ -880,4 +880,20 @@ fn a_group_member_is_keyed_by_its_destination_even_with_a_port() {
         .collect();
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!(members[0]["destination"], "db", "{members:?}");
+}
+
+#[test]
+fn a_heartbeat_out_of_range_is_refused_before_anything_runs() {
+    for value in ["0s", "2h", "soon"] {
+        let outcome = Test::new()
+            .runbook("t", &runbook("steps:\n  - id: s\n    run: touch ran\n"))
+            .env("RUNBOOK_SSH_HEARTBEAT", value)
+            .args(["run", "t"])
+            .status(2);
+        assert!(
+            outcome.stderr.contains("--ssh-heartbeat"),
+            "{value}: {}",
+            outcome.stderr
+        );
+    }
 }

@@ -49,20 +49,6 @@ pub fn shell_words(shell: &str) -> Vec<&str> {
     words
 }
 
-/// How often the local side writes a heartbeat line on a remote command's control
-/// channel: `RUNBOOK_SSH_HEARTBEAT` seconds (default 15, as `ServerAliveInterval`).
-pub fn heartbeat() -> Duration {
-    static HEARTBEAT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *HEARTBEAT.get_or_init(|| {
-        let seconds = std::env::var("RUNBOOK_SSH_HEARTBEAT")
-            .ok()
-            .and_then(|text| text.trim().parse::<u64>().ok())
-            .filter(|seconds| (1..=3600).contains(seconds))
-            .unwrap_or(15);
-        Duration::from_secs(seconds)
-    })
-}
-
 /// Heartbeats the remote side may miss before it takes the local side for gone and
 /// stops the command (as `ServerAliveCountMax` does for the connection).
 pub const MISSED_HEARTBEATS: u64 = 4;

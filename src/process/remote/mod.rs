@@ -15,6 +15,6 @@ mod bootstrap;
 mod connections;
 
 pub use bootstrap::{
-    MISSED_HEARTBEATS, boot, check_destination, heartbeat, remote_command, request, shell_words,
+    MISSED_HEARTBEATS, boot, check_destination, remote_command, request, shell_words,
 };
 pub use connections::{ConnectError, Connection, Connections, Endpoint};
