@@ -221,15 +221,17 @@ pub fn record_files(directory: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The run id of a record: the last part of its file name.
+pub fn run_id_of(path: &Path) -> Option<&str> {
+    path.file_stem()
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| stem.rsplit('-').next())
+}
+
 /// The record of a run, by run id (the last part of the file name), or by an
 /// unambiguous prefix of one (`3f2a` for `3f2a9c1b7d4e`).
 pub fn find_record(directory: &Path, run_id: &str) -> Result<PathBuf, AuditError> {
-    let id_of = |path: &PathBuf| {
-        path.file_stem()
-            .and_then(|stem| stem.to_str())
-            .and_then(|stem| stem.rsplit('-').next())
-            .map(str::to_owned)
-    };
+    let id_of = |path: &PathBuf| run_id_of(path).map(str::to_owned);
     let files = record_files(directory);
     if let Some(exact) = files
         .iter()

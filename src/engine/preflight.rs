@@ -144,16 +144,12 @@ pub fn check_inputs(library: &Library, given: &BTreeMap<String, String>) -> Vec<
 /// `--approve` ids that name no step: a typo would otherwise only show when that step
 /// is reached, after the steps before it ran.
 pub fn unknown_approvals(library: &Library, approve: &[String]) -> Vec<ParamProblem> {
-    let mut bare = HashSet::new();
-    for runbook in reachable(library) {
-        bare.extend(runbook.all_steps().into_iter().map(|step| step.id.as_str()));
-    }
+    let bare = bare_ids(library);
     approve
         .iter()
         .filter(|id| !bare.contains(id.as_str()) && !step_path_exists(library, id))
         .map(|id| {
-            let mut candidates: Vec<String> = bare.iter().map(|id| (*id).to_owned()).collect();
-            candidates.extend(first_level_paths(library));
+            let candidates = approval_ids(library);
             ParamProblem::UnknownStep {
                 id: id.clone(),
                 suggestion: crate::load::suggest::suggest(
@@ -163,6 +159,21 @@ pub fn unknown_approvals(library: &Library, approve: &[String]) -> Vec<ParamProb
             }
         })
         .collect()
+}
+
+/// The ids of the steps of every runbook a run can reach.
+fn bare_ids(library: &Library) -> HashSet<&str> {
+    reachable(library)
+        .flat_map(|runbook| runbook.all_steps().into_iter().map(|step| step.id.as_str()))
+        .collect()
+}
+
+/// What `--approve` may name, as offered to a person (suggestions, completion): every
+/// reachable step's id, and `include-step/step` one level down.
+pub fn approval_ids(library: &Library) -> Vec<String> {
+    let mut ids: Vec<String> = bare_ids(library).into_iter().map(str::to_owned).collect();
+    ids.extend(first_level_paths(library));
+    ids
 }
 
 /// Whether `include-step/…/step` names a step through a chain of include steps.

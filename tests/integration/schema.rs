@@ -68,6 +68,43 @@ fn completion_scripts_call_back_for_dynamic_values() {
 }
 
 #[test]
+fn completion_reads_the_line_as_the_command_would() {
+    // `--dir=DIR` (not only `--dir DIR`), and the inputs of an included runbook, which
+    // `-p` accepts too.
+    let test = Test::new()
+        .runbook(
+            "parent",
+            "name: parent\ntitle: T\nkind: test\nparams:\n  target: {default: x}\nsteps:\n  - id: child\n    include: child\n",
+        )
+        .runbook(
+            "child",
+            "name: child\ntitle: T\nkind: test\nsteps:\n  - id: ask\n    manual: Look.\n    input:\n      tally: {type: integer}\n",
+        );
+    let elsewhere = Test::new();
+    let dir = format!("--dir={}", test.path().join("runbooks").display());
+    let complete = |words: &[&str]| {
+        Test::new()
+            .current_dir(elsewhere.path())
+            .env("RUNBOOK_COMPLETE", "bash")
+            .env("_CLAP_COMPLETE_INDEX", &(words.len() - 1).to_string())
+            .env("_CLAP_IFS", "\n")
+            .args(["--"])
+            .args(words.iter().copied())
+            .status(0)
+            .stdout
+    };
+    assert_eq!(complete(&["runbook", &dir, "run", "par"]).trim(), "parent");
+    assert_eq!(
+        complete(&["runbook", &dir, "run", "parent", "-p", ""]).trim(),
+        "tally=\ntarget="
+    );
+    assert_eq!(
+        complete(&["runbook", &dir, "run", "parent", "--approve", "child/"]).trim(),
+        "child/ask"
+    );
+}
+
+#[test]
 fn init_writes_a_starter_that_validates_previews_and_runs_with_the_schema_next_to_it() {
     let test = Test::new();
     let dir = test.path().join("ops");
