@@ -23,7 +23,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
-pub use prepare::run_values;
+pub use prepare::{run_values, runbook_fields};
 
 use crate::engine::event::{Event, Recorder, RunStatus, StepStatus};
 use crate::engine::params::Resolution;

@@ -30,21 +30,9 @@ impl Engine<'_> {
             run: run.clone(),
             ..Context::default()
         };
-        context.set_runbook("name", Value::from(runbook.name.as_str()));
-        context.set_runbook("title", Value::from(runbook.title.as_str()));
-        context.set_runbook("kind", Value::from(runbook.kind.as_str()));
-        context.set_runbook(
-            "rto",
-            runbook
-                .rto
-                .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
-        );
-        context.set_runbook(
-            "rpo",
-            runbook
-                .rpo
-                .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
-        );
+        for (name, value) in runbook_fields(runbook) {
+            context.set_runbook(name, value);
+        }
         let mut exports = Vec::new();
         for (name, resolution) in resolved {
             let param = runbook.param(name);
@@ -143,6 +131,20 @@ impl Engine<'_> {
         );
         context.set_run("summary", Value::from(self.summary_line(runbook, status)));
     }
+}
+
+/// `runbook.*` for templates: name, title, kind, and the RTO and RPO in seconds.
+pub fn runbook_fields(runbook: &Runbook) -> [(&'static str, Value); 5] {
+    let seconds = |duration: Option<crate::runbook::Duration>| {
+        duration.map_or(Value::from(()), |duration| Value::from(duration.as_secs()))
+    };
+    [
+        ("name", Value::from(runbook.name.as_str())),
+        ("title", Value::from(runbook.title.as_str())),
+        ("kind", Value::from(runbook.kind.as_str())),
+        ("rto", seconds(runbook.rto)),
+        ("rpo", seconds(runbook.rpo)),
+    ]
 }
 
 /// `run.*` for templates: who, where and when, and whether it is a dry-run.

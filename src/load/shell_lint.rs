@@ -17,6 +17,22 @@ pub struct Interpolation {
     pub name: String,
 }
 
+impl Interpolation {
+    /// The filters applied, in order, without their arguments (`["shell_quote"]`).
+    pub fn filters(&self) -> Vec<&str> {
+        self.expression
+            .split('|')
+            .skip(1)
+            .map(|filter| filter.split('(').next().unwrap_or(filter).trim())
+            .collect()
+    }
+
+    /// Whether the value is shell code by design (`| safe` last): inserted unquoted.
+    pub fn is_code(&self) -> bool {
+        self.filters().last() == Some(&"safe")
+    }
+}
+
 /// An interpolation refused where it stands.
 pub struct Refused {
     pub interpolation: Interpolation,
@@ -127,13 +143,8 @@ pub fn lint(text: &str, number: &dyn Fn(&str) -> bool) -> Lint {
             }
             Piece::Interpolation(interpolation) => interpolation,
         };
-        let filters: Vec<&str> = interpolation
-            .expression
-            .split('|')
-            .skip(1)
-            .map(|filter| filter.split('(').next().unwrap_or(filter).trim())
-            .collect();
-        if filters.last() == Some(&"safe") {
+        let filters = interpolation.filters();
+        if interpolation.is_code() {
             // Shell code by design: unknown here, inserted as is at run time.
             uncertain = true;
             marked.push_str("VALUE");

@@ -9,6 +9,7 @@
 //! with the same quoting a run uses (docs/runbook-format.md, "Where a value may go").
 
 use crate::engine::params::{self, ParamProblem, Resolution, ValueSource};
+use crate::engine::runbook_fields;
 use crate::load::shell_lint::interpolations;
 use crate::runbook::{Action, Located, Runbook};
 use crate::template::Templates;
@@ -35,7 +36,7 @@ struct State {
 pub struct Filled {
     pub name: String,
     pub value: String,
-    pub source: &'static str,
+    pub source: ValueSource,
 }
 
 impl Filler {
@@ -105,7 +106,7 @@ impl Filler {
             filled.push(Filled {
                 name: name.clone(),
                 value: value.text.clone(),
-                source: value.source.as_str(),
+                source: value.source,
             });
             values.insert(name, value.typed.to_template_value());
         }
@@ -133,23 +134,7 @@ impl Filler {
         }
         values.insert(
             "runbook".to_owned(),
-            Value::from(BTreeMap::from([
-                ("name", Value::from(runbook.name.as_str())),
-                ("title", Value::from(runbook.title.as_str())),
-                ("kind", Value::from(runbook.kind.as_str())),
-                (
-                    "rto",
-                    runbook
-                        .rto
-                        .map_or(Value::from(()), |rto| Value::from(rto.as_secs())),
-                ),
-                (
-                    "rpo",
-                    runbook
-                        .rpo
-                        .map_or(Value::from(()), |rpo| Value::from(rpo.as_secs())),
-                ),
-            ])),
+            Value::from(BTreeMap::from(runbook_fields(runbook))),
         );
         // Followed by hand, nothing is a dry-run; the rest of `run.*` (who, when, the
         // run's id) is known only at run time: `knows` lets only `run.dry_run` through.
@@ -314,11 +299,7 @@ impl State {
             let end = interpolation.offset + interpolation.len;
             // `| safe` is code that shapes the command around it: without all of the
             // command's values, where the others land cannot be checked.
-            let code = interpolation
-                .expression
-                .split('|')
-                .skip(1)
-                .any(|filter| filter.trim().starts_with("safe"));
+            let code = interpolation.is_code();
             match self.render_whole(&piece, escape) {
                 Render::Done(value) if !code => out.push_str(&value),
                 _ => out.push_str(&text[interpolation.offset..end]),

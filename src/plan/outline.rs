@@ -140,7 +140,7 @@ pub fn summary(param: &Param) -> String {
         parts.push(format!("matching {pattern}"));
     }
     match (&param.default, param.secret) {
-        (Some(_), true) => parts.push("default ••••••".into()),
+        (Some(_), true) => parts.push(format!("default {}", crate::mask::MASK)),
         (Some(default), false) => parts.push(format!("default {default:?}")),
         (None, _) if param.env.is_none() => parts.push("required".into()),
         (None, _) => parts.push(format!(

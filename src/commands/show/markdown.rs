@@ -4,6 +4,7 @@
 
 use super::Fillers;
 use super::escape::{code, escape_prose, fence, inline, prose, row, tidy, value_code};
+use crate::engine::params::ValueSource;
 use crate::plan::fill::{Filled, Filler};
 use crate::process::remote::check_destination;
 use crate::runbook::{Action, ConfirmPolicy, GuardCheck, HostRef, Param, Runbook, Step};
@@ -192,10 +193,10 @@ impl Document<'_> {
             }
             let given = filled
                 .and_then(|filled| filled.iter().find(|filled| filled.name == param.name))
-                .filter(|filled| filled.source == "given");
+                .filter(|filled| filled.source == ValueSource::Given);
             let value = match (given, &param.default, param.secret) {
                 (Some(given), _, _) => format!("{} (given)", value_code(&given.value)),
-                (None, Some(_), true) => "••••••".to_owned(),
+                (None, Some(_), true) => crate::mask::MASK.to_owned(),
                 (None, Some(default), false) if default.is_empty() => "*(empty)*".to_owned(),
                 (None, Some(default), false) => value_code(default),
                 (None, None, _) if param.secret && fill.is_filling() => {
@@ -547,7 +548,7 @@ fn input_kind(param: &Param) -> String {
         parts.push(format!("matching {}", code(pattern)));
     }
     match (&param.default, param.secret) {
-        (Some(_), true) => parts.push("default ••••••".into()),
+        (Some(_), true) => parts.push(format!("default {}", crate::mask::MASK)),
         (Some(default), false) => parts.push(format!("default {}", value_code(default))),
         (None, _) => parts.push("required".into()),
     }

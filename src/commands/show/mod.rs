@@ -6,7 +6,7 @@ mod escape;
 mod markdown;
 
 use crate::cli::ShowFormat;
-use crate::engine::params::{self, ParamProblem};
+use crate::engine::params::{self, ParamProblem, ValueSource};
 use crate::engine::preflight;
 use crate::error::Error;
 use crate::exit::Exit;
@@ -290,7 +290,7 @@ fn text(runbook: &Runbook, source: &str, styles: &Styles, fillers: &Fillers) -> 
             let value = fillers
                 .filled
                 .iter()
-                .find(|filled| filled.name == param.name && filled.source == "given")
+                .find(|filled| filled.name == param.name && filled.source == ValueSource::Given)
                 .map(|filled| format!(" = {}  (given)", filled.value))
                 .unwrap_or_default();
             let _ = writeln!(

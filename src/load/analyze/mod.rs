@@ -368,7 +368,7 @@ impl Analyzer<'_, '_> {
         }
         if let Some(interpolation) = crate::load::shell_lint::interpolations(&env.value.text)
             .into_iter()
-            .find(|interpolation| !interpolation.expression.ends_with("| safe"))
+            .find(|interpolation| !interpolation.is_code())
         {
             let span = offset_span(&env.value, interpolation.offset, interpolation.len);
             let problem = Problem::UnsafeInterpolation {
