@@ -28,6 +28,27 @@ use exit::Exit;
 /// The `version` of every JSON document the tool prints (docs/json.md): raised when a
 /// field changes meaning or goes away, not when one is added.
 pub const JSON_VERSION: u32 = 1;
+
+/// One JSON document of ours, pretty, with a final newline: `version` first, then
+/// `kind` when the document has one, then the fields of `body`. Built whole before it
+/// is written, so a closed pipe (`| head`) stays a broken pipe, not a half document.
+pub fn json_document(kind: Option<&str>, body: &impl serde::Serialize) -> std::io::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Document<'a, T> {
+        version: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kind: Option<&'a str>,
+        #[serde(flatten)]
+        body: T,
+    }
+    let mut text = serde_json::to_string_pretty(&Document {
+        version: JSON_VERSION,
+        kind,
+        body,
+    })?;
+    text.push('\n');
+    Ok(text)
+}
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -251,12 +251,8 @@ fn list(config: &Settings, format: OutputFormat, filter: &Filter) -> Result<Exit
     rows.retain(|row| filter.keeps(row));
     let mut stdout = std::io::stdout().lock();
     if format == OutputFormat::Json {
-        // Written whole, so a closed pipe (`| head`) stays a broken pipe, not an error.
-        let text = serde_json::to_string_pretty(
-            &serde_json::json!({"version": crate::JSON_VERSION, "runs": rows}),
-        )
-        .map_err(std::io::Error::other)?;
-        writeln!(stdout, "{text}")?;
+        let text = crate::json_document(None, &serde_json::json!({"runs": rows}))?;
+        stdout.write_all(text.as_bytes())?;
         return Ok(Exit::Success);
     }
     if rows.is_empty() {

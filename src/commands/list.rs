@@ -56,12 +56,8 @@ pub fn list(config: &Settings, format: OutputFormat) -> Result<Exit, Error> {
     let mut stdout = std::io::stdout().lock();
     match format {
         OutputFormat::Json => {
-            // Written whole, so a closed pipe (`| head`) stays a broken pipe, not an error.
-            let text = serde_json::to_string_pretty(
-                &serde_json::json!({"version": crate::JSON_VERSION, "runbooks": entries}),
-            )
-            .map_err(std::io::Error::other)?;
-            writeln!(stdout, "{text}")?;
+            let text = crate::json_document(None, &serde_json::json!({"runbooks": entries}))?;
+            stdout.write_all(text.as_bytes())?;
         }
         OutputFormat::Text => {
             let styles = &config.stdout_styles;

@@ -163,12 +163,8 @@ pub fn validate(
         stderr.write_all(text.as_bytes())?;
     }
     if format == OutputFormat::Json {
-        // Written whole, so a closed pipe (`| head`) stays a broken pipe, not an error.
-        let text = serde_json::to_string_pretty(
-            &serde_json::json!({"version": crate::JSON_VERSION, "runbooks": json}),
-        )
-        .map_err(std::io::Error::other)?;
-        writeln!(stdout, "{text}")?;
+        let text = crate::json_document(None, &serde_json::json!({"runbooks": json}))?;
+        stdout.write_all(text.as_bytes())?;
     }
     if results.is_empty() {
         writeln!(

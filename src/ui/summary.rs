@@ -54,15 +54,9 @@ pub fn finish(
         match format {
             OutputFormat::Text => ui.output.result(&plan.text(&settings.stdout_styles)),
             OutputFormat::Json => {
-                let mut object = serde_json::Map::new();
-                object.insert("version".to_owned(), json!(crate::JSON_VERSION));
-                object.insert("kind".to_owned(), json!("plan"));
-                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(plan) {
-                    object.extend(fields);
+                if let Ok(text) = crate::json_document(Some("plan"), plan) {
+                    ui.output.result(&text);
                 }
-                let mut text = serde_json::to_string_pretty(&object).unwrap_or_default();
-                text.push('\n');
-                ui.output.result(&text);
             }
         }
         return;
@@ -70,8 +64,6 @@ pub fn finish(
     match format {
         OutputFormat::Json => {
             let summary = json!({
-                "version": crate::JSON_VERSION,
-                "kind": "summary",
                 "runbook": runbook.name,
                 "run_id": run_id,
                 "status": result.status,
@@ -80,9 +72,9 @@ pub fn finish(
                 "rto_seconds": runbook.rto.map(|rto| rto.as_secs()),
                 "steps": result.summary,
             });
-            let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
-            text.push('\n');
-            ui.output.result(&text);
+            if let Ok(text) = crate::json_document(Some("summary"), &summary) {
+                ui.output.result(&text);
+            }
         }
         // `-q`: one line, on stdout, so `-q >/dev/null` is silent on success while a
         // failure (held output, step lines, the table) still reaches stderr.
