@@ -20,6 +20,14 @@ pub fn schema() -> Value {
     })
 }
 
+/// Writes `runbook.schema.json` into `dir` (created if missing); returns its path.
+pub fn write_into(dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("runbook.schema.json");
+    std::fs::write(&path, schema_json())?;
+    Ok(path)
+}
+
 /// The schema as committed: pretty-printed with a final newline.
 pub fn schema_json() -> String {
     let mut text = serde_json::to_string_pretty(&schema()).unwrap_or_default();

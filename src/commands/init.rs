@@ -10,24 +10,24 @@ const STARTER: &str = include_str!("init/starter.yaml");
 
 pub fn init(dir: &Path, name: &str) -> Result<Exit, Error> {
     let rule = crate::runbook::shape::NameRule::Runbook;
-    if !regex::Regex::new(rule.pattern()).is_ok_and(|pattern| pattern.is_match(name)) {
-        eprintln!("error: `{name}` is not a runbook name: {}", rule.describe());
-        return Ok(Exit::Invalid);
+    if !rule.matches(name) {
+        return Err(Error::Usage {
+            message: format!("`{name}` is not a runbook name: {}", rule.describe()),
+            help: rule.fix(name).map(|fixed| format!("--name {fixed}")),
+        });
     }
     let runbooks = dir.join("runbooks");
     let runbook = runbooks.join(format!("{name}.yaml"));
     if runbook.exists() {
-        eprintln!(
-            "error: {} exists already; nothing was written (choose another --name)",
-            runbook.display()
-        );
-        return Ok(Exit::Invalid);
+        return Err(Error::Usage {
+            message: format!("{} exists already; nothing was written", runbook.display()),
+            help: Some("choose another --name, or another directory".to_owned()),
+        });
     }
     std::fs::create_dir_all(&runbooks)?;
     let text = STARTER.replace("NAME", name);
     std::fs::write(&runbook, text)?;
-    let schema = runbooks.join("runbook.schema.json");
-    std::fs::write(&schema, crate::schema::schema_json())?;
+    let schema = crate::schema::write_into(&runbooks)?;
     eprintln!(
         "wrote {} and {}\nnext: runbook run {name} --dry-run    (from {})",
         runbook.display(),

@@ -37,9 +37,7 @@ pub fn dispatch(command: &Command, config: &Settings) -> Result<Exit, Error> {
             Ok(Exit::Success)
         }
         Command::Schema { write: Some(dir) } => {
-            std::fs::create_dir_all(dir)?;
-            let path = dir.join("runbook.schema.json");
-            std::fs::write(&path, crate::schema::schema_json())?;
+            let path = crate::schema::write_into(dir)?;
             eprintln!("wrote {}", path.display());
             Ok(Exit::Success)
         }
