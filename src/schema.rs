@@ -115,6 +115,10 @@ fn object_schema(object: &Object) -> Value {
     Value::Object(schema)
 }
 
+/// A duration as `runbook::Duration` reads it (`1h30m`), and what to say when one is not.
+const DURATION: &str = "([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?";
+const DURATION_MESSAGE: &str = "a duration such as 500ms, 30s, 10m, 4h or 1h30m";
+
 /// A param's `default` checked against its `type`, as `validate` checks it
 /// (`runbook::param::check`): the editor flags `default: four` on an integer while it is
 /// typed. Strings are accepted where the checker parses them (`default: "4"`).
@@ -182,9 +186,9 @@ fn default_rules() -> Vec<Value> {
             "duration",
             json!({
                 "type": "string",
-                "pattern": spaced("([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?"),
+                "pattern": spaced(DURATION),
                 "minLength": 2,
-                "patternErrorMessage": "a duration such as 500ms, 30s, 10m, 4h or 1h30m"
+                "patternErrorMessage": DURATION_MESSAGE
             }),
         ),
         rule(
@@ -294,9 +298,9 @@ fn type_schema(value_type: &Type) -> Value {
         Type::Count => json!({ "type": "integer", "minimum": 0 }),
         Type::Duration => json!({
             "type": "string",
-            "pattern": "^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$",
+            "pattern": format!("^{DURATION}$"),
             "minLength": 2,
-            "patternErrorMessage": "a duration such as 500ms, 30s, 10m, 4h or 1h30m",
+            "patternErrorMessage": DURATION_MESSAGE,
             "examples": ["30s", "10m", "4h"]
         }),
         Type::Name(rule) => json!({
