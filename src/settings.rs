@@ -50,6 +50,7 @@ impl Settings {
         }
         directories.push(PathBuf::from("runbooks"));
         let enabled = |is_terminal: bool| colour(args.color, is_terminal);
+        let stderr_colour = enabled(std::io::stderr().is_terminal());
         Settings {
             catalog: Catalog::new(directories, true),
             audit_directory: match &args.audit_dir {
@@ -62,8 +63,8 @@ impl Settings {
                 .unwrap_or_else(crate::lock::default_directory),
             ssh_config: args.ssh_config.clone(),
             stdout_styles: Styles::new(enabled(std::io::stdout().is_terminal())),
-            stderr_styles: Styles::new(enabled(std::io::stderr().is_terminal())),
-            stderr_colour: enabled(std::io::stderr().is_terminal()),
+            stderr_styles: Styles::new(stderr_colour),
+            stderr_colour,
             quiet: args.quiet,
             verbose: args.verbose,
         }
