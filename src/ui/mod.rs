@@ -35,9 +35,7 @@ impl Ui {
         let progress = match run.progress {
             ProgressStyle::Quiet => Progress::Quiet,
             ProgressStyle::Plain => Progress::Plain,
-            ProgressStyle::Bars => Progress::Bars(indicatif::MultiProgress::with_draw_target(
-                progress::draw_target(),
-            )),
+            ProgressStyle::Bars => Progress::Bars(progress::Spinners::new()),
         };
         let output = Output::new(
             Box::new(std::io::BufWriter::with_capacity(
@@ -94,17 +92,15 @@ impl Ui {
         interrupts: &Interrupts,
         secret: bool,
     ) -> Result<String, NoAnswer> {
-        if let Progress::Bars(bars) = &self.progress {
-            // Erased first: hiding alone leaves the last frame above the question.
-            let _ = bars.clear();
-            bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        if let Progress::Bars(spinners) = &self.progress {
+            spinners.hide();
         }
         self.output.message(question);
         let asked = std::time::Instant::now();
         let answer = self.prompter.line(interrupts, secret).await;
         self.waited.set(self.waited.get() + asked.elapsed());
-        if let Progress::Bars(bars) = &self.progress {
-            bars.set_draw_target(progress::draw_target());
+        if let Progress::Bars(spinners) = &self.progress {
+            spinners.show();
         }
         answer
     }

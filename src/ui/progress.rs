@@ -5,12 +5,49 @@
 use crate::engine::event::StepStatus;
 use crate::ui::style::Styles;
 use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub enum Progress {
     Plain,
-    Bars(MultiProgress),
+    Bars(Spinners),
     Quiet,
+}
+
+/// The spinners of a run and the switch of the terminal they are drawn on.
+pub struct Spinners {
+    multi: MultiProgress,
+    /// Set to stop the current target from touching the terminal.
+    paused: RefCell<Arc<AtomicBool>>,
+}
+
+impl Spinners {
+    pub fn new() -> Spinners {
+        let paused = Arc::new(AtomicBool::new(false));
+        Spinners {
+            multi: MultiProgress::with_draw_target(draw_target(paused.clone())),
+            paused: RefCell::new(paused),
+        }
+    }
+
+    /// Erases the spinners and keeps them off the terminal until [`Spinners::show`]:
+    /// a tick would redraw over a question while it waits. The erase and the switch
+    /// happen under indicatif's one lock (inside `suspend`), so no ticker can draw a
+    /// frame between them that nothing would erase.
+    pub fn hide(&self) {
+        let paused = self.paused.borrow().clone();
+        self.multi.suspend(|| paused.store(true, Ordering::SeqCst));
+    }
+
+    /// Draws the spinners again from the current line, on a fresh target: the paused
+    /// one still counts the lines it pretended to draw, and would erase real ones.
+    pub fn show(&self) {
+        let paused = Arc::new(AtomicBool::new(false));
+        self.multi.set_draw_target(draw_target(paused.clone()));
+        *self.paused.borrow_mut() = paused;
+    }
 }
 
 /// A step being shown as running.
@@ -53,63 +90,101 @@ pub fn short(duration: Duration) -> String {
 /// echoes there wraps to a new line, the clear that follows erases only that line, and
 /// the frame above it stays on screen for good. With two columns to spare, the echo
 /// lands on the spinner's own line and is cleared with it.
+/// While its switch is set it writes nothing: see [`Spinners::hide`].
 #[derive(Debug)]
-struct Margin(console::Term);
+struct Margin {
+    term: console::Term,
+    paused: Arc<AtomicBool>,
+}
+
+impl Margin {
+    fn drawing(&self) -> bool {
+        !self.paused.load(Ordering::SeqCst)
+    }
+}
 
 /// Columns left free at the right of a spinner line: the width of an echoed `^C`.
 const MARGIN: u16 = 2;
 
 impl indicatif::TermLike for Margin {
     fn width(&self) -> u16 {
-        self.0.size().1.saturating_sub(MARGIN).max(1)
+        self.term.size().1.saturating_sub(MARGIN).max(1)
     }
 
     fn height(&self) -> u16 {
-        self.0.size().0
+        self.term.size().0
     }
 
     fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_up(n)
+        if self.drawing() {
+            self.term.move_cursor_up(n)?;
+        }
+        Ok(())
     }
 
     fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_down(n)
+        if self.drawing() {
+            self.term.move_cursor_down(n)?;
+        }
+        Ok(())
     }
 
     fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_right(n)
+        if self.drawing() {
+            self.term.move_cursor_right(n)?;
+        }
+        Ok(())
     }
 
     fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
-        self.0.move_cursor_left(n)
+        if self.drawing() {
+            self.term.move_cursor_left(n)?;
+        }
+        Ok(())
     }
 
     fn write_line(&self, s: &str) -> std::io::Result<()> {
-        self.0.write_line(s)
+        if self.drawing() {
+            self.term.write_line(s)?;
+        }
+        Ok(())
     }
 
     fn write_str(&self, s: &str) -> std::io::Result<()> {
-        self.0.write_str(s)
+        if self.drawing() {
+            self.term.write_str(s)?;
+        }
+        Ok(())
     }
 
     fn clear_line(&self) -> std::io::Result<()> {
-        self.0.clear_line()
+        if self.drawing() {
+            self.term.clear_line()?;
+        }
+        Ok(())
     }
 
     fn flush(&self) -> std::io::Result<()> {
-        self.0.flush()
+        if self.drawing() {
+            self.term.flush()?;
+        }
+        Ok(())
     }
 }
 
 /// Where the spinners are drawn: stderr, ten frames a second, with a margin.
-pub fn draw_target() -> indicatif::ProgressDrawTarget {
-    indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(Margin(console::Term::stderr())), 10)
+fn draw_target(paused: Arc<AtomicBool>) -> indicatif::ProgressDrawTarget {
+    let margin = Margin {
+        term: console::Term::stderr(),
+        paused,
+    };
+    indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(margin), 10)
 }
 
 impl Progress {
     pub fn bars(&self) -> Option<MultiProgress> {
         match self {
-            Progress::Bars(multi) => Some(multi.clone()),
+            Progress::Bars(spinners) => Some(spinners.multi.clone()),
             _ => None,
         }
     }
@@ -131,8 +206,8 @@ impl Progress {
             format!("[{counter}] {id} ({name})")
         };
         match self {
-            Progress::Bars(multi) => {
-                let bar = multi.add(ProgressBar::new_spinner());
+            Progress::Bars(spinners) => {
+                let bar = spinners.multi.add(ProgressBar::new_spinner());
                 let style =
                     ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim} {rto:.dim}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner())
