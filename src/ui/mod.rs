@@ -35,7 +35,7 @@ impl Ui {
         let progress = match run.progress {
             ProgressStyle::Quiet => Progress::Quiet,
             ProgressStyle::Plain => Progress::Plain,
-            ProgressStyle::Bars => Progress::Bars(progress::Spinners::new()),
+            ProgressStyle::Bars => Progress::Bars(progress::Spinners::on_stderr()),
         };
         let output = Output::new(
             Box::new(std::io::BufWriter::with_capacity(

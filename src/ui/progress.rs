@@ -24,7 +24,7 @@ pub struct Spinners {
 }
 
 impl Spinners {
-    pub fn new() -> Spinners {
+    pub fn on_stderr() -> Spinners {
         let paused = Arc::new(AtomicBool::new(false));
         Spinners {
             multi: MultiProgress::with_draw_target(draw_target(paused.clone())),
