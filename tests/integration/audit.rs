@@ -385,12 +385,7 @@ fn kill_9_mid_step_then_resume_completes_and_both_records_verify() {
     let resume = || resume(&test, &run_id);
     // The killed step's processes may outlive a kill -9 (resume refuses to race them:
     // see `resume_refuses_while_the_interrupted_step_still_runs`); end them.
-    let pgid = last_process_group(&killed).as_raw() as i64;
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    std::thread::sleep(Duration::from_millis(200));
+    crate::test::kill_group_and_wait(last_process_group(&killed).as_raw());
 
     let outcome = resume().status(0);
     assert!(
@@ -465,7 +460,7 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
 
 #[test]
 fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
-    let body = "lock: chatcard-db\nsteps:\n  - id: hold\n    run: touch holding; sleep 3\n";
+    let body = "lock: chatcard-db\nsteps:\n  - id: hold\n    run: touch holding; sleep 30\n";
     let test = Test::new()
         .runbook("t", &runbook(body))
         .args(["run", "t", "--operator", "first"]);
@@ -526,11 +521,7 @@ fn a_second_run_of_a_locked_runbook_exits_4_naming_the_holder() {
         .and_then(|rest| rest.split(')').next())
         .and_then(|pgid| pgid.parse::<i32>().ok())
         .expect("process group named");
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    std::thread::sleep(Duration::from_millis(100));
+    crate::test::kill_group_and_wait(pgid);
     // A crashed holder leaves no stale lock.
     shared(&test).args(["run", "other"]).status(0);
     assert!(test.path().join("other-ran").exists());
@@ -622,12 +613,7 @@ fn resume_refuses_while_the_interrupted_step_still_runs() {
     assert!(runbook::process::group_alive(pgid as u32));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
     child.wait().expect("reaped");
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pgid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(!runbook::process::group_alive(pgid as u32));
+    crate::test::kill_group_and_wait(pgid as i32);
 }
 
 #[test]

@@ -160,7 +160,7 @@ fn a_secret_is_never_in_any_process_arguments_on_either_side() {
 #[test]
 fn a_remote_timeout_terminates_the_remote_process_group() {
     let sshd = Sshd::start("db");
-    let marker = "1000.6161";
+    let marker = "1000.6162";
     let body = format!(
         "hosts:\n  db: {{ssh: db}}\nsteps:\n  - id: slow\n    host: db\n    timeout: 1s\n    run: trap '' TERM; (sleep {marker}) & sleep {marker}\n"
     );
@@ -392,7 +392,7 @@ fn group_run(max_parallel: Option<u32>) -> (Vec<(f64, f64)>, String) {
         .map(|limit| format!(", max_parallel: {limit}"))
         .unwrap_or_default();
     let body = format!(
-        "hosts:\n  web: {{ssh: [h1, h2, h3]{limit}}}\nsteps:\n  - id: each\n    host: web\n    run: echo \"$(date +%s.%N) $(sleep 1; date +%s.%N)\"\n"
+        "hosts:\n  web: {{ssh: [h1, h2, h3]{limit}}}\nsteps:\n  - id: each\n    host: web\n    run: echo \"$(date +%s.%N) $(sleep 3; date +%s.%N)\"\n"
     );
     let outcome = test_with(&references, &body).args(["run", "t"]).status(0);
     let mut spans = Vec::new();
@@ -796,7 +796,7 @@ fn a_network_gone_quiet_mid_step_ends_the_remote_processes_within_the_silence_li
     // by default. Stopping the run's master connection (SIGSTOP) is one on loopback: the
     // session stays open and nothing arrives, not even the heartbeat.
     let sshd = Sshd::start("db");
-    let marker = "1000.7373";
+    let marker = "1000.7374";
     let body = format!(
         "hosts:\n  db: {{ssh: db}}\nsteps:\n  - id: long\n    host: db\n    run: echo started; trap '' TERM HUP PIPE; (sleep {marker}) & sleep {marker}\n"
     );
@@ -846,11 +846,14 @@ fn steps_on_one_host_share_one_connection_which_is_gone_after_the_run() {
     assert_eq!(sources.len(), 3, "{}", outcome.stdout);
     sources.dedup();
     assert_eq!(sources.len(), 1, "{}", outcome.stdout);
-    // Closed at the end: no master left, its private directory removed.
-    assert_eq!(
-        pids_with(&["ControlMaster=yes", config.to_str().expect("utf-8")]),
-        Vec::<i32>::new()
-    );
+    // Closed at the end: no master left, its private directory removed. `ssh -O exit`
+    // returns once the master has answered; the master itself ends a moment later.
+    let master = ["ControlMaster=yes", config.to_str().expect("utf-8")];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pids_with(&master).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(pids_with(&master), Vec::<i32>::new());
     let left: Vec<_> = std::fs::read_dir(&runtime)
         .expect("runtime dir")
         .filter_map(Result::ok)

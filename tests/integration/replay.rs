@@ -235,11 +235,7 @@ fn runs_killed_at_random_moments_resume_without_repeating_or_skipping_a_step() {
             .find(|event| event["event"] == "process_started")
             .and_then(|event| event["pgid"].as_i64())
         {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            crate::test::kill_group_and_wait(pgid as i32);
         }
         let finished: Vec<String> = first
             .iter()

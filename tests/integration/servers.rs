@@ -1116,13 +1116,19 @@ impl Sshd {
     /// and waits until it listens.
     pub fn reload(&self) {
         let old = self.listener();
+        // sshd re-executes itself in place (same pid) and writes its pid file again once
+        // it listens under the new configuration: removed first, its return is the sign.
+        let pid_file = self.directory.path().join("sshd.pid");
+        fs::remove_file(&pid_file).expect("remove sshd.pid");
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(old as i32),
             nix::sys::signal::Signal::SIGHUP,
         );
-        // sshd re-executes itself in place (same pid); give it the moment it needs.
         let deadline = Instant::now() + Duration::from_secs(10);
-        std::thread::sleep(Duration::from_millis(300));
+        while !pid_file.exists() {
+            assert!(Instant::now() < deadline, "sshd did not start anew");
+            std::thread::sleep(Duration::from_millis(25));
+        }
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "sshd did not come back");
             std::thread::sleep(Duration::from_millis(25));

@@ -247,7 +247,7 @@ fn waiting_for_a_confirmation_is_not_the_steps_duration() {
     session
         .exp_string("To confirm, type the text on the next line exactly")
         .expect("asks to type");
-    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    std::thread::sleep(std::time::Duration::from_millis(3_000));
     session.send_line("chatcard").expect("answer");
     assert_eq!(exit_code(&mut session), 0);
     let audit = test.path().join("state/runbook/audit");
@@ -260,8 +260,13 @@ fn waiting_for_a_confirmation_is_not_the_steps_duration() {
         .expect("step_finished");
     let duration = finished["duration_ms"].as_u64().expect("duration");
     let wait = finished["wait_ms"].as_u64().expect("wait recorded");
-    assert!(wait >= 1_400, "{finished}");
-    assert!(duration < 1_000, "the wait was counted as work: {finished}");
+    assert!(wait >= 2_900, "{finished}");
+    // Half the wait: the step's own work (a spawn and fsynced events) stays well
+    // under it even on a loaded machine, and counting the wait would exceed it.
+    assert!(
+        duration < wait / 2,
+        "the wait was counted as work: {finished}"
+    );
 }
 
 /// Everything a command prints on a terminal until it ends.

@@ -143,11 +143,15 @@ impl Test {
             ws_ypixel: 0,
         };
         let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
-        nix::fcntl::fcntl(
-            &pty.master,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .expect("close-on-exec");
+        // Neither side may leak into what other test threads spawn: a leaked slave keeps
+        // the terminal from reaching end of file, a leaked master keeps it from hanging up.
+        for side in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                side,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .expect("close-on-exec");
+        }
         let slave = std::fs::File::from(pty.slave);
         let child = self
             .command_through(&["setsid", "--ctty"])
@@ -275,4 +279,22 @@ pub fn unindent(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Kills process group `pgid` and waits until none of it is alive: a killed process
+/// still counts as alive until it gets the CPU to exit, and `resume` or a new run
+/// refuses to race it meanwhile.
+pub fn kill_group_and_wait(pgid: i32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let started = Instant::now();
+    while runbook::process::group_alive(pgid as u32) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "process group {pgid} outlived SIGKILL by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -79,8 +79,9 @@ fn damage(pg: &Postgres) {
 }
 
 /// An application session connected to `chatcard` for the whole restore.
+/// An application's session, waited for until the server shows it running.
 fn app_session(pg: &Postgres) -> Child {
-    Command::new("psql")
+    let session = Command::new("psql")
         .args([
             "-X",
             "-q",
@@ -93,7 +94,20 @@ fn app_session(pg: &Postgres) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("psql")
+        .expect("psql");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pg.sql(
+        "postgres",
+        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'",
+    ) != "1"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the application session never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    session
 }
 
 fn session_ended(mut session: Child) -> bool {
@@ -115,7 +129,6 @@ fn restore_postgres_swap_mode_brings_back_exactly_the_backed_up_data_and_keeps_t
     let damaged = pg.fingerprint("chatcard");
     assert_ne!(damaged, original);
     let session = app_session(&pg);
-    std::thread::sleep(std::time::Duration::from_millis(200));
 
     let admin_url = pg.admin_url();
     let outcome = restore_postgres(0, &admin_url, &dump, &["--approve", "swap"]);
@@ -205,7 +218,6 @@ fn restore_postgres_in_place_mode_replaces_the_damaged_database_with_the_backup(
     damage(&pg);
     assert_ne!(pg.fingerprint("chatcard"), original);
     let session = app_session(&pg);
-    std::thread::sleep(std::time::Duration::from_millis(200));
 
     let admin_url = pg.admin_url();
     // The destructive step needs its own approval: --yes is not enough.

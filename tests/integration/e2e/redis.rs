@@ -227,7 +227,11 @@ fn a_redis_backup_records_what_it_holds_and_a_restore_that_differs_fails() {
 fn keys_whose_ttl_ran_out_since_the_backup_do_not_fail_the_restore() {
     let source = Redis::start(RedisOptions::default());
     source.load_sample_data();
-    source.cli(&["SET", "short-lived", "x", "EX", "2"]);
+    // Long enough to outlive a backup on a loaded machine (its record counts the key
+    // only if it is still alive when the copy is loaded), then waited out.
+    let ttl = std::time::Duration::from_secs(10);
+    let set_at = std::time::Instant::now();
+    source.cli(&["SET", "short-lived", "x", "EX", &ttl.as_secs().to_string()]);
     let dir = temp_dir();
     run_expecting(
         0,
@@ -235,7 +239,13 @@ fn keys_whose_ttl_ran_out_since_the_backup_do_not_fail_the_restore() {
         &["-p", &format!("redis_port={}", source.port)],
         &[("REDIS_BACKUP_DIR", path(dir.path()))],
     );
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    assert!(
+        set_at.elapsed() < ttl,
+        "the backup took longer than the key's TTL ({ttl:?}): the test proves nothing"
+    );
+    std::thread::sleep(
+        (ttl + std::time::Duration::from_millis(1500)).saturating_sub(set_at.elapsed()),
+    );
     let rdb = single(dir.path(), "redis-", "Z.rdb");
     let target = Redis::start(RedisOptions::default());
     let outcome = restore_expecting(0, &target, "rdb", path(&rdb), 0);
