@@ -226,10 +226,16 @@ fn start(
     // A preview with required params missing is not a preview of what would run: the
     // plan shows them as placeholders, and the exit says it is incomplete.
     if run.dry_run && !run.allow_missing {
-        let missing: Vec<&str> = resolved
+        // A param read from the environment says which variable would do too.
+        let missing: Vec<String> = resolved
             .iter()
             .filter(|(_, resolution)| matches!(resolution, Resolution::Missing))
-            .map(|(name, _)| name.as_str())
+            .map(
+                |(name, _)| match runbook.param(name).and_then(|param| param.env.as_deref()) {
+                    Some(env) => format!("{name} (or set ${env})"),
+                    None => name.clone(),
+                },
+            )
             .collect();
         if !missing.is_empty() {
             ui.message(&ui.styles.error_message(

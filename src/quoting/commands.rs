@@ -1,12 +1,13 @@
 //! Commands whose arguments are not plain data: builtins that read names or arithmetic
 //! (`let`, `declare`, `read`, `unset`, `printf -v`, `test -v`) and commands that hand
 //! their arguments to another shell (`eval`, `sh -c`, `ssh`, `su -c`, `sudo -s`,
-//! `watch`, `flock -c`, `script -c`), also behind wrappers (`timeout 5 ssh …`,
+//! `watch`, `flock -c`, `script -c`, the command options of `ssh -o`, `scp -o`,
+//! `sftp -o` and `rsync -e`), also behind wrappers (`timeout 5 ssh …`,
 //! `sudo -u postgres bash -c …`, `docker exec db sh -c …`).
 
 use super::Context;
 use super::Unparsable;
-use super::consumers::{SHELLS, ssh_destination};
+use super::consumers::{SHELLS, SSH_WITH_VALUE, ssh_destination};
 use super::walk::{Arg, Walker};
 
 /// Commands that make a second shell parse (some of) their arguments, looked for
@@ -15,7 +16,18 @@ fn reparses(program: &str) -> bool {
     SHELLS.contains(&program)
         || matches!(
             program,
-            "ssh" | "su" | "runuser" | "sudo" | "doas" | "eval" | "watch" | "flock" | "script"
+            "ssh"
+                | "scp"
+                | "sftp"
+                | "rsync"
+                | "su"
+                | "runuser"
+                | "sudo"
+                | "doas"
+                | "eval"
+                | "watch"
+                | "flock"
+                | "script"
         )
 }
 
@@ -145,6 +157,10 @@ pub(super) fn apply(
         }
         shell if SHELLS.contains(&shell) => shell_c(walker, shell, rest),
         "ssh" => ssh(walker, rest),
+        // Options anywhere (getopt permutes); the copy's own ssh gets `--` from them.
+        "scp" => ssh_options(walker, "scp", rest, "cDFiJlPSX"),
+        "sftp" => ssh_options(walker, "sftp", rest, "BbcDFiJlPRSs"),
+        "rsync" => rsync(walker, rest),
         "su" | "runuser" => {
             code_options(walker, &program, rest, "cgGsuw", "c")?;
             dash_c(walker, &program, rest)
@@ -394,8 +410,16 @@ fn shell_c(walker: &mut Walker<'_>, shell: &str, rest: &[Arg<'_>]) -> Result<(),
 /// the remote shell parses the result again. Without a command, standard input is the
 /// remote shell's script.
 fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
-    let literals: Vec<Option<&str>> = rest.iter().map(|arg| arg.literal.as_deref()).collect();
-    let (index, options_ended) = ssh_destination(&literals);
+    // Read from the words as written, markers kept: `-oProxyCommand={{ x }}` is an
+    // option, `{{ x }}` (which may render to `-o…`) a destination.
+    let words: Vec<Option<&str>> = rest.iter().map(|arg| Some(arg.value.as_str())).collect();
+    let (index, options_ended) = ssh_destination(&words);
+    ssh_options(
+        walker,
+        "ssh",
+        &rest[..index.min(rest.len())],
+        SSH_WITH_VALUE,
+    )?;
     let Some(destination) = rest.get(index) else {
         return Ok(());
     };
@@ -408,6 +432,112 @@ fn ssh(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
             walker.refuse_expanded(&arg.word.value, reparsed("ssh", 1));
         }
         walker.reparse("ssh", &joined(command))?;
+    }
+    Ok(())
+}
+
+/// Options of OpenSSH's configuration whose value is a command: run by a local shell
+/// (`ProxyCommand`, `LocalCommand`, `KnownHostsCommand`, `Match exec`) or the remote
+/// one (`RemoteCommand`).
+const SSH_COMMAND_OPTIONS: [&str; 5] = [
+    "proxycommand",
+    "localcommand",
+    "knownhostscommand",
+    "remotecommand",
+    "match",
+];
+
+/// The `-o OPTION=VALUE` words among `options` of an OpenSSH client (`letters` are its
+/// options taking a value besides `o`): an interpolated option name chooses what ssh
+/// does with the rest, and the value of a command option is parsed by a shell again.
+fn ssh_options(
+    walker: &mut Walker<'_>,
+    program: &str,
+    options: &[Arg<'_>],
+    letters: &str,
+) -> Result<(), Unparsable> {
+    let mut index = 0;
+    while let Some(arg) = options.get(index) {
+        let text = arg.value.as_str();
+        if text == "--" {
+            break;
+        }
+        if text.len() > 1 && text.starts_with('-') && !text.starts_with("--") {
+            for (position, letter) in text.char_indices().skip(1) {
+                if letter != 'o' && !letters.contains(letter) {
+                    continue;
+                }
+                let attached = &text[position + 1..];
+                let (word, value) = if attached.is_empty() {
+                    index += 1;
+                    match options.get(index) {
+                        Some(next) => (&next.word.value, next.value.as_str()),
+                        None => break,
+                    }
+                } else {
+                    (&arg.word.value, attached)
+                };
+                if letter == 'o' {
+                    ssh_config_option(walker, program, word, value)?;
+                }
+                break;
+            }
+        }
+        index += 1;
+    }
+    Ok(())
+}
+
+/// One `-o` value: `NAME=VALUE` or `NAME VALUE`.
+fn ssh_config_option(
+    walker: &mut Walker<'_>,
+    program: &str,
+    word: &str,
+    option: &str,
+) -> Result<(), Unparsable> {
+    let end = option
+        .find(|c: char| c == '=' || c.is_whitespace())
+        .unwrap_or(option.len());
+    let (name, value) = option.split_at(end);
+    walker.refuse_in(name, reparsed(&format!("{program} -o"), 1));
+    if SSH_COMMAND_OPTIONS.contains(&name.to_ascii_lowercase().as_str()) {
+        let command = format!("{program} -o {name}");
+        walker.refuse_expanded(word, reparsed(&command, 1));
+        let value = value.trim_start_matches(|c: char| c == '=' || c.is_whitespace());
+        walker.reparse(&command, value)?;
+    }
+    Ok(())
+}
+
+/// `rsync`: the remote shell (`-e`/`--rsh`) is a command line rsync splits again,
+/// `--rsync-path` and `-M`/`--remote-option` reach the remote shell. `-e ssh` is a
+/// value there, not a command of this line (so its words are no ssh destination).
+fn rsync(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unparsable> {
+    code_options(walker, "rsync", rest, "BeTfM", "eM")?;
+    const CODE: [&str; 3] = ["--rsh", "--rsync-path", "--remote-option"];
+    let mut index = 0;
+    while let Some(arg) = rest.get(index) {
+        if arg.is("--") {
+            break;
+        }
+        let text = arg.value.as_str();
+        let named = CODE.iter().find_map(|name| {
+            if arg.is(name) {
+                index += 1;
+                rest.get(index)
+                    .map(|next| (*name, &next.word.value, next.value.as_str()))
+            } else {
+                text.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('='))
+                    .map(|value| (*name, &arg.word.value, value))
+            }
+        });
+        if let Some((name, word, value)) = named {
+            let command = format!("rsync {name}");
+            walker.refuse_expanded(word, reparsed(&command, 1));
+            walker.reparse(&command, value)?;
+        }
+        index += 1;
     }
     Ok(())
 }

@@ -164,11 +164,13 @@ fn ssh_reads_stdin(rest: &[Option<&str>]) -> bool {
     stdin_consumer(&tokens).is_some()
 }
 
+/// The options of `ssh` that take a value.
+pub(super) const SSH_WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
+
 /// Where the destination of `ssh [options] DESTINATION …` is among `words` (ssh's
 /// arguments), and whether `--` ended the options before it. In a cluster (`-tp22`),
 /// the first option taking a value takes the rest of the word, or the next word.
 pub(super) fn ssh_destination(words: &[Option<&str>]) -> (usize, bool) {
-    const WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
     let mut index = 0;
     while let Some(Some(option)) = words.get(index) {
         if *option == "--" {
@@ -178,7 +180,7 @@ pub(super) fn ssh_destination(words: &[Option<&str>]) -> (usize, bool) {
             break;
         }
         for (position, letter) in option.char_indices().skip(1) {
-            if WITH_VALUE.contains(letter) {
+            if SSH_WITH_VALUE.contains(letter) {
                 if position + letter.len_utf8() == option.len() {
                     index += 1;
                 }

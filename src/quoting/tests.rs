@@ -171,6 +171,54 @@ fn ssh_destinations_need_a_double_dash() {
 }
 
 #[test]
+fn ssh_options_that_run_commands_need_another_level() {
+    for command in [
+        "ssh -o ProxyCommand={x} db uptime",
+        "ssh -oProxyCommand={x} db uptime",
+        "ssh -o proxycommand={x} db uptime",
+        "ssh -o LocalCommand={x} -o PermitLocalCommand=yes db",
+        "ssh -o KnownHostsCommand={x} db",
+        "ssh -o RemoteCommand={x} db",
+        "ssh -tq -o ProxyCommand={x} db",
+        "scp -o ProxyCommand={x} a db:/b",
+        "scp a -o ProxyCommand={x} db:/b",
+        "sftp -o ProxyCommand={x} db",
+        "timeout 5 ssh -o ProxyCommand={x} db uptime",
+    ] {
+        context(command, "parses again");
+        ok(&command.replace("{x}", "{q}"));
+    }
+    // The option's name chosen by a value: `ProxyCommand=…` would run a command.
+    context("ssh -o {x} db uptime", "ssh -o");
+    context("scp -o {x} a db:/b", "scp -o");
+    // Values of other options are data to ssh, and a destination after them is found.
+    ok("ssh -o User={x} -- db uptime");
+    ok("ssh -o Port={x} -o ConnectTimeout=5 -- db uptime");
+    context("ssh -o User=me {x} uptime", "ssh");
+    ok("scp -P 22 -i key -- {x} db:/srv/");
+}
+
+#[test]
+fn rsync_remote_shell_options_need_another_level() {
+    for command in [
+        "rsync -a -e {x} src db:/dst",
+        "rsync -avze {x} src db:/dst",
+        "rsync --rsh={x} src db:/dst",
+        "rsync --rsh {x} src db:/dst",
+        "rsync --rsync-path={x} src db:/dst",
+        "rsync -M {x} src db:/dst",
+        "rsync --remote-option={x} src db:/dst",
+    ] {
+        context(command, "parses again");
+        ok(&command.replace("{x}", "{q}"));
+    }
+    // `-e ssh` is rsync's remote shell, not a command of this line: what follows it is
+    // rsync's source, not an ssh destination.
+    ok("rsync -a -e ssh {x} db:/srv/");
+    ok("rsync -a -e 'ssh -p 2222' -- {x} db:/srv/");
+}
+
+#[test]
 fn unparsable_commands_are_reported() {
     assert!(
         refused("echo {x} (")

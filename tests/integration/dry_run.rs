@@ -100,7 +100,7 @@ fn probe_runs_read_only_steps_so_later_steps_render_real_values() {
 
 #[test]
 fn missing_params_are_listed_after_the_plan_and_exit_2_unless_allowed() {
-    let body = "params:\n  backup_file: {type: path}\n  db: {}\n  mode: {default: swap}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
+    let body = "params:\n  backup_file: {type: path}\n  db: {env: RB_TEST_DB}\n  mode: {default: swap}\nsteps:\n  - id: restore\n    run: pg_restore {{ backup_file }}\n";
     let test = Test::new().runbook("t", &runbook(body));
     let run = |args: &[&str], code: i32| {
         Test::new()
@@ -117,7 +117,7 @@ fn missing_params_are_listed_after_the_plan_and_exit_2_unless_allowed() {
     );
     assert!(
         incomplete.stderr.contains(
-            "required params not given: backup_file, db — give them with `-p NAME=VALUE` (or preview anyway with --allow-missing)"
+            "required params not given: backup_file, db (or set $RB_TEST_DB) — give them with `-p NAME=VALUE` (or preview anyway with --allow-missing)"
         ),
         "{}",
         incomplete.stderr

@@ -109,6 +109,13 @@ const CASES: &[Case] = &[
         steps: "  - run: ssh db echo {{ V }}\n",
         expect: Expect::Refused,
     },
+    // The real client: it runs the option's value with `/bin/sh -c "exec …"` before
+    // connecting anywhere.
+    Case {
+        name: "ssh-proxy-command",
+        steps: "  - run: /usr/bin/ssh -F /dev/null -o BatchMode=yes -o ProxyCommand={{ V }} db true\n",
+        expect: Expect::Refused,
+    },
     Case {
         name: "bash-c",
         steps: "  - run: bash -c \"echo {{ V }}\"\n",
@@ -278,6 +285,11 @@ const CASES: &[Case] = &[
         name: "ssh-quoted-twice",
         steps: "  - run: ssh db printf %s {{ V | shell_quote }} > OUT\n",
         expect: Expect::Intact,
+    },
+    Case {
+        name: "ssh-proxy-command-quoted-twice",
+        steps: "  - run: /usr/bin/ssh -F /dev/null -o BatchMode=yes -o ProxyCommand={{ V | shell_quote }} db true\n",
+        expect: Expect::Harmless,
     },
     Case {
         name: "eval-quoted-twice",
