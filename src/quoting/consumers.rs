@@ -339,6 +339,11 @@ pub(super) fn dynamic_code(args: &[Arg<'_>], fed: bool, unchecked_input: bool) -
     ) {
         return Some(format!("`{program}`"));
     }
+    // sftp runs the lines it reads as its commands, `!` lines through a shell: no level
+    // of quoting survives a line break there.
+    if fed && args.iter().any(|arg| arg.program() == Some("sftp")) {
+        return Some("`sftp` running the commands in its input".to_owned());
+    }
     if let Some(consumer) = stdin_consumer(&literals(args))
         && unchecked_input
     {

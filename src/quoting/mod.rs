@@ -108,6 +108,14 @@ impl Markers {
         found
     }
 
+    /// Where the first marker in `text` starts (a byte offset).
+    pub fn position(&self, text: &str) -> Option<usize> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        text.find(&self.prefix)
+    }
+
     /// `text` with every marker replaced by the value's final text.
     pub fn substitute(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
@@ -172,6 +180,10 @@ pub enum Context {
     /// An `ssh` destination not preceded by `--`: a value starting with `-` is read as
     /// an option (`-oProxyCommand=…` runs a command).
     SshDestination,
+    /// An operand or an option word of `scp`, `sftp`, `rsync`, … before `--` (or a value
+    /// inside an option cluster): a value starting with `-` is read as options, some
+    /// of which run commands.
+    BeforeOptionsEnd(String),
     /// Somewhere the checker does not recognise as safe.
     Unrecognised,
 }
@@ -192,7 +204,9 @@ impl fmt::Display for Context {
                 )
             }
             Context::DeclareValue(command) => write!(f, "as the value in `{command} NAME=…`"),
-            Context::CodeVariable(name) => write!(f, "in `{name}`, a variable bash runs as code"),
+            Context::CodeVariable(name) => {
+                write!(f, "in `{name}`, a variable bash or a program runs as code")
+            }
             Context::DynamicCode(construct) => {
                 write!(
                     f,
@@ -200,6 +214,12 @@ impl fmt::Display for Context {
                 )
             }
             Context::SshDestination => write!(f, "as an `ssh` destination without `--` before it"),
+            Context::BeforeOptionsEnd(program) => {
+                write!(
+                    f,
+                    "among the options of `{program}`, with no `--` before it"
+                )
+            }
             Context::Unrecognised => write!(f, "in a place the shell check does not recognise"),
         }
     }
@@ -231,12 +251,17 @@ impl Context {
             Context::DeclareValue(_) => {
                 "bash evaluates a value written like `( … )` as an array assignment, running `$(…)` in it"
             }
-            Context::CodeVariable(_) => "bash runs the variable's value as code",
+            Context::CodeVariable(_) => {
+                "bash or the program reading it runs the variable's value as code"
+            }
             Context::DynamicCode(_) => {
                 "a value can reach that code through a file, a function, an alias or a stream, which no check can follow"
             }
             Context::SshDestination => {
                 "a value starting with `-` is read as an option, and `-oProxyCommand=…` runs a command"
+            }
+            Context::BeforeOptionsEnd(_) => {
+                "a value starting with `-` is read as options, and some run commands (`-oProxyCommand=…`, rsync's `-e`, sftp's `-D`)"
             }
             Context::Unrecognised => "the value's quoting cannot be shown to hold there",
         }
@@ -301,6 +326,9 @@ impl Context {
             ),
             Context::SshDestination => format!(
                 "give the step `host:` and declare the destination under `hosts:` (`hosts: {{db: {{ssh: \"{plain}\"}}}}`); or end the options first: `ssh -- {plain} …`"
+            ),
+            Context::BeforeOptionsEnd(program) => format!(
+                "end the options first and put values after them: `{program} [options] -- {plain} …`; an option's value goes right after the option (`-P {plain}`)"
             ),
             Context::Unrecognised => format!(
                 "move {plain} to a plain argument of a command, or pass it in an environment variable"

@@ -1066,6 +1066,11 @@ impl<'m> Walker<'m> {
         self.refuse_in(text, context);
     }
 
+    /// Where the first value in `text` starts (a byte offset).
+    pub fn first_marker(&self, text: &str) -> Option<usize> {
+        self.markers.position(text)
+    }
+
     /// Markers in `text` are refused unless they stand for plain numbers.
     pub fn refuse_in(&mut self, text: &str, context: Context) {
         for index in self.markers.find(text) {

@@ -563,3 +563,63 @@ fn set_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
+
+/// A value that spells options, given to the real OpenSSH clients: with quoting alone
+/// `scp` and `sftp` take it as their own options and run its command; `runbook`
+/// refuses it before `--`, and after `--` it is only a name.
+#[test]
+fn values_that_spell_options_run_nothing_through_scp_or_sftp() {
+    let pwned = tempfile::tempdir().expect("temp dir");
+    let ran = pwned.path().join("ran");
+    let commands = [
+        (
+            "scp -F /dev/null -o BatchMode=yes {{ v }} /etc/hostname db:/srv/",
+            "scp -F /dev/null -o BatchMode=yes -- {{ v }} db:/srv/",
+            format!("-oProxyCommand=touch {}", ran.display()),
+        ),
+        (
+            "sftp -F /dev/null -o BatchMode=yes {{ v }}",
+            "sftp -F /dev/null -o BatchMode=yes -- {{ v }}",
+            format!("-D/bin/sh -c \"touch {}\"", ran.display()),
+        ),
+    ];
+    let home = tempfile::tempdir().expect("temp dir");
+    for (before, after, payload) in &commands {
+        // Quoting alone: the client runs it.
+        let quoted = format!("'{}'", payload.replace('\'', "'\\''"));
+        let _ = std::process::Command::new("bash")
+            .args(["-c", &before.replace("{{ v }}", &quoted)])
+            .env("HOME", home.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("bash");
+        assert!(
+            ran.exists(),
+            "{before}: the payload did not run without the check"
+        );
+        std::fs::remove_file(&ran).expect("reset");
+        // Before `--`: refused, nothing runs.
+        let body =
+            format!("params:\n  v: {{type: string}}\nsteps:\n  - id: copy\n    run: {before}\n");
+        let refused = Test::new()
+            .runbook("t", &runbook(&body))
+            .args(["run", "t", "-p", &format!("v={payload}")])
+            .status(2);
+        assert!(
+            refused.stderr.contains("with no `--` before it"),
+            "{}",
+            refused.stderr
+        );
+        // After `--`: a name the client cannot find or reach.
+        let body =
+            format!("params:\n  v: {{type: string}}\nsteps:\n  - id: copy\n    run: {after}\n");
+        let outcome = Test::new()
+            .runbook("t", &runbook(&body))
+            .args(["run", "t", "-p", &format!("v={payload}")])
+            .run();
+        assert_eq!(outcome.code, 1, "{after}\n{}", outcome.stderr);
+        assert!(!ran.exists(), "{after}: the payload ran");
+    }
+}
