@@ -644,9 +644,19 @@ fn client(walker: &mut Walker<'_>, client: &Client, words: &[Arg<'_>]) -> Result
             }
             continue;
         }
-        // An operand before `--`.
-        walker.refuse_in(&arg.word.value, before_options_end(client));
-        walker.refuse_expanded(&arg.word.value, before_options_end(client));
+        // An operand before `--`, when a value starts it (`db:{{ dir }}` cannot start
+        // with `-`).
+        if walker.first_marker(text) == Some(0) {
+            walker.refuse_in(&arg.word.value, before_options_end(client));
+        }
+        if arg
+            .word
+            .value
+            .trim_start_matches(['"', '\''])
+            .starts_with('$')
+        {
+            walker.refuse_expanded(&arg.word.value, before_options_end(client));
+        }
     }
     Ok(())
 }

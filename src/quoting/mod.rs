@@ -328,7 +328,7 @@ impl Context {
                 "give the step `host:` and declare the destination under `hosts:` (`hosts: {{db: {{ssh: \"{plain}\"}}}}`); or end the options first: `ssh -- {plain} …`"
             ),
             Context::BeforeOptionsEnd(program) => format!(
-                "end the options first and put values after them: `{program} [options] -- {plain} …`; an option's value goes right after the option (`-P {plain}`)"
+                "end the options first: `{program} [options] -- {plain} …` (a value right after the option that takes it, as in `-P {{{{ port }}}}`, is fine already)"
             ),
             Context::Unrecognised => format!(
                 "move {plain} to a plain argument of a command, or pass it in an environment variable"

@@ -269,6 +269,10 @@ fn operands_of_scp_sftp_and_rsync_need_a_double_dash() {
     ok("scp -P{x} -- a db:/srv/");
     ok("sftp -P {x} -- db");
     ok("rsync -a -- {x} {x}");
+    // A value inside an operand that starts with text cannot make it an option.
+    ok("scp -- a db:{x}/ && rsync -a src db:/srv/{x}");
+    ok("scp ./{x} db:/srv/");
+    context("h={x}; scp \"$h\" db:/srv/", "with no `--` before it");
 }
 
 #[test]
