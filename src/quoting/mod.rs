@@ -8,6 +8,7 @@
 //! values in. Raw values (`| safe`) are shell code by design and are inserted before the
 //! parse, so the parse sees the real structure.
 
+mod clients;
 mod commands;
 mod consumers;
 pub use commands::is_code_variable;
