@@ -288,6 +288,14 @@ pub(super) fn git(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unpar
         if !arg.is_option() && arg.literal.is_some() {
             break;
         }
+        // Global options whose value is the next word (`git -C /repo -c …`).
+        if ["-C", "--git-dir", "--work-tree", "--namespace"]
+            .iter()
+            .any(|option| arg.is(option))
+        {
+            index += 2;
+            continue;
+        }
         let setting = if arg.is("-c") {
             index += 1;
             rest.get(index)

@@ -32,6 +32,7 @@ fn ssh_options_that_run_commands_need_another_level() {
         "sftp -D {x} -- db",
         "git -c core.sshCommand={x} fetch",
         "git -c alias.x=!{x} x",
+        "git -C /srv/repo -c core.sshCommand={x} fetch",
     ] {
         context(command, "parses again");
         ok(&command.replace("{x}", "{q}"));
