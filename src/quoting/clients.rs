@@ -149,6 +149,18 @@ const RSYNC: Client = Client {
     long_code: &["--rsh", "--rsync-path", "--remote-option"],
 };
 
+/// A value that is a command line: what a variable in it carries, and its own
+/// markers, need the level of quoting a second parse takes.
+fn command_value(
+    walker: &mut Walker<'_>,
+    command: &str,
+    word: &str,
+    value: &str,
+) -> Result<(), Unparsable> {
+    walker.refuse_expanded(word, reparsed(command, 1));
+    walker.reparse(command, value)
+}
+
 fn before_options_end(client: &Client) -> Context {
     Context::BeforeOptionsEnd(client.program.to_owned())
 }
@@ -187,8 +199,7 @@ fn client(walker: &mut Walker<'_>, client: &Client, words: &[Arg<'_>]) -> Result
                 && client.long_code.contains(&name.as_str())
             {
                 let command = format!("{} {name}", client.program);
-                walker.refuse_expanded(word, reparsed(&command, 1));
-                walker.reparse(&command, value)?;
+                command_value(walker, &command, word, value)?;
             }
             continue;
         }
@@ -217,8 +228,7 @@ fn client(walker: &mut Walker<'_>, client: &Client, words: &[Arg<'_>]) -> Result
                     ssh_config_option(walker, client.program, word, value)?;
                 } else if client.code.contains(letter) {
                     let command = format!("{} -{letter}", client.program);
-                    walker.refuse_expanded(word, reparsed(&command, 1));
-                    walker.reparse(&command, value)?;
+                    command_value(walker, &command, word, value)?;
                 }
                 break;
             }
@@ -311,8 +321,7 @@ pub(super) fn git(walker: &mut Walker<'_>, rest: &[Arg<'_>]) -> Result<(), Unpar
             walker.refuse_in(name, reparsed("git -c", 1));
             if git_runs(&name.to_ascii_lowercase()) {
                 let command = format!("git -c {name}");
-                walker.refuse_expanded(word, reparsed(&command, 1));
-                walker.reparse(&command, value)?;
+                command_value(walker, &command, word, value)?;
             }
         }
         index += 1;
