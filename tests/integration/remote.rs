@@ -421,9 +421,10 @@ fn a_group_with_max_parallel_one_runs_its_members_one_after_another() {
 #[test]
 fn a_group_without_a_limit_runs_every_member_at_once() {
     let (spans, stdout) = group_run(None);
-    let last_start = spans.iter().map(|span| span.0).fold(f64::MIN, f64::max);
-    let first_end = spans.iter().map(|span| span.1).fold(f64::MAX, f64::min);
-    assert!(last_start < first_end, "members did not overlap:\n{stdout}");
+    assert!(
+        crate::test::all_overlap(&spans),
+        "members did not overlap:\n{stdout}"
+    );
 }
 
 #[test]

@@ -298,3 +298,11 @@ pub fn kill_group_and_wait(pgid: i32) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whether every one of `spans` (start, end) overlaps every other: the last to start
+/// started before the first to end ended.
+pub fn all_overlap(spans: &[(f64, f64)]) -> bool {
+    let last_start = spans.iter().map(|span| span.0).fold(f64::MIN, f64::max);
+    let first_end = spans.iter().map(|span| span.1).fold(f64::MAX, f64::min);
+    last_start < first_end
+}
